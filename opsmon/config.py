@@ -1,0 +1,40 @@
+"""Settings read from the environment, in one place.
+
+Everything a deployment may change is here or in the database's ``settings``
+table; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PROVINCE = "220000"  # 吉林省
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The process-wide configuration."""
+
+    database_url: str | None
+    data_dir: Path
+    province: str
+    secret_key: str | None
+    production: bool
+
+    @property
+    def pgdata(self) -> Path:
+        """Where the embedded PostgreSQL keeps its cluster."""
+        return self.data_dir / "pgdata"
+
+
+def load() -> Settings:
+    """Read the settings from the environment (call again after changing it)."""
+    return Settings(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        data_dir=Path(os.environ.get("OPSMON_DATA_DIR") or ".opsmon").resolve(),
+        province=os.environ.get("OPSMON_PROVINCE") or DEFAULT_PROVINCE,
+        secret_key=os.environ.get("OPSMON_SECRET_KEY") or None,
+        production=os.environ.get("OPSMON_ENV", "").lower() == "production",
+    )

@@ -1,0 +1,1 @@
+"""The Dash app for provincial supervisors. Nothing imports this package."""

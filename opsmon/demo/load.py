@@ -1,0 +1,120 @@
+"""``opsmon demo``: generate the synthetic province once and load it through the ingest path.
+
+The files are written to ``$OPSMON_DATA_DIR/demo/`` in the real submission
+formats and loaded exactly as a hospital's upload would be, backdated to when
+each would have arrived. A second run finds the demo in the database and reuses
+it; ``reset`` empties the database first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from opsmon import config
+from opsmon.demo.files import write_files
+from opsmon.demo.generate import generate
+from opsmon.ingest import ingest_path
+from opsmon.sql import migrate
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DEMO_USER = "demo-loader"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be loaded into this database."""
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What :func:`load_demo` did."""
+
+    reused: bool
+    hospitals: int
+    files: int
+    rejected: int
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        """One line for the terminal."""
+        verb = "reused the demo province already in the database" if self.reused else "loaded the demo province"
+        rejected = f", {self.rejected} rejected" if self.rejected else ""
+        return f"{verb}: {self.hospitals} hospitals, {self.files} files{rejected} ({self.seconds:.1f} s)"
+
+
+def _scalar(engine: Engine, sql: str):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def last_month(now: pd.Timestamp | None = None) -> str:
+    """The month before *now* (default: now in China), as YYYY-MM."""
+    now = now if now is not None else pd.Timestamp.now(tz=LOCAL_TZ)
+    return str(now.to_period("M") - 1)
+
+
+def load_demo(
+    engine: Engine,
+    settings: config.Settings,
+    *,
+    seed: int = 2025,
+    n_hospitals: int = 300,
+    months: int = 36,
+    reset: bool = False,
+    end_period: str | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> DemoOutcome:
+    """Make sure the database holds the demo province; generate and load it if not."""
+    started = time.perf_counter()
+    if reset:
+        migrate.drop_all(engine)
+    migrate.upgrade(engine, settings.province)
+    state = _scalar(engine, "SELECT value FROM settings WHERE key = 'demo'")
+    if state is not None:
+        hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
+        return DemoOutcome(True, hospitals, state.get("files", 0), 0, time.perf_counter() - started)
+    if _scalar(engine, "SELECT count(*) FROM hospitals"):
+        raise DemoError("this database already holds hospitals that are not the demo's; "
+                        "use an empty database (or --reset, which deletes everything)")
+
+    with engine.connect() as conn:
+        counties = pd.read_sql_query(sa.text(
+            "SELECT adcode, name, geo_parent_adcode AS prefecture_adcode "
+            "FROM regions WHERE level = 'county' ORDER BY adcode"), conn)
+    end_period = end_period or last_month()
+    progress(f"generating {n_hospitals} hospitals × {months} months ending {end_period} (seed {seed})")
+    data = generate(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed)
+    out_dir = settings.data_dir / "demo" / f"seed{seed}"
+    files = write_files(data, out_dir)
+    progress(f"wrote {len(files)} files to {out_dir}; loading them through the ingest path")
+
+    rejected = 0
+    for i, demo_file in enumerate(files, 1):
+        received = pd.Timestamp(demo_file.received_at)
+        if received.tzinfo is None:
+            received = received.tz_localize(LOCAL_TZ)
+        result = ingest_path(demo_file.path, engine=engine, kind=demo_file.kind, username=DEMO_USER,
+                             received_at=received.to_pydatetime())
+        if result.status == "rejected":
+            rejected += 1
+            first = result.errors[0]
+            progress(f"  rejected {demo_file.path.name}: row {first.row} {first.column} "
+                     f"[{first.code}] {first.message_en}")
+        if i % 50 == 0 or i == len(files):
+            progress(f"  {i}/{len(files)} files")
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO settings (key, value) VALUES ('demo', CAST(:v AS jsonb))"), {
+            "v": json.dumps({"seed": seed, "hospitals": n_hospitals, "months": months,
+                             "end_period": end_period, "files": len(files), "rejected": rejected}),
+        })
+    hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
+    return DemoOutcome(False, hospitals, len(files), rejected, time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""Indicators: what the dashboard and the exports read. Never imports Dash."""

