@@ -128,6 +128,25 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
 
 
 @cli.command()
+@click.option("--kind", type=click.Choice(["monthly", "progress", "registry"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True)
+@click.option("--period", help="Reporting period YYYY-MM shown in the XLSX note row (default: last month).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: the template's Chinese name in the current folder).")
+def template(kind: str, fmt: str, period: str | None, output: Path | None) -> None:
+    """Write the template hospitals fill in (Chinese labels, drop-downs, a sheet explaining each column)."""
+    from opsmon.ingest import template as templates
+
+    from opsmon.periods import last_month
+
+    period = period or last_month()
+    content = templates.xlsx(kind, period) if fmt == "xlsx" else templates.csv(kind)
+    output = output or Path(f"{templates.TITLES[kind]}模板.{fmt}")
+    output.write_bytes(content)
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
 @host_port
 @click.option("--debug", is_flag=True, help="Dash debug mode (reloader, dev tools). Never in production.")
 def serve(host: str, port: int, debug: bool) -> None:

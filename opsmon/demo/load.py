@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
@@ -22,9 +21,9 @@ from opsmon import config
 from opsmon.demo.files import write_files
 from opsmon.demo.generate import generate
 from opsmon.ingest import ingest_path
+from opsmon.periods import LOCAL_TZ, last_month
 from opsmon.sql import migrate
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DEMO_USER = "demo-loader"
 
 
@@ -53,12 +52,6 @@ class DemoOutcome:
 def _scalar(engine: Engine, sql: str):
     with engine.connect() as conn:
         return conn.execute(sa.text(sql)).scalar()
-
-
-def last_month(now: pd.Timestamp | None = None) -> str:
-    """The month before *now* (default: now in China), as YYYY-MM."""
-    now = now if now is not None else pd.Timestamp.now(tz=LOCAL_TZ)
-    return str(now.to_period("M") - 1)
 
 
 def load_demo(
