@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from opsmon import config
 from opsmon.demo.files import write_files
-from opsmon.demo.generate import generate
+from opsmon.demo.generate import default_now, generate
 from opsmon.ingest import ingest_path
 from opsmon.periods import LOCAL_TZ, last_month
 from opsmon.sql import migrate
@@ -84,7 +84,9 @@ def load_demo(
             "FROM regions WHERE level = 'county' ORDER BY adcode"), conn)
     end_period = end_period or last_month()
     progress(f"generating {n_hospitals} hospitals × {months} months ending {end_period} (seed {seed})")
-    data = generate(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed)
+    # Nothing may arrive after the real present, whatever day of the month the demo runs.
+    now = min(default_now(end_period), pd.Timestamp.now(tz=LOCAL_TZ).tz_localize(None))
+    data = generate(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed, now=now)
     out_dir = settings.data_dir / "demo" / f"seed{seed}"
     files = write_files(data, out_dir)
     progress(f"wrote {len(files)} files to {out_dir}; loading them through the ingest path")
