@@ -27,7 +27,7 @@ def choropleth(frame: pd.DataFrame, geojson: dict, value: str, *, hover_name: st
         marker_line_color="white",
         marker_line_width=1,
         hovertemplate=f"%{{text}}<br>{title}: %{{z:{value_format}}}<extra></extra>",
-        colorbar={"title": {"text": title}, "thickness": 12},
+        colorbar={"title": {"text": title, "side": "right"}, "thickness": 12},
     ))
     fig.update_geos(fitbounds="locations", visible=False)
     fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=460,

@@ -28,7 +28,7 @@ def layout() -> html.Div:
                 id="as-of", className="opsmon-asof",
             ),
         ], fluid=True),
-        dark=True, className="opsmon-navbar mb-3",
+        color="#1f4e79", dark=True, className="opsmon-navbar mb-3",
     )
     return html.Div([
         dcc.Location(id="url", refresh="callback-nav"),

@@ -100,15 +100,14 @@ def ingest_bytes(
     *received_at* backdates the submission (bulk loads of history, the demo);
     *allowed_hospitals* limits a hospital user to their own rows.
     """
-    sha = hashlib.sha256(content).hexdigest()
     parsed = parse(content, file_name, kind=kind)
+    attempt = dict(kind=parsed.kind, username=username, file_name=file_name,
+                   sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content), received_at=received_at)
     submission_id = None
     if not dry_run:
+        # Committed on its own before the load: a load that dies still leaves its trace.
         with engine.begin() as conn:
-            submission_id = store.open_submission(
-                conn, kind=parsed.kind, username=username, file_name=file_name,
-                sha256=sha, size_bytes=len(content), received_at=received_at,
-            )
+            submission_id = store.open_submission(conn, **attempt)
 
     problems = list(parsed.problems)
     result_kind = parsed.kind
@@ -123,7 +122,9 @@ def ingest_bytes(
                     if parsed.kind == "registry":
                         outcome = store.store_registry(conn, parsed.frame)
                     else:
-                        outcome = store.store_values(conn, parsed.kind, parsed.frame, submission_id or 0)
+                        # A dry run logs nothing: its submission row is rolled back with the rest.
+                        sid = submission_id or store.open_submission(conn, **attempt)
+                        outcome = store.store_values(conn, parsed.kind, parsed.frame, sid)
                     revisions = outcome.revisions_created
                 except store.PeriodLocked as locked:
                     problems += locked.problems

@@ -138,10 +138,10 @@ def update(period: str | None, color: str):
                       "hospitals_reporting", "reporting_rate_text"]].to_dict("records"),
         columnDefs=[
             {"field": "label", "headerName": t("col.name"), "pinned": "left", "minWidth": 170},
-            {"field": "code", "headerName": t("col.code"), "maxWidth": 110},
+            {"field": "code", "headerName": t("col.code"), "minWidth": 90, "maxWidth": 110},
             {"field": "hospitals_expected", "headerName": t("col.hospitals_expected"), "type": "numericColumn"},
-            {"field": "tertiary", "headerName": t("col.tertiary"), "type": "numericColumn", "maxWidth": 90},
-            {"field": "secondary", "headerName": t("col.secondary"), "type": "numericColumn", "maxWidth": 90},
+            {"field": "tertiary", "headerName": t("col.tertiary"), "type": "numericColumn", "minWidth": 80, "maxWidth": 100},
+            {"field": "secondary", "headerName": t("col.secondary"), "type": "numericColumn", "minWidth": 80, "maxWidth": 100},
             {"field": "hospitals_reporting", "headerName": t("col.hospitals_reporting"), "type": "numericColumn"},
             {"field": "reporting_rate_text", "headerName": t("col.reporting_rate"), "type": "numericColumn"},
         ],
