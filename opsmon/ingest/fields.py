@@ -22,7 +22,7 @@ BOOL_TOKENS = {
     "1": True, "0": False, "true": True, "false": False, "√": True, "×": False,
 }
 # Cells that mean "missing" (never zero).
-MISSING_TOKENS = frozenset({"", "-", "—", "/", "无"})
+MISSING_TOKENS = frozenset({"", "-", "—", "——", "–", "/", "无"})
 
 PLATFORM_STATUS = {"未启动": "not_started", "建设中": "building", "已建成": "built", "已应用": "in_use"}
 CALIBER_MAPPING = {"未开始": "not_started", "进行中": "in_progress", "已完成": "done"}

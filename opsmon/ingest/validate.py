@@ -1,0 +1,499 @@
+"""The rules of ``spec/submission-format.md`` over a parsed file, vectorised with pandas.
+
+``validate`` returns the rule problems (parse problems stay in ``Parsed.problems``):
+errors — missing values, codes, scope, periods, duplicates, signs, the accounting
+identities, registry references — and, for monthly reports, plausibility warnings
+against the hospital's own previous months.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opsmon.ingest import uscc
+from opsmon.ingest.fields import FIELDS, KEYS, Field, by_code
+from opsmon.ingest.parse import Parsed, make_problem, missing_mask
+from opsmon.ingest.problems import Problem
+
+
+@dataclass
+class Context:
+    """What the rules need to know beyond the file."""
+
+    today: datetime.date
+    hospitals: pd.DataFrame  # hospital_code, name, adcode, closed_period ('YYYY-MM' or None)
+    adcodes: set[str]  # county-level adcodes of the region table
+    history: pd.DataFrame | None = None  # monthly: hospital_code, period ('YYYY-MM'), value columns
+    allowed_hospitals: set[str] | None = None  # a hospital user's own hospital(s)
+
+
+# Plausibility thresholds.
+UNIT_SLIP_RATIO = (500.0, 2000.0)  # ~1000× (元 vs 千元 / 万元 slips)
+ROBUST_Z = 5.0
+MIN_HISTORY_CHANGES = 6
+# A floor on the MAD of log month-over-month changes, so a hospital whose history is flat
+# (MAD 0) is not warned about every small change: with 0.05, changes under ~±37 % never warn.
+MIN_MAD = 0.05
+CHANGE_METRICS = ("total_revenue", "total_expense", "outpatient_visits", "discharges")
+BEDS_JUMP = 0.20
+
+# Accounting identities: (column pointed at, relation, terms). "=" means column = sum(terms);
+# "<=" column <= sum(terms); ">=" column >= sum(terms). Tolerance 1 元.
+IDENTITIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("medical_revenue", "=", ("outpatient_revenue", "inpatient_revenue")),
+    ("total_revenue", "=", ("medical_revenue", "fiscal_subsidy_revenue", "other_revenue")),
+    ("medical_revenue", ">=", ("drug_revenue", "consumables_revenue", "exam_revenue", "lab_revenue")),
+    ("total_expense", "=", ("business_expense", "admin_expense", "other_expense")),
+    ("personnel_expense", "<=", ("business_expense", "admin_expense")),
+    ("cash", "<=", ("current_assets",)),
+    ("current_assets", "<=", ("total_assets",)),
+    ("current_liabilities", "<=", ("total_liabilities",)),
+    ("long_term_loans", "<=", ("total_liabilities",)),
+)
+TOLERANCE = 1.0
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "missing_value": (
+        "第 {row} 行“{label}”是必填项，不能为空",
+        "Row {row}, {col}: required, cannot be empty",
+    ),
+    "bad_hospital_code.length": (
+        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：应为 18 位，实际为 {length} 位",
+        'Row {row}, {col}: "{value}" is not a valid unified social credit code: it must have 18 characters, '
+        "not {length}",
+    ),
+    "bad_hospital_code.chars": (
+        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：含有不允许的字符"
+        "（只用数字和大写字母，不用 I、O、Z、S、V）",
+        'Row {row}, {col}: "{value}" is not a valid unified social credit code: it contains characters '
+        "that are not allowed (digits and capitals without I, O, Z, S, V)",
+    ),
+    "bad_hospital_code.format": (
+        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：第 3 至 8 位应为 6 位数字的行政区划代码",
+        'Row {row}, {col}: "{value}" is not a valid unified social credit code: characters 3 to 8 must be '
+        "the 6-digit division code",
+    ),
+    "bad_hospital_code.check": (
+        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：校验位不对，请核对是否抄错",
+        'Row {row}, {col}: "{value}" is not a valid unified social credit code: its check character is wrong; '
+        "check for a typo",
+    ),
+    "unknown_hospital": (
+        "第 {row} 行的机构代码“{value}”不在机构名录中，请核对代码，或联系管理员先把该机构加入名录",
+        'Row {row}, {col}: "{value}" is not in the hospital registry; check the code or ask the administrator '
+        "to add the hospital",
+    ),
+    "unknown_hospital.lead": (
+        "第 {row} 行“{label}”的值“{value}”既不在机构名录中，也不在本文件中",
+        'Row {row}, {col}: "{value}" is neither in the hospital registry nor in this file',
+    ),
+    "alliance_lead_self": (
+        "第 {row} 行“{label}”不能填本机构自己的代码（本机构就是牵头医院时请留空）",
+        "Row {row}, {col}: cannot be the hospital's own code (leave it empty for the lead hospital itself)",
+    ),
+    "out_of_scope": (
+        "第 {row} 行的机构代码“{value}”不是您所在的机构，您只能上报本机构的数据",
+        'Row {row}, {col}: "{value}" is not your hospital; you can only submit your own hospital\'s data',
+    ),
+    "hospital_closed": (
+        "第 {row} 行：机构“{name}”已于 {closed} 关闭，不能上报 {period} 的数据",
+        "Row {row}: {name} closed in {closed}; it cannot report {period}",
+    ),
+    "future_period": (
+        "第 {row} 行“{label}”为 {period}，还没有到这个月（现在是 {current}），不能上报未来月份的数据",
+        "Row {row}, {col}: {period} is after the current month ({current})",
+    ),
+    "duplicate_row": (
+        "第 {row} 行与第 {first} 行重复：同一机构同一报告期（{key}）只能填一行",
+        "Row {row} repeats row {first}: one row per hospital and period ({key})",
+    ),
+    "duplicate_row.registry": (
+        "第 {row} 行与第 {first} 行重复：机构代码 {key} 只能出现一次",
+        "Row {row} repeats row {first}: hospital code {key} may appear only once",
+    ),
+    "negative_value": (
+        "第 {row} 行“{label}”的值“{value}”是负数，应大于或等于 0",
+        'Row {row}, {col}: "{value}" is negative; it must be 0 or more',
+    ),
+    "identity_violation": (
+        "第 {row} 行：{arith_zh}",
+        "Row {row}: {arith_en}",
+    ),
+    "unknown_adcode": (
+        "第 {row} 行“{label}”的值“{value}”不是本省已知的县级行政区划代码（6 位数字）",
+        'Row {row}, {col}: "{value}" is not a known county-level division code (6 digits)',
+    ),
+    "unit_slip.smaller": (
+        "第 {row} 行“{label}”为 {now}，约是上月（{prev_period}）{prev} 的千分之一，请检查是否把“元”填成了“千元”或“万元”",
+        "Row {row}, {col}: {now} is about 1/1000 of last month's ({prev_period}) {prev}; "
+        "was it entered in thousands or 万元 instead of yuan?",
+    ),
+    "unit_slip.larger": (
+        "第 {row} 行“{label}”为 {now}，约是上月（{prev_period}）{prev} 的 1000 倍，请检查上月或本月是否填错了单位",
+        "Row {row}, {col}: {now} is about 1000 times last month's ({prev_period}) {prev}; "
+        "check the unit of this month or last month",
+    ),
+    "unusual_change": (
+        "第 {row} 行“{label}”为 {now}，比上月（{prev_period}）的 {prev} {direction_zh} {pct}，"
+        "远超本机构以往的月度波动，请核对",
+        "Row {row}, {col}: {now} is {pct} {direction_en} than last month's ({prev_period}) {prev}, "
+        "far outside this hospital's usual month-to-month range",
+    ),
+    "beds_jump": (
+        "第 {row} 行“{label}”为 {now} 张，比上月（{prev_period}）的 {prev} 张{direction_zh} {pct}（超过 20%），请核对",
+        "Row {row}, {col}: {now} beds, {pct} {direction_en} than last month's ({prev_period}) {prev} "
+        "(more than 20 %)",
+    ),
+}
+
+
+def _problem(code: str, **kwargs: Any) -> Problem:
+    return make_problem(MESSAGES, code, **kwargs)
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _amount(x: float, f: Field) -> str:
+    return _money(x) if f.type == "money" else f"{x:,.0f}"
+
+
+def _rows(mask: pd.Series) -> Iterable[int]:
+    return mask.index[mask.fillna(False).to_numpy(dtype=bool)]
+
+
+def _str(s: pd.Series) -> pd.Series:
+    return s.astype("string")
+
+
+def _codes(frame: pd.DataFrame | None, column: str = "hospital_code") -> set[str]:
+    if frame is None or column not in frame:
+        return set()
+    return set(frame[column].dropna().astype(str))
+
+
+def _month(d: datetime.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _shift(periods: pd.Series, months: int) -> pd.Series:
+    """'YYYY-MM' strings moved by *months* (NA stays NA)."""
+    s = _str(periods)
+    y = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    m = pd.to_numeric(s.str.slice(5, 7), errors="coerce")
+    total = y * 12 + (m - 1) + months
+    out = (total // 12).astype("Int64").astype("string").str.zfill(4) + "-" + \
+        ((total % 12) + 1).astype("Int64").astype("string").str.zfill(2)
+    return out.astype("string")
+
+
+# ---------------------------------------------------------------------------------------------
+def validate(parsed: Parsed, context: Context) -> list[Problem]:
+    """The rule problems of *parsed* (errors and warnings), sorted by row and column."""
+    kind = parsed.kind
+    frame, raw = parsed.frame.rename_axis("row"), parsed.raw.rename_axis("row")
+    if kind is None or frame.empty:
+        return []
+    fields = by_code(kind)
+    problems: list[Problem] = []
+    problems += _missing_values(frame, raw, fields)
+    problems += _codes_and_scope(frame, raw, kind, context, fields)
+    if "period" in frame:
+        problems += _future_periods(frame, raw, fields, context.today)
+    problems += _duplicates(frame, kind)
+    problems += _negatives(frame, raw, fields)
+    if kind == "monthly":
+        problems += _identities(frame, raw, fields)
+        problems += plausibility(frame, raw, context.history)
+    if kind == "registry":
+        problems += _registry(frame, raw, fields, context)
+    order = {f: i for i, f in enumerate(fields)}
+    return sorted(problems, key=lambda p: (p.row or 0, order.get(p.column or "", -1), p.code))
+
+
+def _cells(mask: pd.DataFrame) -> Iterable[tuple[int, str]]:
+    """(row, column) of the True cells of a boolean frame, row by row."""
+    stacked = mask.fillna(False).astype(bool).stack()
+    return [(int(r), str(c)) for r, c in stacked.index[stacked.to_numpy()]]
+
+
+def _missing_values(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
+    cols = [c for c, f in fields.items() if f.required and c in frame]
+    if not cols:
+        return []
+    # Cells that failed to parse are parse problems already: only truly empty cells here.
+    empty = missing_mask(raw[cols].stack()).unstack().reindex(index=frame.index, columns=cols)
+    mask = frame[cols].isna() & empty.fillna(False).astype(bool)
+    return [_problem("missing_value", row=r, field=fields[c], value=raw.at[r, c]) for r, c in _cells(mask)]
+
+
+def _bad_codes(frame: pd.DataFrame, raw: pd.DataFrame, f: Field) -> tuple[pd.Series, list[Problem]]:
+    """Invalid USCCs in column *f*; returns the valid mask and the problems."""
+    codes = _str(frame[f.code])
+    valid = uscc.valid_mask(codes).astype(bool)
+    present = codes.notna().to_numpy(dtype=bool)
+    bad = present & ~valid
+    length = codes.str.len()
+    well_formed = codes.str.fullmatch(uscc.PATTERN.pattern).fillna(False).astype(bool)
+    chars_ok = codes.str.fullmatch(f"[{uscc.CHARSET}]*").fillna(False).astype(bool)
+    variants = pd.Series("check", index=frame.index)
+    variants[~well_formed] = "format"
+    variants[~chars_ok] = "chars"
+    variants[(length != 18).fillna(True).astype(bool)] = "length"
+    out = [
+        _problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
+                 length=int(length[r]))
+        for r in _rows(bad)
+    ]
+    return pd.Series(valid.to_numpy() & present, index=frame.index), out
+
+
+def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context: Context,
+                     fields: dict[str, Field]) -> list[Problem]:
+    if "hospital_code" not in frame:
+        return []
+    f = fields["hospital_code"]
+    valid, out = _bad_codes(frame, raw, f)
+    codes = _str(frame["hospital_code"])
+    in_scope = valid.copy()
+    if context.allowed_hospitals is not None:
+        outside = valid & ~codes.isin(list(context.allowed_hospitals)).fillna(False).astype(bool)
+        out += [_problem("out_of_scope", row=r, field=f, value=raw.at[r, "hospital_code"]) for r in _rows(outside)]
+        in_scope &= ~outside
+    if kind in ("monthly", "progress"):
+        hospitals = context.hospitals if context.hospitals is not None else pd.DataFrame()
+        unknown = in_scope & ~codes.isin(list(_codes(hospitals))).fillna(False).astype(bool)
+        out += [_problem("unknown_hospital", row=r, field=f, value=raw.at[r, "hospital_code"])
+                for r in _rows(unknown)]
+        if "period" in frame and {"hospital_code", "closed_period"} <= set(hospitals.columns):
+            closed = hospitals.loc[hospitals["closed_period"].notna(), ["hospital_code", "name", "closed_period"]]
+            closed = closed.astype({"hospital_code": str, "closed_period": str}).drop_duplicates("hospital_code")
+            rows = frame.reset_index()[["row", "hospital_code", "period"]].astype({"hospital_code": "string"})
+            m = rows.merge(closed.astype({"hospital_code": "string"}), on="hospital_code", how="inner")
+            m = m[m["period"].notna() & (m["period"].astype(str) > m["closed_period"].str.slice(0, 7))]
+            out += [_problem("hospital_closed", row=r.row, field=fields["period"], value=raw.at[r.row, "period"],
+                             name=r.name, closed=r.closed_period[:7], period=r.period)
+                    for r in m.itertuples(index=False)]
+    return out
+
+
+def _future_periods(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field],
+                    today: datetime.date) -> list[Problem]:
+    current = _month(today)
+    mask = _str(frame["period"]) > current
+    return [_problem("future_period", row=r, field=fields["period"], value=raw.at[r, "period"],
+                     period=frame.at[r, "period"], current=current) for r in _rows(mask)]
+
+
+def _duplicates(frame: pd.DataFrame, kind: str) -> list[Problem]:
+    keys = list(KEYS[kind])  # type: ignore[index]
+    if not set(keys) <= set(frame.columns):
+        return []
+    k = frame[keys].dropna()
+    if k.empty:
+        return []
+    k = k.assign(_row=k.index.to_numpy())
+    first = k.groupby(keys, sort=False)["_row"].transform("min")
+    later = k["_row"] != first
+    variant = "registry" if kind == "registry" else None
+    return [
+        _problem("duplicate_row", variant=variant, row=r, column=keys[0], value=str(k.at[r, keys[0]]),
+                 first=int(first[r]), key=" / ".join(str(k.at[r, c]) for c in keys))
+        for r in _rows(later)
+    ]
+
+
+def _negatives(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
+    cols = [c for c, f in fields.items() if f.type in ("money", "count") and c in frame]
+    if not cols:
+        return []
+    mask = frame[cols].astype("float64") < 0
+    return [_problem("negative_value", row=r, field=fields[c], value=raw.at[r, c]) for r, c in _cells(mask)]
+
+
+def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
+    out = []
+    for column, relation, terms in IDENTITIES:
+        if not all(c in frame for c in (column, *terms)):
+            continue
+        lhs = frame[column]
+        rhs = frame[list(terms)].sum(axis=1, min_count=len(terms))
+        diff = (lhs - rhs).round(2)
+        if relation == "=":
+            bad = diff.abs() > TOLERANCE
+        elif relation == "<=":
+            bad = diff > TOLERANCE
+        else:
+            bad = -diff > TOLERANCE
+        for r in _rows(bad & lhs.notna() & rhs.notna()):
+            zh, en = _arithmetic(frame.loc[r], column, relation, terms, fields, float(diff[r]))
+            out.append(_problem("identity_violation", row=r, field=fields[column], value=raw.at[r, column],
+                                arith_zh=zh, arith_en=en))
+    return out
+
+
+def _arithmetic(row: pd.Series, column: str, relation: str, terms: tuple[str, ...],
+                fields: dict[str, Field], diff: float) -> tuple[str, str]:
+    """'医疗收入 1,000.00 ≠ 门急诊收入 600.00 + 住院收入 300.00（差 100.00 元）' and its English."""
+    def side(lang: str) -> str:
+        name = (lambda c: fields[c].label) if lang == "zh" else (lambda c: fields[c].en or c)
+        return " + ".join(f"{name(c)} {_money(row[c])}" for c in terms)
+
+    symbol = {"=": "≠", "<=": ">", ">=": "<"}[relation]
+    lhs_zh = f"{fields[column].label} {_money(row[column])}"
+    lhs_en = f"{fields[column].en or column} {_money(row[column])}"
+    total = sum(float(row[c]) for c in terms)
+    sum_zh = f"，合计 {_money(total)} 元" if len(terms) > 1 and relation != "=" else ""
+    sum_en = f", total {_money(total)}" if len(terms) > 1 and relation != "=" else ""
+    if relation == "=":
+        tail_zh, tail_en = f"（差 {_money(abs(diff))} 元）", f" (off by {_money(abs(diff))} yuan)"
+    else:
+        tail_zh, tail_en = f"（超出 {_money(abs(diff))} 元{sum_zh}）", f" (by {_money(abs(diff))} yuan{sum_en})"
+    if relation == "<=" and len(terms) == 1:
+        rule_zh = f"，{fields[column].label}不应大于{fields[terms[0]].label}"
+    elif relation == "<=":
+        rule_zh = f"，{fields[column].label}不应大于{'与'.join(fields[c].label for c in terms)}之和"
+    elif relation == ">=":
+        rule_zh = f"，{'、'.join(fields[c].label for c in terms)}之和不应大于{fields[column].label}"
+    else:
+        rule_zh = ""
+    return (f"{lhs_zh} {symbol} {side('zh')}{tail_zh}{rule_zh}",
+            f"{lhs_en} {symbol} {side('en')}{tail_en}")
+
+
+def _registry(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field], context: Context) -> list[Problem]:
+    out: list[Problem] = []
+    if "adcode" in frame:
+        codes = _str(frame["adcode"])
+        unknown = codes.notna() & ~codes.isin(list(context.adcodes or ())).fillna(False).astype(bool)
+        out += [_problem("unknown_adcode", row=r, field=fields["adcode"], value=raw.at[r, "adcode"])
+                for r in _rows(unknown)]
+    if "alliance_lead_code" in frame:
+        f = fields["alliance_lead_code"]
+        valid, bad = _bad_codes(frame, raw, f)
+        out += bad
+        lead = _str(frame["alliance_lead_code"])
+        own = _str(frame["hospital_code"]) if "hospital_code" in frame else pd.Series(pd.NA, index=frame.index)
+        itself = valid & (lead == own).fillna(False).astype(bool)
+        out += [_problem("alliance_lead_self", row=r, field=f, value=raw.at[r, f.code]) for r in _rows(itself)]
+        known = _codes(context.hospitals) | _codes(frame)
+        unknown = valid & ~itself & ~lead.isin(list(known)).fillna(False).astype(bool)
+        out += [_problem("unknown_hospital", variant="lead", row=r, field=f, value=raw.at[r, f.code])
+                for r in _rows(unknown)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Plausibility (monthly): the file's rows against the hospital's own previous months.
+def plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame | None) -> list[Problem]:
+    """Warnings: unit slips (~1000×), unusual month-over-month changes, open-bed jumps."""
+    if history is None or frame.empty or not {"hospital_code", "period"} <= set(frame.columns):
+        return []
+    fields = by_code("monthly")
+    value_cols = [f.code for f in FIELDS["monthly"] if f.type in ("money", "count") and f.code in frame]
+    cur = frame.loc[frame["hospital_code"].notna() & frame["period"].notna(), ["hospital_code", "period", *value_cols]]
+    cur = cur.reset_index().drop_duplicates(["hospital_code", "period"], keep="first")
+    if cur.empty:
+        return []
+    cur = cur.astype({"hospital_code": "string", "period": "string", **{c: "float64" for c in value_cols}})
+
+    hist = history.loc[:, ~history.columns.duplicated(keep="last")]
+    hist = hist.reindex(columns=list(dict.fromkeys(["hospital_code", "period", *hist.columns])))
+    hist["period"] = _str(hist["period"].map(_period_text))
+    hist["hospital_code"] = _str(hist["hospital_code"]).str.strip()
+    hist = hist.reindex(columns=["hospital_code", "period", *value_cols])
+    for c in value_cols:
+        hist[c] = pd.to_numeric(hist[c], errors="coerce").astype("float64")
+    # The file's own rows replace history for the same (hospital, period).
+    keys = cur[["hospital_code", "period"]].assign(_in_file=True)
+    hist = hist.merge(keys, on=["hospital_code", "period"], how="left")
+    hist = hist[hist["_in_file"].isna()].drop(columns="_in_file")
+    series = pd.concat([hist, cur.drop(columns="row")], ignore_index=True)
+    series = series.dropna(subset=["hospital_code", "period"]).drop_duplicates(["hospital_code", "period"])
+
+    prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in value_cols}})
+    cur = cur.assign(prev_period=_shift(cur["period"], -1)).merge(prev, on=["hospital_code", "prev_period"],
+                                                                 how="left")
+    cur = cur.set_index("row")
+
+    out: list[Problem] = []
+    money = [c for c in value_cols if fields[c].type == "money"]
+    now = cur[money]
+    before = cur[[f"{c}_prev" for c in money]].set_axis(money, axis=1)
+    ratio = now / before.where(before > 0)
+    lo, hi = UNIT_SLIP_RATIO
+    slips = {"larger": (ratio >= lo) & (ratio <= hi), "smaller": (ratio >= 1 / hi) & (ratio <= 1 / lo)}
+    flagged: set[tuple[int, str]] = set()
+    for variant, mask in slips.items():
+        cells = _cells(mask & (now > 0))
+        flagged.update(cells)
+        out += [_warning("unit_slip", variant, cur, raw, r, fields[c]) for r, c in cells]
+
+    if "open_beds" in cur:
+        now, before = cur["open_beds"], cur["open_beds_prev"]
+        jump = (before > 0) & ((now - before).abs() / before > BEDS_JUMP)
+        out += [_warning("beds_jump", None, cur, raw, r, fields["open_beds"]) for r in _rows(jump)]
+
+    out += _unusual_changes(cur, series, raw, fields, flagged)
+    return out
+
+
+def _period_text(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return pd.NA
+    if isinstance(v, (datetime.date, pd.Timestamp)):
+        return f"{v.year:04d}-{v.month:02d}"
+    return str(v)[:7]
+
+
+def _unusual_changes(cur: pd.DataFrame, series: pd.DataFrame, raw: pd.DataFrame,
+                     fields: dict[str, Field], flagged: set[tuple[int, str]]) -> list[Problem]:
+    """Robust z-score of this month's log change against the hospital's earlier log changes."""
+    out: list[Problem] = []
+    metrics = [c for c in CHANGE_METRICS if c in cur]
+    if not metrics:
+        return out
+    prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in metrics}})
+    changes = series.assign(prev_period=_shift(series["period"], -1)).merge(
+        prev[["hospital_code", "prev_period", *[f"{c}_prev" for c in metrics]]],
+        on=["hospital_code", "prev_period"], how="inner")
+    now = cur.reset_index()[["row", "hospital_code", "period"]]
+    for c in metrics:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = (changes[c] > 0) & (changes[f"{c}_prev"] > 0)
+            log_change = np.log(changes[c].where(ok) / changes[f"{c}_prev"].where(ok))
+        past = changes.assign(r=log_change)[["hospital_code", "period", "r"]].dropna()
+        pairs = now.merge(past.rename(columns={"period": "past_period"}), on="hospital_code")
+        pairs = pairs[pairs["past_period"] < pairs["period"]]
+        if pairs.empty:
+            continue
+        stats = pairs.groupby("row")["r"].agg(median="median", n="count")
+        pairs = pairs.join(stats, on="row")
+        stats["mad"] = (pairs["r"] - pairs["median"]).abs().groupby(pairs["row"]).median()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok_now = (cur[c] > 0) & (cur[f"{c}_prev"] > 0)
+            r_now = np.log(cur[c].where(ok_now) / cur[f"{c}_prev"].where(ok_now))
+        stats = stats.join(r_now.rename("r_now"))
+        z = 0.6745 * (stats["r_now"] - stats["median"]) / stats["mad"].clip(lower=MIN_MAD)
+        unusual = (stats["n"] >= MIN_HISTORY_CHANGES) & (z.abs() > ROBUST_Z)
+        out += [_warning("unusual_change", None, cur, raw, r, fields[c]) for r in _rows(unusual)
+                if (r, c) not in flagged]
+    return out
+
+
+def _warning(code: str, variant: str | None, cur: pd.DataFrame, raw: pd.DataFrame, r: int, f: Field) -> Problem:
+    now, before = float(cur.at[r, f.code]), float(cur.at[r, f"{f.code}_prev"])
+    up = now >= before
+    pct = f"{abs(now - before) / before * 100:.0f}%" if before else ""
+    return _problem(
+        code, variant=variant, severity="warning", row=r, field=f, value=raw.at[r, f.code],
+        now=_amount(now, f), prev=_amount(before, f), prev_period=cur.at[r, "prev_period"], pct=pct,
+        direction_zh="增加了" if up else "减少了", direction_en="higher" if up else "lower",
+    )
