@@ -33,3 +33,15 @@ def choropleth(frame: pd.DataFrame, geojson: dict, value: str, *, hover_name: st
     fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=460,
                       paper_bgcolor="rgba(0,0,0,0)", geo_bgcolor="rgba(0,0,0,0)")
     return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure carrying *message*, instead of empty axes."""
+    fig = go.Figure()
+    fig.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, height=460,
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        annotations=[{"text": message, "showarrow": False, "font": {"size": 16, "color": "#6c757d"},
+                      "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+    )
+    return fig

@@ -44,3 +44,4 @@ def test_update_without_data_shows_a_friendly_empty_state(engine):
     with app.server.test_request_context("/"):
         kpis, fig, table = overview.update(None, "hospitals_expected")
     assert "本期暂无数据" in str(kpis)
+    assert fig.layout.annotations[0].text == "暂无数据" and fig.layout.xaxis.visible is False

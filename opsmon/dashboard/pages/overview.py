@@ -12,7 +12,7 @@ from dash import Input, Output, callback, dcc, html
 
 from opsmon import geo
 from opsmon.dashboard import context
-from opsmon.dashboard.figures import GRAPH_CONFIG, choropleth
+from opsmon.dashboard.figures import GRAPH_CONFIG, choropleth, empty_figure
 from opsmon.dashboard.format import integer, percent
 from opsmon.dashboard.strings import t
 from opsmon.indicators import reporting
@@ -106,7 +106,7 @@ def update(period: str | None, color: str):
     engine = context.engine()
     if not period:
         empty = html.Div([html.H5(t("data.none")), html.P(t("data.none_hint"))], className="opsmon-empty")
-        return empty, {}, empty
+        return empty, empty_figure(t("data.none")), html.Div(t("data.none"), className="opsmon-empty")
     province = reporting.province_code(engine)
     frame = reporting.children_summary(engine, province, period)
     # Direct units last: drawn over the prefecture whose territory surrounds them.
