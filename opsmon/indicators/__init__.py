@@ -1,1 +1,41 @@
-"""Indicators: what the dashboard and the exports read. Never imports Dash."""
+"""Indicators: what the dashboard and the exports read. Never imports Dash.
+
+Public API::
+
+    query(engine, ids, level, period, span="month", region=None, filters=None, scope=None) -> DataFrame
+    series(engine, id, code, start, end, span="month", filters=None, scope=None) -> DataFrame
+    refresh(engine, force=False, as_of=None) -> RefreshResult    # aggregates + risk register
+    CATALOGUE, get(id)                                           # the indicator catalogue
+    programme.status / export.progress_table                     # programme status, 进展情况表
+    targets.evaluate(engine, region=None, as_of=None, scope=None)
+    risk.changes / risk.register / risk.thresholds / risk.refresh_register
+    trends.yoy / trends.forecast_year_end / trends.anomalies
+    export.export_table / export.progress_table_xlsx
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from opsmon.indicators import aggregate, risk
+from opsmon.indicators.aggregate import RefreshResult
+from opsmon.indicators.catalogue import BY_ID, CATALOGUE, IDS, Indicator, get
+from opsmon.indicators.periods import SPANS
+from opsmon.indicators.query import COLUMNS, LEVELS, query, series
+
+
+def refresh(engine: Engine, *, force: bool = False, as_of: datetime | None = None) -> RefreshResult:
+    """Bring the materialised aggregates and the risk register up to date with the data.
+
+    Call after accepting data (the ingest path); cheap when nothing changed, and
+    :func:`query` calls the aggregate part itself.
+    """
+    result = aggregate.refresh(engine, force=force)
+    risk.refresh_register(engine, as_of=as_of, force=force)
+    return result
+
+
+__all__ = ["BY_ID", "CATALOGUE", "COLUMNS", "IDS", "LEVELS", "SPANS", "Indicator", "RefreshResult", "get", "query",
+           "refresh", "series"]

@@ -1,0 +1,277 @@
+"""The indicator catalogue of ``spec/indicators.md``, as data.
+
+Each :class:`Indicator` says *what* to compute — a numerator and a denominator
+written as SQL expressions over the spec's field codes — and *how it
+aggregates* (its ``basis``). The query layer turns every entry into the same
+SQL shape, so adding an indicator is adding an entry here, not a code path.
+
+Bases (how hospitals and months enter a value):
+
+``flow``
+    Flow fields summed over the months of the span a hospital reported; the
+    hospital contributes when it reported at least one month of the span.
+``stock``
+    Month-end values at the last month of the span; a hospital that did not
+    report that month contributes nothing (neither numerator nor denominator).
+``status``
+    Programme status as of the period (the latest progress row on or before
+    it). Every open hospital of the population counts in the denominator; one
+    that never reported progress counts as "not done".
+``roster``
+    Per-hospital flags (reported, timely, deficit…) over every open hospital
+    of the population; used by the counts.
+
+Kinds: ``ratio`` (Σ numerator ÷ Σ denominator × factor), ``sum`` and
+``count`` (Σ numerator × factor), ``growth`` (the base value — Σ numerator
+÷ Σ denominator, or Σ numerator alone — over the same span a year earlier,
+minus 1, on hospital-months reported in both years).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from opsmon.ingest.fields import FIELDS, KEYS, value_columns
+
+Kind = Literal["ratio", "sum", "count", "growth"]
+Basis = Literal["flow", "stock", "status", "roster"]
+Group = Literal["programme", "financial", "counts"]
+Direction = Literal["up", "down", "monitor", "target", "none"]
+
+_MONTHLY = [f for f in FIELDS["monthly"] if f.code not in KEYS["monthly"]]
+FLOW_FIELDS: tuple[str, ...] = tuple(f.code for f in _MONTHLY if not f.stock)
+STOCK_FIELDS: tuple[str, ...] = tuple(f.code for f in _MONTHLY if f.stock)
+PROGRESS_FIELDS: tuple[str, ...] = tuple(value_columns("progress"))
+# Per hospital-month values the materialised aggregates add to the stocks.
+POINT_EXTRAS: tuple[str, ...] = ("reported", "timely", "has_progress", "total_expense_avg3")
+POINT_FIELDS: tuple[str, ...] = STOCK_FIELDS + PROGRESS_FIELDS + POINT_EXTRAS
+HOSPITAL_ATTRIBUTES: tuple[str, ...] = ("tier", "category", "affiliation", "authority", "is_pilot",
+                                        "is_budget_managed")
+SQL_FUNCTIONS = frozenset({"coalesce", "greatest", "least", "nullif", "abs"})
+
+# Display units: value × scale is shown with the unit (fractions → percentages).
+UNIT_SCALE = {"%": 100.0}
+
+SECONDARY_PLUS = "tier IN ('三级', '二级')"
+
+
+def _flag(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One entry of the catalogue."""
+
+    id: str
+    zh: str
+    en: str
+    group: Group
+    kind: Kind
+    basis: Basis
+    numerator: str
+    denominator: str | None = None
+    unit: str = "%"
+    direction: Direction = "monitor"
+    factor: float = 1.0  # part of the definition (× 10 000 for "per 万元")
+    population: str | None = None  # SQL condition over hospital attributes; None = every hospital
+    span: str | None = None  # a fixed span overriding the query's (deficit counts are YTD)
+    decimals: int = 1
+    source: str = ""
+    note: str = ""  # e.g. how the monthly report approximates a 国考 indicator
+
+    @property
+    def scale(self) -> float:
+        """Multiplier from the stored value to the displayed one (100 for percentages)."""
+        return UNIT_SCALE.get(self.unit, 1.0)
+
+    @property
+    def is_ratio(self) -> bool:
+        """True when the value is Σ numerator ÷ Σ denominator (ratios and ratio growth bases)."""
+        return self.denominator is not None
+
+    def label(self, language: str = "zh") -> str:
+        """The indicator's name in *language* ('zh' or 'en')."""
+        return self.zh if language == "zh" else self.en
+
+
+_GUOKAO = "国考（国办发〔2019〕4号、国卫办医发〔2019〕23号）"
+_FIN132 = "国卫财务函〔2024〕132号"
+_JILIN19 = "吉卫联发〔2022〕19号"
+
+CATALOGUE: tuple[Indicator, ...] = (
+    # ── Operations-management programme: status as of the period ──────────────────
+    Indicator("ops_platform_coverage_tertiary", "三级公立医院运营管理信息集成平台覆盖率",
+              "Ops platform coverage, tertiary", "programme", "ratio", "status",
+              _flag("ops_platform_status = 'in_use'"), "1", population="tier = '三级'", direction="up",
+              source=_FIN132 + "：2025年底≥50%，2027年底100%"),
+    Indicator("ops_platform_coverage_secondary", "二级公立医院运营管理信息集成平台覆盖率",
+              "Ops platform coverage, secondary", "programme", "ratio", "status",
+              _flag("ops_platform_status = 'in_use'"), "1", population="tier = '二级'", direction="up",
+              source=_FIN132 + "：明显提升（省定目标）"),
+    Indicator("ops_committee_share", "成立运营管理委员会医院占比", "Hospitals with an operations committee",
+              "programme", "ratio", "status", _flag("ops_committee"), "1", population=SECONDARY_PLUS,
+              direction="up"),
+    Indicator("chief_accountant_share", "设立总会计师医院占比", "Tertiary hospitals with a chief accountant",
+              "programme", "ratio", "status", _flag("chief_accountant"), "1", population="tier = '三级'",
+              direction="up", source=_GUOKAO + " 三级 43"),
+    Indicator("pilot_projects_total", "业财融合试点项目数", "Business-finance pilot projects",
+              "programme", "count", "status", "pilot_projects_year", unit="个", decimals=0, direction="up",
+              source=_JILIN19, note="本年数：取本年内最近一次进展报告"),
+    Indicator("pilot_hospital_share", "开展业财融合试点医院占比", "Hospitals running a pilot project",
+              "programme", "ratio", "status", _flag("pilot_projects_year >= 1"), "1", population=SECONDARY_PLUS,
+              direction="up", source=_JILIN19 + "（每院每年至少1个）"),
+    Indicator("process_target_share", "业务流程优化达标医院占比", "Hospitals meeting their process target",
+              "programme", "ratio", "status",
+              # The spec's target: 5 processes for pilot or budget-managed hospitals, 2 otherwise.
+              _flag("optimized_processes >= CASE WHEN is_pilot OR is_budget_managed THEN 5 ELSE 2 END"), "1",
+              population=SECONDARY_PLUS, direction="up", source=_FIN132),
+    Indicator("caliber_mapping_share", "归集口径映射完成医院占比", "Hospitals with caliber mapping done",
+              "programme", "ratio", "status", _flag("caliber_mapping = 'done'"), "1", direction="up"),
+    Indicator("risk_register_share", "建立经济运行风险清单医院占比", "Hospitals with a risk register",
+              "programme", "ratio", "status", _flag("risk_register"), "1", direction="up", source=_JILIN19),
+    # ── Financial structure and efficiency ─────────────────────────────────────────
+    Indicator("medical_service_revenue_share", "医疗服务收入占医疗收入比例", "Medical service revenue share",
+              "financial", "ratio", "flow",
+              "medical_revenue - drug_revenue - consumables_revenue - exam_revenue - lab_revenue",
+              "medical_revenue", direction="up", source=_GUOKAO + " 三级 31 ▲ / 二级 19",
+              note="医疗收入扣除药品、卫生材料、检查、化验收入"),
+    Indicator("personnel_expense_share", "人员支出占业务支出比重", "Personnel expense share",
+              "financial", "ratio", "flow", "personnel_expense", "business_expense + admin_expense",
+              direction="up", source=_GUOKAO + " 三级 33 ▲ / 二级 16",
+              note="业务支出以业务活动费用与单位管理费用之和近似"),
+    Indicator("energy_per_10k_revenue", "万元收入能耗支出", "Energy expense per 10 000 yuan revenue",
+              "financial", "ratio", "flow", "energy_expense", "total_revenue", unit="元", factor=10_000.0,
+              direction="down", decimals=2, source=_GUOKAO + " 三级 34 ▲ / 二级 17"),
+    Indicator("medical_surplus_rate", "医疗盈余率", "Medical surplus rate", "financial", "ratio", "flow",
+              "medical_revenue + fiscal_subsidy_revenue - business_expense - admin_expense",
+              "medical_revenue + fiscal_subsidy_revenue", source=_GUOKAO + " 三级 35 ▲ / 二级 14"),
+    Indicator("surplus_rate", "收支结余率", "Surplus rate", "financial", "ratio", "flow",
+              "total_revenue - total_expense", "total_revenue"),
+    Indicator("debt_ratio", "资产负债率", "Debt ratio", "financial", "ratio", "stock",
+              "total_liabilities", "total_assets", source=_GUOKAO + " 三级 36 ▲ / 二级 15"),
+    Indicator("current_ratio", "流动比率", "Current ratio", "financial", "ratio", "stock",
+              "current_assets", "current_liabilities", unit="", decimals=2),
+    Indicator("long_term_loan_ratio", "长期借款占总资产比例", "Long-term loans to total assets",
+              "financial", "ratio", "stock", "long_term_loans", "total_assets", direction="down"),
+    Indicator("cash_months", "现金支付月数", "Months of cash", "financial", "ratio", "stock",
+              "cash", "total_expense_avg3", unit="月", decimals=1,
+              note="期末货币资金 ÷ 近3个月月均费用（按已报月份平均）"),
+    Indicator("drug_revenue_share", "药品收入占比", "Drug revenue share", "financial", "ratio", "flow",
+              "drug_revenue", "medical_revenue", direction="down"),
+    Indicator("consumables_revenue_share", "卫生材料收入占比", "Consumables revenue share", "financial",
+              "ratio", "flow", "consumables_revenue", "medical_revenue", direction="down"),
+    Indicator("fiscal_subsidy_share", "财政拨款收入占比", "Fiscal subsidy share", "financial", "ratio", "flow",
+              "fiscal_subsidy_revenue", "total_revenue"),
+    Indicator("medical_revenue_growth", "医疗收入增幅", "Medical revenue growth", "financial", "growth", "flow",
+              "medical_revenue", source=_GUOKAO + " 三级 37 / 二级 20", note="同比，仅比较两年均报送的月份"),
+    Indicator("avg_outpatient_cost", "门急诊次均费用", "Revenue per outpatient visit", "financial", "ratio",
+              "flow", "outpatient_revenue", "outpatient_visits", unit="元", decimals=2, direction="none"),
+    Indicator("avg_outpatient_cost_growth", "门急诊次均费用增幅", "Outpatient cost per visit growth",
+              "financial", "growth", "flow", "outpatient_revenue", "outpatient_visits", direction="down",
+              source=_GUOKAO + " 三级 38 ▲ / 二级 21", note="同比，仅比较两年均报送的月份"),
+    Indicator("avg_inpatient_cost", "住院次均费用", "Revenue per discharge", "financial", "ratio", "flow",
+              "inpatient_revenue", "discharges", unit="元", decimals=2, direction="none"),
+    Indicator("avg_inpatient_cost_growth", "住院次均费用增幅", "Inpatient cost per discharge growth",
+              "financial", "growth", "flow", "inpatient_revenue", "discharges", direction="down",
+              source=_GUOKAO + " 三级 40 ▲ / 二级 21", note="同比，仅比较两年均报送的月份"),
+    Indicator("alos", "平均住院日", "Average length of stay", "financial", "ratio", "flow",
+              "inpatient_bed_days", "discharges", unit="日", decimals=1, direction="down"),
+    Indicator("nurse_doctor_ratio", "医护比（每名医师对应护士数）", "Nurses per doctor", "financial", "ratio",
+              "stock", "nurses", "doctors", unit="", decimals=2, direction="target", note="目标约为2（医护比1:2）"),
+    Indicator("salary_arrears_total", "拖欠职工薪酬总额", "Salary arrears", "financial", "sum", "stock",
+              "salary_arrears", unit="元", decimals=0, direction="down"),
+    # ── Counts and data completeness ───────────────────────────────────────────────
+    Indicator("hospitals_expected", "应报医院数", "Hospitals expected", "counts", "count", "roster", "1",
+              unit="家", decimals=0, direction="none"),
+    Indicator("hospitals_reporting", "已报医院数", "Hospitals reporting", "counts", "count", "roster",
+              "reported", unit="家", decimals=0, direction="none"),
+    Indicator("reporting_rate", "报送率", "Reporting rate", "counts", "ratio", "roster", "reported", "1",
+              direction="up"),
+    Indicator("timely_rate", "及时报送率", "On-time reporting rate", "counts", "ratio", "roster", "timely", "1",
+              direction="up", note="首个被接受的版本在截止日（默认次月10日）前送达"),
+    Indicator("deficit_hospitals", "收不抵支医院数", "Hospitals in deficit (YTD)", "counts", "count", "roster",
+              _flag("reported = 1 AND total_revenue < total_expense"), unit="家", span="ytd", decimals=0,
+              direction="down", source=_FIN132),
+    Indicator("deficit_hospital_share", "收不抵支医院占比", "Share of hospitals in deficit (YTD)", "counts",
+              "ratio", "roster", _flag("reported = 1 AND total_revenue < total_expense"), "reported", span="ytd",
+              direction="down", source=_FIN132),
+    Indicator("salary_arrears_hospitals", "拖欠薪酬医院数", "Hospitals with salary arrears", "counts", "count",
+              "roster", _flag("salary_arrears > 0"), unit="家", decimals=0, direction="down", source=_FIN132),
+)
+
+BY_ID: dict[str, Indicator] = {i.id: i for i in CATALOGUE}
+IDS: tuple[str, ...] = tuple(BY_ID)
+
+_TOKEN = re.compile(r"'[^']*'|\b[a-z_][a-z0-9_]*\b")
+# Expressions are SQL fragments: only these keywords (upper case), literals, numbers and operators.
+SQL_KEYWORDS = frozenset({"CASE", "WHEN", "THEN", "ELSE", "END", "AND", "OR", "NOT", "IN", "IS", "NULL", "TRUE",
+                          "FALSE"})
+_WORD = re.compile(r"'[^']*'|[A-Za-z_][A-Za-z0-9_]*")
+_SAFE = re.compile(r"^(?:'[^';]*'|[A-Za-z0-9_ .,+\-*/()<>=])*$")
+
+
+def identifiers(expression: str) -> set[str]:
+    """The lower-case identifiers of an SQL expression, quoted literals and functions excepted."""
+    found = {t for t in _TOKEN.findall(expression) if not t.startswith("'")}
+    return found - SQL_FUNCTIONS
+
+
+def qualify(expression: str, resolve: Callable[[str], str]) -> str:
+    """*expression* with every field code replaced by ``resolve(code)`` (literals and functions kept)."""
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        return token if token.startswith("'") or token in SQL_FUNCTIONS else resolve(token)
+
+    return _TOKEN.sub(replace, expression)
+
+
+def _check_expression(owner: str, expression: str) -> None:
+    """Refuse anything but the small SQL expression language of the catalogue."""
+    words = {w for w in _WORD.findall(expression) if not w.startswith("'")}
+    odd = {w for w in words if not w.islower() and w not in SQL_KEYWORDS}
+    if not _SAFE.match(expression) or "--" in expression or odd:
+        raise ValueError(f"{owner}: {expression!r} is not a plain expression over field codes")
+
+
+def get(indicator_id: str) -> Indicator:
+    """The catalogue entry *indicator_id*; ``KeyError`` naming the known ids otherwise."""
+    try:
+        return BY_ID[indicator_id]
+    except KeyError:
+        raise KeyError(f"unknown indicator {indicator_id!r}; known: {', '.join(IDS)}") from None
+
+
+def check(entries: tuple[Indicator, ...] = CATALOGUE) -> None:
+    """Refuse a malformed catalogue: unknown fields, a basis that cannot read them, duplicates."""
+    seen: set[str] = set()
+    for ind in entries:
+        if ind.id in seen or not re.fullmatch(r"[a-z][a-z0-9_]*", ind.id):
+            raise ValueError(f"indicator id {ind.id!r} is duplicated or malformed")
+        seen.add(ind.id)
+        if (ind.kind == "ratio") != (ind.denominator is not None) and ind.kind != "growth":
+            raise ValueError(f"{ind.id}: a ratio needs a denominator, and only a ratio (or growth) has one")
+        readable = {
+            "flow": set(FLOW_FIELDS) | set(HOSPITAL_ATTRIBUTES),
+            "stock": set(STOCK_FIELDS) | {"total_expense_avg3"} | set(HOSPITAL_ATTRIBUTES),
+            "status": set(PROGRESS_FIELDS) | {"has_progress"} | set(HOSPITAL_ATTRIBUTES),
+            "roster": set(POINT_FIELDS) | set(FLOW_FIELDS) | set(HOSPITAL_ATTRIBUTES),
+        }[ind.basis]
+        for expression in (ind.numerator, ind.denominator or "", ind.population or ""):
+            _check_expression(ind.id, expression)
+        for expression in (ind.numerator, ind.denominator or ""):
+            unknown = identifiers(expression) - readable
+            if unknown:
+                raise ValueError(f"{ind.id}: {sorted(unknown)} cannot be read by basis {ind.basis!r}")
+        if ind.population and identifiers(ind.population) - set(HOSPITAL_ATTRIBUTES):
+            raise ValueError(f"{ind.id}: population may only use hospital attributes")
+        if ind.kind == "growth" and ind.basis != "flow":
+            raise ValueError(f"{ind.id}: growth compares flows only")
+        if ind.span is not None and ind.span not in ("month", "quarter", "ytd", "year"):
+            raise ValueError(f"{ind.id}: unknown fixed span {ind.span!r}")
+
+
+check()

@@ -1,0 +1,179 @@
+"""Exports of query frames and the 运营管理建设进展情况表, as bytes (the CLI and pages send them).
+
+Machine formats (CSV, JSON) keep the query API's columns and give ratios as
+fractions (0.4907); CSV carries a UTF-8 BOM so Excel on Chinese Windows reads it.
+XLSX is for people: a title, the data's as-of time, Chinese headers, the unit
+beside every value and percentages formatted as such.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy.engine import Engine
+
+from opsmon.indicators import catalogue, periods, reporting
+from opsmon.indicators.programme import PROGRAMME_IDS
+from opsmon.indicators.query import COLUMNS, fetch
+
+Format = Literal["csv", "xlsx", "json"]
+LEVEL_LABELS = {"province": "省", "prefecture": "市（州）", "county": "县（市、区）", "hospital": "医院"}
+HEADERS_ZH = {
+    "level": "层级", "code": "代码", "name": "名称", "parent_code": "上级代码", "indicator": "指标代码",
+    "label": "指标", "period": "报告期", "span": "统计口径", "value": "数值", "unit": "单位",
+    "numerator": "分子", "denominator": "分母", "reporting": "已报医院数", "expected": "应报医院数",
+}
+XLSX_COLUMNS = ["level", "code", "name", "parent_code", "indicator", "label", "period", "span", "value", "unit",
+                "numerator", "denominator", "reporting", "expected"]
+_TITLE_FONT = Font(bold=True, size=14)
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
+
+
+def number_format(ind: catalogue.Indicator) -> str:
+    """The Excel number format of *ind*'s values: percentages for '%', thousands separators for money."""
+    decimals = "." + "0" * ind.decimals if ind.decimals else ""
+    if ind.unit == "%":
+        return f"0{decimals}%"
+    return f"#,##0{decimals}" if ind.unit in ("元", "家", "个") else f"0{decimals}"
+
+
+def _as_of_text(as_of: datetime | None) -> str:
+    if as_of is None:
+        return "数据截至：—"
+    from zoneinfo import ZoneInfo
+
+    local = as_of.astimezone(ZoneInfo("Asia/Shanghai")) if as_of.tzinfo else as_of
+    return f"数据截至：{local:%Y-%m-%d %H:%M}"
+
+
+def _cell(value: Any) -> Any:
+    """A frame value as an Excel cell value (NaN and NA → empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _sheet(title: str, as_of: datetime | None, headers: list[str], rows: list[list[Any]],
+           formats: Mapping[int, str] | None = None, row_formats: list[Mapping[int, str]] | None = None) -> bytes:
+    """One worksheet: title, as-of line, a header row, the rows; column formats by index."""
+    book = Workbook()
+    ws = book.active
+    ws.title = title[:31]
+    ws.append([title])
+    ws["A1"].font = _TITLE_FONT
+    ws.append([_as_of_text(as_of)])
+    ws.append([])
+    ws.append(headers)
+    for cell in ws[4]:
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for n, row in enumerate(rows):
+        ws.append([_cell(v) for v in row])
+        excel_row = 5 + n  # after the title, as-of, blank and header rows (ws.max_row is O(cells))
+        for col, fmt in {**(formats or {}), **(row_formats[n] if row_formats else {})}.items():
+            ws.cell(row=excel_row, column=col + 1).number_format = fmt
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(len(headers), 1))
+    ws.freeze_panes = "A5"
+    for col, header in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = max(10, min(40, 2 * len(header) + 2))
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, as_of: datetime | None = None,
+                 language: str = "zh") -> bytes:
+    """A query frame (:data:`~opsmon.indicators.query.COLUMNS`) as CSV, XLSX or JSON bytes.
+
+    CSV (UTF-8 with BOM) and JSON (a list of records) keep the columns and
+    fractions as they are. XLSX adds the indicator's label and unit, shows
+    percentages as percentages, and heads the sheet with *title* and the data's
+    *as_of* time.
+    """
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"not a query frame: missing {missing}")
+    data = frame[COLUMNS]
+    if fmt == "csv":
+        return data.to_csv(index=False).encode("utf-8-sig")
+    if fmt == "json":
+        return data.to_json(orient="records", force_ascii=False, double_precision=15).encode("utf-8")
+    if fmt != "xlsx":
+        raise ValueError(f"format must be csv, xlsx or json, got {fmt!r}")
+    rows, row_formats = [], []
+    value_col = XLSX_COLUMNS.index("value")
+    for record in data.to_dict("records"):
+        ind = catalogue.get(record["indicator"])
+        record = {**record, "label": ind.label(language), "unit": ind.unit,
+                  "level": LEVEL_LABELS.get(record["level"], record["level"]) if language == "zh" else record["level"],
+                  "span": periods.SPAN_LABELS[record["span"]][0 if language == "zh" else 1]}
+        rows.append([record[c] for c in XLSX_COLUMNS])
+        row_formats.append({value_col: number_format(ind)})
+    headers = [HEADERS_ZH[c] if language == "zh" else c for c in XLSX_COLUMNS]
+    counts = {XLSX_COLUMNS.index("reporting"): "0", XLSX_COLUMNS.index("expected"): "0"}
+    return _sheet(title or "指标数据", as_of, headers, rows, counts, row_formats)
+
+
+def progress_table(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
+                   filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """运营管理建设进展情况表 data: one row per region directly under *region*, then its total.
+
+    *region* defaults to the province: the rows are then its prefectures and the
+    county-level units it administers directly (吉林 梅河口市). Columns: code, name,
+    hospitals_expected, hospitals_reporting, reporting_rate, then for each
+    programme indicator its value and, for ratios, ``<id>__numerator`` and
+    ``<id>__denominator``.
+    """
+    parent = region or reporting.province_code(engine)
+    ids = ["hospitals_expected", "hospitals_reporting", "reporting_rate", *PROGRAMME_IDS]
+    frames = [fetch(engine, ids, level, [period], region=parent, filters=filters, scope=scope)
+              for level in ("province", "prefecture", "county")]
+    long = pd.concat(frames, ignore_index=True)
+    long = long[(long["parent_code"] == parent) | (long["code"] == parent)]
+    out = long.pivot(index=["code", "name"], columns="indicator", values="value").reindex(columns=ids)
+    for ind in PROGRAMME_IDS:
+        if catalogue.get(ind).kind == "ratio":
+            part = long[long["indicator"] == ind].set_index(["code", "name"])
+            out[f"{ind}__numerator"] = part["numerator"]
+            out[f"{ind}__denominator"] = part["denominator"]
+    out = out.reset_index()
+    out.columns.name = None
+    # Children in code order, the total last.
+    return out.assign(_total=out["code"] == parent).sort_values(["_total", "code"]).drop(
+        columns="_total").reset_index(drop=True)
+
+
+def progress_table_xlsx(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
+                        filters: Mapping[str, Any] | None = None, as_of: datetime | None = None) -> bytes:
+    """The 运营管理建设进展情况表 of *period* as XLSX (see :func:`progress_table`).
+
+    *as_of* defaults to the latest accepted submission's time.
+    """
+    parent = region or reporting.province_code(engine)
+    table = progress_table(engine, period, region=parent, scope=scope, filters=filters)
+    columns: list[tuple[str, str, str]] = [("name", "地区", "@"), ("hospitals_expected", "应报医院数", "0"),
+                                           ("hospitals_reporting", "已报医院数", "0"),
+                                           ("reporting_rate", "月报报送率", "0.0%")]
+    for ind_id in PROGRAMME_IDS:
+        ind = catalogue.get(ind_id)
+        if ind.kind == "ratio":
+            columns += [(f"{ind_id}__numerator", f"{ind.zh}：达标医院数", "0"),
+                        (f"{ind_id}__denominator", f"{ind.zh}：统计医院数", "0")]
+        columns.append((ind_id, ind.zh + (f"（{ind.unit}）" if ind.unit not in ("%", "") else ""), number_format(ind)))
+    p = periods.to_date(period)
+    title = f"运营管理建设进展情况表（{p.year}年{p.month}月）"
+    rows = [[rec.get(c) for c, _, _ in columns] for rec in table.to_dict("records")]
+    if rows and table["code"].iloc[-1] == parent:
+        rows[-1][0] = f"{rows[-1][0]}（合计）"
+    formats = {i: fmt for i, (_, _, fmt) in enumerate(columns)}
+    return _sheet(title, as_of if as_of is not None else reporting.data_as_of(engine),
+                  [h for _, h, _ in columns], rows, formats)

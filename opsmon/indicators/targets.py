@@ -1,0 +1,149 @@
+"""Targets (the ``targets`` table) against the indicators: current value, gap, projection, on track.
+
+A target applies to a region when its ``scope_adcode`` is empty (national) or is
+the region or one of its ancestors; a target with a ``tier`` is evaluated on that
+tier's hospitals. Every target is an "at least" target (all the spec's are).
+
+The projection fits a linear trend (statsmodels OLS on month number) to the
+indicator's monthly series over the last :data:`TREND_MONTHS` months up to the
+as-of month and predicts the due month with an 80 % prediction interval, clipped
+to [0, 1] for percentages. Coverage is a rollout curve that saturates, so the
+straight line is deliberately simple: near the top it overestimates, and the
+clipping keeps it honest about the ceiling.
+
+Status: ``met`` (value ≥ target now), ``missed`` (the due month has passed
+without it), ``on_track`` / ``off_track`` (the projection at the due month
+reaches the target or not), ``insufficient_data`` (no current value, or fewer
+than :data:`MIN_POINTS` months of values). Months in which no hospital of the
+region had reported yet are left out of the trend.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import statsmodels.api as sm
+from sqlalchemy.engine import Engine
+
+from opsmon.indicators import aggregate, catalogue, periods, restrict
+from opsmon.indicators.query import series
+
+TREND_MONTHS = 24
+MIN_POINTS = 3
+INTERVAL_ALPHA = 0.2  # an 80 % prediction interval
+
+COLUMNS = ["target_id", "indicator", "name", "tier", "scope_adcode", "source", "region", "as_of", "due_period",
+           "target", "value", "gap", "projected", "projected_lower", "projected_upper", "months_left", "points",
+           "status", "on_track"]
+
+
+class Projection(NamedTuple):
+    """A trend projection to a future month."""
+
+    value: float
+    lower: float
+    upper: float
+    points: int
+
+
+def project(values: pd.Series, months_ahead: int, *, bounds: tuple[float, float] | None = (0.0, 1.0)) -> Projection:
+    """Project a monthly series (oldest first, NaN allowed) *months_ahead* past its last month.
+
+    Linear trend on the month index with an 80 % prediction interval; NaN when fewer
+    than :data:`MIN_POINTS` values. *bounds* clips the result (None: no clipping).
+    """
+    y = values.reset_index(drop=True)
+    known = y.dropna()
+    if len(known) < MIN_POINTS:
+        return Projection(math.nan, math.nan, math.nan, len(known))
+    t = known.index.to_numpy(dtype=float)
+    horizon = len(y) - 1 + months_ahead
+    if np.ptp(known.to_numpy()) == 0:  # a flat series: OLS has no residual spread to speak of
+        point = lower = upper = float(known.iloc[-1])
+    else:
+        fit = sm.OLS(known.to_numpy(dtype=float), sm.add_constant(t)).fit()
+        frame = fit.get_prediction(np.array([[1.0, horizon]])).summary_frame(alpha=INTERVAL_ALPHA)
+        point = float(frame["mean"].iloc[0])
+        lower, upper = float(frame["obs_ci_lower"].iloc[0]), float(frame["obs_ci_upper"].iloc[0])
+    if bounds is not None:
+        point, lower, upper = (min(max(v, bounds[0]), bounds[1]) for v in (point, lower, upper))
+    return Projection(point, lower, upper, len(known))
+
+
+def assess(value: float, target: float, due: date, as_of: date, projected: float) -> str:
+    """The status of an "at least" target (see the module docstring)."""
+    if math.isnan(value):
+        return "insufficient_data"
+    if value >= target:
+        return "met"
+    if due <= as_of:
+        return "missed"
+    if math.isnan(projected):
+        return "insufficient_data"
+    return "on_track" if projected >= target else "off_track"
+
+
+def _latest_period(engine: Engine) -> date | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT max(period) FROM ({aggregate.CALENDAR_SQL}) c")).scalar()
+
+
+def applicable(engine: Engine, region: str) -> pd.DataFrame:
+    """The targets that apply to *region*: national ones and those of the region or an ancestor."""
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(
+            "SELECT target_id, indicator, CAST(scope_adcode AS text) AS scope_adcode, tier, "
+            "CAST(value AS float8) AS value, due_period, source FROM targets "
+            "WHERE scope_adcode IS NULL OR scope_adcode IN "
+            "(SELECT ancestor_adcode FROM region_ancestors WHERE adcode = :r) "
+            "ORDER BY indicator, due_period, target_id"), conn, params={"r": region})
+
+
+def evaluate(engine: Engine, region: str | None = None, as_of: str | date | None = None,
+             scope: str | None = None) -> pd.DataFrame:
+    """Every target that applies to *region* (default: the province) as of *as_of* ('YYYY-MM').
+
+    *as_of* defaults to the latest month with data. *scope* is enforced as in
+    :func:`opsmon.indicators.query.query`: a region outside the scope (or a hospital
+    scope) gives an empty frame. Columns: :data:`COLUMNS`.
+    """
+    from opsmon.indicators.reporting import province_code
+
+    region = restrict.check_region(region) or province_code(engine)
+    aggregate.refresh(engine)
+    as_of_date = periods.to_date(as_of) if as_of else _latest_period(engine)
+    rows: list[dict] = []
+    if as_of_date is None:
+        return pd.DataFrame(columns=COLUMNS)
+    start = periods.add_months(as_of_date, -(TREND_MONTHS - 1))
+    for t in applicable(engine, region).itertuples():
+        ind = catalogue.get(t.indicator)
+        tier = t.tier if isinstance(t.tier, str) else None  # SQL NULL arrives as NaN
+        filters = {"tier": tier} if tier else None
+        history = series(engine, t.indicator, region, start, as_of_date, filters=filters, scope=scope)
+        if history.empty:  # the scope does not cover the region
+            return pd.DataFrame(columns=COLUMNS)
+        value = float(history["value"].iloc[-1])
+        due = t.due_period
+        months_left = (due.year - as_of_date.year) * 12 + due.month - as_of_date.month
+        bounds = (0.0, 1.0) if ind.unit == "%" else None
+        # Months before any hospital of the region reported are no evidence of a 0 % rollout.
+        trend = history["value"].where(history["reporting"] > 0)
+        proj = (project(trend, months_left, bounds=bounds) if months_left > 0
+                else Projection(math.nan, math.nan, math.nan, int(history["value"].notna().sum())))
+        status = assess(value, t.value, due, as_of_date, proj.value)
+        rows.append({
+            "target_id": t.target_id, "indicator": t.indicator, "name": ind.zh, "tier": tier,
+            "scope_adcode": t.scope_adcode if isinstance(t.scope_adcode, str) else None, "source": t.source,
+            "region": region,
+            "as_of": periods.to_period(as_of_date), "due_period": periods.to_period(due), "target": t.value,
+            "value": value, "gap": t.value - value, "projected": proj.value, "projected_lower": proj.lower,
+            "projected_upper": proj.upper, "months_left": months_left, "points": proj.points, "status": status,
+            "on_track": {"met": True, "on_track": True, "missed": False, "off_track": False}.get(status),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,88 @@
+"""Exports: CSV and JSON give back exactly the query's values; XLSX is titled, dated and formatted."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import province_fixture as fx
+import pytest
+from openpyxl import load_workbook
+
+from opsmon.indicators import COLUMNS, query
+from opsmon.indicators.export import export_table, progress_table, progress_table_xlsx
+
+IDS = ["surplus_rate", "energy_per_10k_revenue", "debt_ratio", "hospitals_expected", "medical_revenue_growth"]
+AS_OF = datetime(2025, 3, 5, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+
+
+def test_csv_and_json_round_trip_the_query(province):
+    frame = query(province, IDS, "county", "2025-01", region="220100")
+    csv = export_table(frame, "csv")
+    assert csv.startswith(b"\xef\xbb\xbf")  # BOM: Excel on Chinese Windows reads UTF-8
+    back = pd.read_csv(io.BytesIO(csv), dtype={"code": str, "parent_code": str}, encoding="utf-8-sig")
+    assert list(back.columns) == COLUMNS
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False, check_exact=True)
+    nanguan = back[(back["code"] == "220102") & (back["indicator"] == "surplus_rate")].iloc[0]
+    assert nanguan["value"] == pytest.approx(100 / 2600)  # a fraction, not a percentage
+
+    records = json.loads(export_table(frame, "json"))
+    assert list(records[0]) == COLUMNS and len(records) == len(frame)
+    from_json = pd.DataFrame(records)
+    assert from_json["value"].tolist() == pytest.approx(frame["value"].tolist(), nan_ok=True)
+
+
+def test_xlsx_has_title_as_of_chinese_headers_and_percentages(province):
+    frame = query(province, IDS, "province", "2025-01")
+    book = load_workbook(io.BytesIO(export_table(frame, "xlsx", title="吉林省指标", as_of=AS_OF)))
+    ws = book.active
+    assert ws["A1"].value == "吉林省指标" and ws["A2"].value == "数据截至：2025-03-05 09:30"
+    headers = [c.value for c in ws[4]]
+    assert headers[:3] == ["层级", "代码", "名称"] and "数值" in headers and "单位" in headers
+    rows = {r[headers.index("指标代码")].value: r for r in ws.iter_rows(min_row=5)}
+    surplus = rows["surplus_rate"][headers.index("数值")]
+    assert surplus.value == pytest.approx(100 / 8800) and surplus.number_format == "0.0%"
+    assert rows["surplus_rate"][headers.index("指标")].value == "收支结余率"
+    assert rows["surplus_rate"][headers.index("单位")].value == "%"
+    energy = rows["energy_per_10k_revenue"][headers.index("数值")]
+    # energy 0.01E per 10 000 of R: 10 000 × 87 / 8800.
+    assert energy.value == pytest.approx(870000 / 8800) and energy.number_format == "#,##0.00"
+    assert rows["hospitals_expected"][headers.index("层级")].value == "省"
+
+
+def test_bad_formats_and_frames_are_refused(province):
+    frame = query(province, IDS, "province", "2025-01")
+    with pytest.raises(ValueError, match="format"):
+        export_table(frame, "pdf")
+    with pytest.raises(ValueError, match="query frame"):
+        export_table(frame.drop(columns="value"), "csv")
+
+
+def test_progress_table(province):
+    table = progress_table(province, "2025-01").set_index("code")
+    # Rows: the province's children (9 prefectures, 梅河口市), then the province's total.
+    assert list(table.index)[-1] == "220000" and len(table) == 11 and "220581" in table.index
+    changchun = table.loc["220100"]  # A, B, C open in 2025-01 (G closed)
+    assert changchun["hospitals_expected"] == 3
+    assert changchun["ops_platform_coverage_tertiary"] == pytest.approx(2 / 2)  # A, C in use
+    assert (changchun["ops_committee_share__numerator"], changchun["ops_committee_share__denominator"]) == (3, 3)
+    total = table.loc["220000"]
+    assert total["ops_platform_coverage_tertiary"] == pytest.approx(2 / 3)
+    assert total["process_target_share"] == pytest.approx(3 / 5)
+
+    assert progress_table(province, "2025-01", scope=fx.CODE["A"]).empty  # hospital A: no region rows
+    scoped = progress_table(province, "2025-01", region="220100", scope="220100")
+    assert list(scoped["code"])[-1] == "220100" and set(scoped["code"]) <= {"220100", "220102", "220103", "220104",
+                                                                          "220105", "220106", "220112", "220113",
+                                                                          "220122", "220182", "220183", "220184"}
+
+    ws = load_workbook(io.BytesIO(progress_table_xlsx(province, "2025-01", as_of=AS_OF))).active
+    assert ws["A1"].value == "运营管理建设进展情况表（2025年1月）"
+    headers = [c.value for c in ws[4]]
+    last = [c for c in ws[ws.max_row]]
+    assert last[0].value == "吉林省（合计）"
+    cell = last[headers.index("三级公立医院运营管理信息集成平台覆盖率")]
+    assert cell.value == pytest.approx(2 / 3) and cell.number_format == "0.0%"
+    assert last[headers.index("三级公立医院运营管理信息集成平台覆盖率：达标医院数")].value == 2

@@ -1,0 +1,71 @@
+"""Targets: applicability, the on-track logic, and projections on the fixture province."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import province_fixture as fx
+import pytest
+
+from opsmon.indicators import targets
+
+
+@pytest.mark.parametrize("value, target, due, projected, status", [
+    (0.6, 0.5, date(2025, 12, 1), math.nan, "met"),
+    (0.5, 0.5, date(2024, 12, 1), math.nan, "met"),  # exactly at the target, even after the due date
+    (0.4, 0.5, date(2025, 1, 1), 0.9, "missed"),  # due this month and not reached
+    (0.4, 0.5, date(2025, 12, 1), 0.5, "on_track"),
+    (0.4, 0.5, date(2025, 12, 1), 0.49, "off_track"),
+    (0.4, 0.5, date(2025, 12, 1), math.nan, "insufficient_data"),
+    (math.nan, 0.5, date(2025, 12, 1), 0.9, "insufficient_data"),
+])
+def test_assess(value, target, due, projected, status):
+    assert targets.assess(value, target, due, date(2025, 1, 1), projected) == status
+
+
+def test_project_a_linear_series():
+    # 0.1, 0.2, 0.3 → two months after the last: 0.5; an exact line has a zero-width interval.
+    p = targets.project(pd.Series([0.1, 0.2, 0.3]), 2)
+    assert (p.value, p.lower, p.upper, p.points) == pytest.approx((0.5, 0.5, 0.5, 3))
+    assert targets.project(pd.Series([0.5, 0.7, 0.9]), 2).value == 1.0  # 1.3 clipped to 100 %
+    assert targets.project(pd.Series([0.5, 0.7, 0.9]), 2, bounds=None).value == pytest.approx(1.3)
+    noisy = targets.project(pd.Series([0.1, 0.25, 0.3, 0.45]), 3)
+    assert noisy.lower < noisy.value < noisy.upper
+    assert math.isnan(targets.project(pd.Series([0.1, math.nan, 0.3]), 2).value)  # two points only
+
+
+def test_evaluate_the_fixture_province(province):
+    fx.execute(province, "INSERT INTO targets (indicator, scope_adcode, tier, value, due_period, source) VALUES "
+                         "('caliber_mapping_share', '220000', NULL, 1.0, '2025-03-01', '省定'), "
+                         "('ops_committee_share', '220000', NULL, 1.0, '2024-12-01', '省定'), "
+                         "('risk_register_share', '220200', NULL, 1.0, '2025-12-01', '吉林市定')")
+    frame = targets.evaluate(province, as_of="2025-01").set_index(["indicator", "due_period"])
+    assert ("risk_register_share", "2025-12") not in frame.index  # 吉林市's target is not the province's
+
+    half = frame.loc[("ops_platform_coverage_tertiary", "2025-12")]
+    # 三级 A, C in use of A, C, F: 2/3 ≥ 50 %.
+    assert half["value"] == pytest.approx(2 / 3) and half["status"] == "met" and half["on_track"]
+    full = frame.loc[("ops_platform_coverage_tertiary", "2027-12")]
+    # Monthly coverage rose from 0/3 (2024-03) to 1/3 (2024-06) to 2/3 (2025-01); 35 months to go:
+    # the line passes 100 %.
+    assert full["gap"] == pytest.approx(1 - 2 / 3) and full["months_left"] == 35
+    assert full["projected"] == 1.0 and full["status"] == "on_track"
+    assert full["points"] == 11  # 2024-03 … 2025-01; 2024-01/02 had no progress report at all
+    chief = frame.loc[("chief_accountant_share", "2025-12")]
+    assert chief["value"] == pytest.approx(3 / 3) and chief["status"] == "met" and chief["tier"] == "三级"
+    process = frame.loc[("process_target_share", "2027-12")]
+    assert process["value"] == pytest.approx(3 / 5) and process["status"] == "on_track"
+    # Caliber mapping: 0 (2024-03…05), 1/6 (06…11), 2/7 (12), 3/6 (2025-01): two months cannot reach 100 %.
+    caliber = frame.loc[("caliber_mapping_share", "2025-03")]
+    assert caliber["status"] == "off_track" and not caliber["on_track"] and caliber["projected"] < 1
+    committee = frame.loc[("ops_committee_share", "2024-12")]
+    assert committee["value"] == pytest.approx(3 / 5) and committee["status"] == "missed"
+
+
+def test_evaluate_respects_the_scope(province):
+    assert targets.evaluate(province, region="220100", as_of="2025-01", scope=fx.CODE["A"]).empty
+    assert targets.evaluate(province, region="220200", as_of="2025-01", scope="220100").empty
+    inside = targets.evaluate(province, region="220100", as_of="2025-01", scope="220100")
+    assert set(inside["region"]) == {"220100"} and len(inside) == 4
