@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon import config
+from opsmon import config, indicators
 from opsmon.demo.files import write_files
 from opsmon.demo.generate import default_now, generate
 from opsmon.ingest import ingest_path
@@ -111,5 +111,7 @@ def load_demo(
             "v": json.dumps({"seed": seed, "hospitals": n_hospitals, "months": months,
                              "end_period": end_period, "files": len(files), "rejected": rejected}),
         })
+    # Build the aggregates and the risk register now, so the first page view doesn't wait.
+    indicators.refresh(engine)
     hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
     return DemoOutcome(False, hospitals, len(files), rejected, time.perf_counter() - started)
