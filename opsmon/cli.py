@@ -7,10 +7,14 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from opsmon import config
+
+if TYPE_CHECKING:  # the ingest stack (pandas, SQL) loads only when a command needs it
+    from opsmon.ingest.api import FileResult
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -101,30 +105,72 @@ def geo_build(province: str, out_dir: Path | None) -> None:
         click.echo(f"  {path}  {size / 1024:.0f} KiB")
 
 
+def _username(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def _text_report(result: FileResult, dry_run: bool) -> str:
+    """One file's outcome for a person: a status line, then its errors and warnings (Chinese messages)."""
+    verb = "would be " if dry_run and result.status != "rejected" else ""
+    counts = f"{result.rows} rows"
+    if result.status != "rejected":
+        counts += f", {result.revisions_created} {'rows written' if result.kind == 'registry' else 'new revisions'}"
+    lines = [f"{result.file}: {verb}{result.status} ({result.kind or '?'}, {counts})"]
+    lines += [f"  错误 [{p.code}] {p.message_zh}" for p in result.errors]
+    lines += [f"  提示 [{p.code}] {p.message_zh}" for p in result.warnings]
+    return "\n".join(lines)
+
+
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--kind", type=click.Choice(["monthly", "progress", "registry"]),
-              help="Kind of file (default: detected from the header).")
-@click.option("--dry-run", is_flag=True, help="Validate and report; store nothing.")
-@click.option("--as", "username", default="cli", show_default=True, help="User the submission is recorded for.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+              help="Kind of every file (default: detected from each file's header).")
+@click.option("--dry-run", is_flag=True, help="Validate and report what would be stored; store and log nothing.")
+@click.option("--as", "username", default="cli", show_default=True, callback=_username,
+              help="User the submissions are recorded for.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json: one JSON document on stdout (see README).")
 def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: str, fmt: str) -> None:
-    """Load monthly, progress or registry files (CSV/XLSX). Exit 1 if any file is rejected."""
+    """Validate and load monthly, progress or registry files (CSV/XLSX), in the order given.
+
+    Exit code 0 when every file was accepted or unchanged, 1 when any was rejected
+    (or the database failed), 2 for usage errors. A file with any error stores nothing.
+    """
+    import sqlalchemy.exc
+
     from opsmon.ingest import ingest_path
 
     engine = _engine()
-    results = [ingest_path(p, engine=engine, kind=kind, username=username, dry_run=dry_run) for p in files]
+    stderr = sys.stderr
+    # The bar goes to stderr and only to a terminal: stdout stays a clean report (or JSON document).
+    show_bar = len(files) > 1 and stderr.isatty()
+    results = []
+    try:
+        with click.progressbar(files, label="ingest", file=stderr, hidden=not show_bar,
+                               item_show_func=lambda p: p.name if p else None) as bar:
+            for path in bar:
+                result = ingest_path(path, engine=engine, kind=kind, username=username, dry_run=dry_run)
+                results.append(result)
+                if fmt == "text" and not show_bar:
+                    click.echo(_text_report(result, dry_run))  # as it happens, for logs
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        # Nothing (or nothing more) is printed on stdout: a JSON reader sees no document.
+        done = f" after {len(results)} of {len(files)} files" if results else ""
+        raise click.ClickException(f"database error{done}: {getattr(exc, 'orig', None) or exc}") from exc
+    rejected = sum(r.status == "rejected" for r in results)
     if fmt == "json":
         click.echo(json.dumps({"files": [r.to_dict("zh") for r in results]}, ensure_ascii=False, indent=2))
     else:
-        for r in results:
-            verb = "would be " if dry_run and r.status != "rejected" else ""
-            click.echo(f"{r.file}: {verb}{r.status} ({r.kind or '?'}, {r.rows} rows, "
-                       f"{r.revisions_created} revisions)")
-            for p in r.errors + r.warnings:
-                where = f"第{p.row}行 " if p.row else ""
-                click.echo(f"  {'错误' if p in r.errors else '提示'} {where}{p.column or ''} [{p.code}] {p.message_zh}")
-    sys.exit(1 if any(r.status == "rejected" for r in results) else 0)
+        if show_bar:
+            click.echo("\n".join(_text_report(r, dry_run) for r in results))
+        if len(results) > 1:
+            by_status = {s: sum(r.status == s for r in results) for s in ("accepted", "unchanged", "rejected")}
+            click.echo(f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in by_status.items() if n))
+    sys.exit(1 if rejected else 0)
 
 
 @cli.command()
@@ -144,6 +190,49 @@ def template(kind: str, fmt: str, period: str | None, output: Path | None) -> No
     output = output or Path(f"{templates.TITLES[kind]}模板.{fmt}")
     output.write_bytes(content)
     click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.option("--indicator", "indicator_ids", required=True,
+              help="Indicator id(s), comma-separated (see the catalogue), or 'all'.")
+@click.option("--level", type=click.Choice(["province", "prefecture", "county", "hospital"]), default="prefecture",
+              show_default=True)
+@click.option("--period", help="Period YYYY-MM (default: the latest month with data).")
+@click.option("--span", type=click.Choice(["month", "quarter", "ytd", "year"]), default="month", show_default=True)
+@click.option("--region", help="Only regions and hospitals under this adcode.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
+@click.option("--progress-table", is_flag=True,
+              help="Write the 运营管理建设进展情况表 (XLSX, one row per region) instead of an indicator table.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output for csv/json; required for xlsx).")
+def export(indicator_ids: str, level: str, period: str | None, span: str, region: str | None, fmt: str,
+           progress_table: bool, output: Path | None) -> None:
+    """Export indicator values (ratios as fractions in CSV/JSON; Chinese headers and percentages in XLSX)."""
+    from opsmon import indicators
+    from opsmon.indicators import export as exports, reporting
+
+    engine = _engine()
+    period = period or reporting.latest_period(engine)
+    if period is None:
+        raise click.ClickException("no data yet: load the registry and monthly reports first")
+    as_of = reporting.data_as_of(engine)
+    if progress_table:
+        content = exports.progress_table_xlsx(engine, period, region=region, as_of=as_of)
+        fmt = "xlsx"
+    else:
+        ids = None if indicator_ids == "all" else [i.strip() for i in indicator_ids.split(",") if i.strip()]
+        unknown = sorted(set(ids or []) - set(indicators.IDS))
+        if unknown:
+            raise click.BadParameter(f"unknown indicator(s): {', '.join(unknown)}", param_hint="--indicator")
+        frame = indicators.query(engine, ids, level, period, span=span, region=region)
+        content = exports.export_table(frame, fmt, as_of=as_of)
+    if output is None and fmt == "xlsx":
+        raise click.UsageError("XLSX needs -o FILE")
+    if output is None:
+        click.echo(content.decode("utf-8-sig"), nl=False)
+    else:
+        output.write_bytes(content)
+        click.echo(f"wrote {output}", err=True)
 
 
 @cli.command()

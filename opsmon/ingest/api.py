@@ -1,4 +1,8 @@
-"""The one way in: parse → validate → store, used by the upload page, the CLI and the demo."""
+"""The one way in: parse → validate → store, used by the upload page, the CLI and the demo.
+
+Also the reads that belong to ingestion: a hospital's revisions, the submissions
+log, the current values a preview compares a file with, and the due date of a period.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon.ingest import store
-from opsmon.ingest.fields import Kind
-from opsmon.ingest.parse import Parsed, parse
+from opsmon.ingest.fields import FIELDS, Kind
+from opsmon.ingest.parse import MAX_BYTES, Parsed, parse
 from opsmon.ingest.problems import Problem, errors, warnings
-from opsmon.ingest.validate import Context, validate
+from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
+from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, due_date
 
 Status = Literal["accepted", "unchanged", "rejected"]
 
@@ -27,7 +32,13 @@ HISTORY_MONTHS = 24
 
 @dataclass
 class FileResult:
-    """The outcome of one file."""
+    """The outcome of one file.
+
+    For a dry run ``status`` and ``revisions_created`` say what storing would do, and
+    ``changes`` lists the rows that would become new revisions (see
+    :class:`opsmon.ingest.store.StoreResult`). ``parsed`` is the parsed file, for a
+    preview to show its rows.
+    """
 
     file: str
     kind: Kind | None
@@ -38,9 +49,12 @@ class FileResult:
     warnings: list[Problem] = field(default_factory=list)
     submission_id: int | None = None
     dry_run: bool = False
+    sha256: str = ""
+    changes: pd.DataFrame | None = field(default=None, repr=False)
+    parsed: Parsed | None = field(default=None, repr=False)
 
     def to_dict(self, language: str = "zh") -> dict[str, Any]:
-        """The stable JSON shape of ``opsmon ingest --format json``."""
+        """The stable JSON shape of ``opsmon ingest --format json`` (documented in README.md)."""
         return {
             "file": self.file,
             "kind": self.kind,
@@ -62,25 +76,50 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
     )
     adcodes = set(conn.execute(sa.text("SELECT adcode FROM regions WHERE level = 'county'")).scalars())
     history = None
-    if parsed.kind == "monthly" and "hospital_code" in parsed.frame and len(parsed.frame):
-        codes = parsed.frame["hospital_code"].dropna().unique().tolist()
-        history = pd.read_sql_query(
-            sa.text(
-                "SELECT m.*, to_char(m.period, 'YYYY-MM') AS period FROM ("
-                "  SELECT * FROM monthly_values WHERE is_current AND hospital_code = ANY(:codes)"
-                "  AND period >= date_trunc('month', now()) - make_interval(months => :n)) m"
-            ),
-            conn,
-            params={"codes": codes, "n": HISTORY_MONTHS},
-        )
-        history = history.loc[:, ~history.columns.duplicated(keep="last")]
+    frame = parsed.frame
+    if parsed.kind == "monthly" and {"hospital_code", "period"} <= set(frame.columns) and len(frame):
+        codes = frame["hospital_code"].dropna().unique().tolist()
+        periods = frame["period"].dropna()
+        if codes and len(periods):
+            # The months before the file's own, however old they are (a history load is
+            # checked against the history before it, not against "now"): every value of the
+            # month just before (last-month checks), only the change metrics of older ones
+            # (the robust z-score) — a fraction of the bytes to read. The codes go in as
+            # char(18), the column's type, so a one-hospital upload uses the key index.
+            numbers = [f.code for f in FIELDS["monthly"] if f.type in ("money", "count")]
+            columns = ", ".join(
+                c if c in CHANGE_METRICS else
+                f"CASE WHEN period >= CAST(%(first)s AS date) - interval '1 month' THEN {c} END AS {c}"
+                for c in numbers)
+            history = store.read_copy(
+                conn,
+                "SELECT CAST(hospital_code AS text) AS hospital_code, to_char(period, 'YYYY-MM') AS period, "
+                f"{columns} FROM monthly_values WHERE is_current "
+                "AND hospital_code = ANY(CAST(%(codes)s AS char(18)[])) "
+                "AND period >= CAST(%(first)s AS date) - make_interval(months => %(n)s) "
+                "AND period <= CAST(%(last)s AS date)",
+                {"codes": codes, "n": HISTORY_MONTHS, "first": f"{periods.min()}-01", "last": f"{periods.max()}-01"},
+                dtype={"hospital_code": "string", "period": "string", **{c: "float64" for c in numbers}},
+            )
     return Context(
-        today=today or date.today(),
+        today=today or datetime.now(LOCAL_TZ).date(),
         hospitals=hospitals,
         adcodes=adcodes,
         history=history,
         allowed_hospitals=allowed_hospitals,
     )
+
+
+def _in_sheet_order(problems: list[Problem], kind: Kind) -> list[Problem]:
+    """File-level problems first, then by row and column as the sheet shows them (stable)."""
+    order = {f.code: i for i, f in enumerate(FIELDS[kind])}
+    return sorted(problems, key=lambda p: (p.row is not None, p.row or 0, order.get(p.column or "", -1)))
+
+
+def _aware(moment: datetime) -> datetime:
+    # A naive time is China time (what a clerk or a history file means), never the
+    # database session's zone, which on a server is usually UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
 
 
 def ingest_bytes(
@@ -94,15 +133,25 @@ def ingest_bytes(
     received_at: datetime | None = None,
     today: date | None = None,
     allowed_hospitals: set[str] | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> FileResult:
     """Parse, validate and (unless *dry_run*) store one file; log every attempt.
 
-    *received_at* backdates the submission (bulk loads of history, the demo);
-    *allowed_hospitals* limits a hospital user to their own rows.
+    A file with any error is rejected whole: nothing of it is stored, and the
+    submissions log gains one 'rejected' row with the errors. Accepted rows that
+    differ from the current revision of their (hospital, period) become a new
+    revision; identical rows store nothing (a file of only such rows is 'unchanged').
+
+    *received_at* backdates the submission (bulk loads of history, the demo); a naive
+    value is China time. It defaults to the moment the call starts. *allowed_hospitals*
+    limits a hospital user to their own rows; *max_bytes* bounds the file size.
+    A *dry_run* logs and stores nothing but reports what storing would do.
     """
-    parsed = parse(content, file_name, kind=kind)
+    received_at = _aware(received_at) if received_at is not None else datetime.now(LOCAL_TZ)
+    sha256 = hashlib.sha256(content).hexdigest()
+    parsed = parse(content, file_name, kind=kind, max_bytes=max_bytes)
     attempt = dict(kind=parsed.kind, username=username, file_name=file_name,
-                   sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content), received_at=received_at)
+                   sha256=sha256, size_bytes=len(content), received_at=received_at)
     submission_id = None
     if not dry_run:
         # Committed on its own before the load: a load that dies still leaves its trace.
@@ -112,20 +161,25 @@ def ingest_bytes(
     problems = list(parsed.problems)
     result_kind = parsed.kind
     revisions = 0
+    changes = None
     try:
         with engine.begin() as conn:
-            if not errors(problems):
-                problems += validate(parsed, build_context(conn, parsed, today=today,
-                                                           allowed_hospitals=allowed_hospitals))
+            if parsed.kind is not None and len(parsed.frame):
+                # Also after cell-level parse errors: a clerk sees every problem of the file at
+                # once (validate skips the cells that did not parse).
+                problems = _in_sheet_order(
+                    problems + validate(parsed, build_context(conn, parsed, today=today,
+                                                              allowed_hospitals=allowed_hospitals)),
+                    parsed.kind)
             if not errors(problems):
                 try:
                     if parsed.kind == "registry":
-                        outcome = store.store_registry(conn, parsed.frame)
+                        outcome = store.store_registry(conn, parsed.frame, report_changes=dry_run)
                     else:
                         # A dry run logs nothing: its submission row is rolled back with the rest.
                         sid = submission_id or store.open_submission(conn, **attempt)
-                        outcome = store.store_values(conn, parsed.kind, parsed.frame, sid)
-                    revisions = outcome.revisions_created
+                        outcome = store.store_values(conn, parsed.kind, parsed.frame, sid, report_changes=dry_run)
+                    revisions, changes = outcome.revisions_created, outcome.changes
                 except store.PeriodLocked as locked:
                     problems += locked.problems
             if dry_run or errors(problems):
@@ -142,7 +196,7 @@ def ingest_bytes(
 
     status: Status
     if errors(problems):
-        status, revisions = "rejected", 0
+        status, revisions, changes = "rejected", 0, None
     else:
         status = "accepted" if revisions else "unchanged"
     if submission_id is not None:
@@ -156,10 +210,67 @@ def ingest_bytes(
     return FileResult(
         file=file_name, kind=result_kind, status=status, rows=len(parsed.frame),
         revisions_created=revisions, errors=errors(problems), warnings=warnings(problems),
-        submission_id=submission_id, dry_run=dry_run,
+        submission_id=submission_id, dry_run=dry_run, sha256=sha256, changes=changes, parsed=parsed,
     )
 
 
 def ingest_path(path: Path, **kwargs: Any) -> FileResult:
     """:func:`ingest_bytes` for a file on disk (the result names the file by its base name)."""
     return ingest_bytes(Path(path).read_bytes(), Path(path).name, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+def list_revisions(engine: Engine, hospital_code: str, period: str | None = None,
+                   kind: Kind = "monthly") -> pd.DataFrame:
+    """Every revision of a hospital's monthly (or progress) reports, oldest first.
+
+    Columns: period ('YYYY-MM'), revision, is_current, submission_id, username,
+    file_name, received_at (when the file that created the revision arrived).
+    """
+    with engine.connect() as conn:
+        return store.revisions(conn, kind, hospital_code, period)
+
+
+def current_values(engine: Engine, kind: Kind, keys: pd.DataFrame) -> pd.DataFrame:
+    """The current stored values of the (hospital, period) rows — or hospitals — named in *keys*."""
+    with engine.connect() as conn:
+        return store.current_values(conn, kind, keys)
+
+
+def list_submissions(engine: Engine, *, limit: int = 50, username: str | None = None) -> pd.DataFrame:
+    """The submissions log, newest first: status, user, file, times, counts, numbers of errors and warnings."""
+    with engine.connect() as conn:
+        return store.submissions(conn, limit=limit, username=username)
+
+
+def get_submission(engine: Engine, submission_id: int) -> dict[str, Any] | None:
+    """One logged attempt with its errors and warnings, or None."""
+    with engine.connect() as conn:
+        return store.submission(conn, submission_id)
+
+
+def due_day(engine: Engine) -> int:
+    """The day of the following month a period's report is due (settings 'due_day', default 10)."""
+    with engine.connect() as conn:
+        value = store.setting(conn, "due_day")
+    day = int(value) if value is not None else DEFAULT_DUE_DAY
+    if not 1 <= day <= 28:  # every month has the day; the indicators refuse other values too
+        raise ValueError(f"settings due_day must be 1–28, got {day}")
+    return day
+
+
+def set_due_day(engine: Engine, day: int) -> None:
+    """Set the due day (1–28) for every period."""
+    if not 1 <= int(day) <= 28:
+        raise ValueError(f"the due day must be 1–28, got {day}")
+    with engine.begin() as conn:
+        store.set_setting(conn, "due_day", int(day))
+
+
+def due_date_for(engine: Engine, period: str) -> date:
+    """The date *period*'s ('YYYY-MM') report is due: the configured due day of the following month.
+
+    A report is on time when the file holding its first accepted revision arrived by the
+    end of that day, China time.
+    """
+    return due_date(period, due_day(engine))

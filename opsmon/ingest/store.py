@@ -14,23 +14,33 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from opsmon.ingest.fields import KEYS, Kind, value_columns
+from opsmon.ingest.fields import FIELDS, KEYS, Kind, value_columns
 from opsmon.ingest.problems import Problem
 
 VALUE_TABLES: dict[str, str] = {"monthly": "monthly_values", "progress": "progress_values"}
+# Column types of the staging table a file is copied into (money as whole cents).
+STAGE_TYPES = {"money": "bigint", "count": "integer", "bool": "boolean", "enum": "text", "text": "text",
+               "uscc": "text", "period": "date", "adcode": "text"}
 
 
 @dataclass(frozen=True)
 class StoreResult:
-    """What a store did: revisions (or registry rows) written, rows already identical."""
+    """What a store did: revisions (or registry rows) written, rows already identical.
+
+    ``changes`` (only when asked for) lists the rows written: the key columns
+    ('YYYY-MM' periods), ``revision`` (reports: the new revision number; registry:
+    1 for a new hospital, 2 for a changed one) and ``change`` ('new' or 'changed').
+    """
 
     revisions_created: int
     unchanged_rows: int
     periods: list[str]
+    changes: pd.DataFrame | None = None
 
 
 class PeriodLocked(Exception):
@@ -98,6 +108,25 @@ def close_submission(
     )
 
 
+def _read(conn: sa.Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    return pd.read_sql_query(sa.text(sql), conn, params=params or {})
+
+
+def read_copy(conn: sa.Connection, sql: str, params: dict[str, Any] | None = None,
+              dtype: dict[str, str] | None = None) -> pd.DataFrame:
+    """Run a SELECT through ``COPY … TO STDOUT`` and parse it with pandas' C reader.
+
+    For large reads: psycopg2 would build a Python object (a Decimal for every numeric)
+    per cell; CSV parsing is an order of magnitude faster. NULL becomes NaN / NA.
+    """
+    cursor = conn.connection.dbapi_connection.cursor()
+    query = cursor.mogrify(sql, params or {}).decode()
+    buf = io.BytesIO()
+    cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buf)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=dtype, keep_default_na=False, na_values=[""])
+
+
 def _period_dates(periods: pd.Series) -> pd.Series:
     return periods.astype("string") + "-01"
 
@@ -134,8 +163,13 @@ def check_locks(conn: sa.Connection, periods: list[str]) -> None:
         ])
 
 
-def store_values(conn: sa.Connection, kind: Kind, frame: pd.DataFrame, submission_id: int) -> StoreResult:
-    """Store monthly or progress rows as new revisions where they differ from the current one."""
+def store_values(conn: sa.Connection, kind: Kind, frame: pd.DataFrame, submission_id: int, *,
+                 report_changes: bool = False) -> StoreResult:
+    """Store monthly or progress rows as new revisions where they differ from the current one.
+
+    With *report_changes* the result lists the (hospital, period) rows written (a dry
+    run's preview); otherwise that read is skipped.
+    """
     table = VALUE_TABLES[kind]
     cols = value_columns(kind)
     conn.execute(sa.text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
@@ -144,11 +178,20 @@ def store_values(conn: sa.Connection, kind: Kind, frame: pd.DataFrame, submissio
 
     staged = frame.reindex(columns=["hospital_code", "period", *cols]).copy()
     staged["period"] = _period_dates(staged["period"])
+    # Money goes over the wire as whole cents: integers format several times faster than
+    # floats, and the parser has already rounded every amount to the fen, so it is exact.
+    money = [f.code for f in FIELDS[kind] if f.type == "money" and f.code in cols]
+    for c in money:
+        staged[c] = (staged[c].astype("float64") * 100).round().astype("Int64")
+    types = {f.code: STAGE_TYPES[f.type] for f in FIELDS[kind]}
     conn.execute(sa.text(
-        f"CREATE TEMP TABLE stage ON COMMIT DROP AS "
-        f"SELECT hospital_code, period, {', '.join(cols)} FROM {table} WITH NO DATA"
+        # hospital_code as the value table has it: a text key would not use its index in the joins.
+        "CREATE TEMP TABLE stage_cents (hospital_code char(18), period date, "
+        + ", ".join(f"{c} {types[c]}" for c in cols) + ") ON COMMIT DROP"
     ))
-    _copy_frame(conn, "stage", staged)
+    _copy_frame(conn, "stage_cents", staged)
+    as_stored = ", ".join(f"CAST({c} / 100.0 AS numeric(18,2)) AS {c}" if c in money else c for c in cols)
+    stage = f"(SELECT hospital_code, period, {as_stored} FROM stage_cents)"
 
     col_list = ", ".join(cols)
     s_cols = ", ".join(f"s.{c}" for c in cols)
@@ -156,7 +199,7 @@ def store_values(conn: sa.Connection, kind: Kind, frame: pd.DataFrame, submissio
     # Rows whose values differ from the current revision (or that have none).
     conn.execute(sa.text(
         f"CREATE TEMP TABLE changed ON COMMIT DROP AS "
-        f"SELECT s.*, coalesce(last.revision, 0) + 1 AS revision FROM stage s "
+        f"SELECT s.*, coalesce(last.revision, 0) + 1 AS revision FROM {stage} s "
         f"LEFT JOIN {table} c ON c.hospital_code = s.hospital_code AND c.period = s.period AND c.is_current "
         f"LEFT JOIN LATERAL (SELECT max(revision) AS revision FROM {table} m "
         f"  WHERE m.hospital_code = s.hospital_code AND m.period = s.period) last ON true "
@@ -170,11 +213,20 @@ def store_values(conn: sa.Connection, kind: Kind, frame: pd.DataFrame, submissio
         f"INSERT INTO {table} (hospital_code, period, revision, submission_id, is_current, {col_list}) "
         f"SELECT hospital_code, period, revision, :sid, true, {col_list} FROM changed"
     ), {"sid": submission_id}).rowcount
-    return StoreResult(created, len(frame) - created, periods)
+    changes = None
+    if report_changes:
+        changes = _read(conn, (
+            "SELECT CAST(hospital_code AS text) AS hospital_code, to_char(period, 'YYYY-MM') AS period, revision, "
+            "CASE WHEN revision = 1 THEN 'new' ELSE 'changed' END AS change "
+            "FROM changed ORDER BY hospital_code, period"))
+    return StoreResult(created, len(frame) - created, periods, changes)
 
 
-def store_registry(conn: sa.Connection, frame: pd.DataFrame) -> StoreResult:
-    """Upsert hospitals keyed by hospital_code; rows identical to the stored ones count as unchanged."""
+def store_registry(conn: sa.Connection, frame: pd.DataFrame, *, report_changes: bool = False) -> StoreResult:
+    """Upsert hospitals keyed by hospital_code; rows identical to the stored ones count as unchanged.
+
+    With *report_changes* the result lists the hospitals written, new or changed.
+    """
     cols = value_columns("registry")
     conn.execute(sa.text("LOCK TABLE hospitals IN SHARE ROW EXCLUSIVE MODE"))
     conn.execute(sa.text(
@@ -185,6 +237,15 @@ def store_registry(conn: sa.Connection, frame: pd.DataFrame) -> StoreResult:
     set_cols = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     s_cols = ", ".join(f"s.{c}" for c in cols)
     h_cols = ", ".join(f"h.{c}" for c in cols)
+    changes = None
+    if report_changes:  # read before the upsert: afterwards every row matches
+        changes = _read(conn, (
+            "SELECT CAST(s.hospital_code AS text) AS hospital_code, "
+            "CASE WHEN h.hospital_code IS NULL THEN 1 ELSE 2 END AS revision, "
+            "CASE WHEN h.hospital_code IS NULL THEN 'new' ELSE 'changed' END AS change "
+            f"FROM stage_registry s LEFT JOIN hospitals h USING (hospital_code) "
+            f"WHERE h.hospital_code IS NULL OR ROW({s_cols}) IS DISTINCT FROM ROW({h_cols}) "
+            "ORDER BY s.hospital_code"))
     # Alliance leads may be new hospitals of the same file: insert without them first,
     # then set them, so the self-reference never points at a row not yet there.
     written = conn.execute(sa.text(
@@ -199,7 +260,7 @@ def store_registry(conn: sa.Connection, frame: pd.DataFrame) -> StoreResult:
         "WHERE h.hospital_code = s.hospital_code "
         "AND h.alliance_lead_code IS DISTINCT FROM s.alliance_lead_code"
     ))
-    return StoreResult(written, len(frame) - written, [])
+    return StoreResult(written, len(frame) - written, [], changes)
 
 
 def bump_data_version(conn: sa.Connection) -> int:
@@ -207,3 +268,85 @@ def bump_data_version(conn: sa.Connection) -> int:
     return conn.execute(sa.text(
         "UPDATE data_state SET version = version + 1, changed_at = now() RETURNING version"
     )).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading back: current values (a preview's comparison), revisions, the submissions log, settings.
+def current_values(conn: sa.Connection, kind: Kind, keys: pd.DataFrame) -> pd.DataFrame:
+    """The stored current values for the keys of *keys* (hospital_code, and period 'YYYY-MM' for reports).
+
+    Columns as a parsed file has them: key columns, then the value columns of *kind*
+    (periods 'YYYY-MM', enums as their stored codes). Keys with nothing stored are absent.
+    """
+    cols = value_columns(kind)
+    key_cols = list(KEYS[kind])
+    keys = keys.reindex(columns=key_cols).dropna().drop_duplicates()
+    # Keys as char(18), the column's type: compared as text, the key index would not be used.
+    select = ", ".join(f"t.{c}" for c in cols)
+    if kind == "registry":
+        sql = (f"SELECT CAST(t.hospital_code AS text) AS hospital_code, {select} FROM hospitals t "
+               "JOIN unnest(CAST(:codes AS char(18)[])) AS k(hospital_code) ON t.hospital_code = k.hospital_code")
+        params: dict[str, Any] = {"codes": keys["hospital_code"].astype(str).tolist()}
+    else:
+        sql = (f"SELECT CAST(t.hospital_code AS text) AS hospital_code, to_char(t.period, 'YYYY-MM') AS period, "
+               f"{select} FROM {VALUE_TABLES[kind]} t "
+               "JOIN unnest(CAST(:codes AS char(18)[]), CAST(:periods AS date[])) AS k(hospital_code, period) "
+               "ON t.hospital_code = k.hospital_code AND t.period = k.period WHERE t.is_current")
+        params = {"codes": keys["hospital_code"].astype(str).tolist(),
+                  "periods": (keys["period"].astype(str) + "-01").tolist()}
+    frame = _read(conn, sql, params)
+    # numeric arrives as Decimal: floats, as the parser gives them, so values compare.
+    for f in FIELDS[kind]:
+        if f.code in frame and f.type == "money":
+            frame[f.code] = pd.to_numeric(frame[f.code], errors="coerce").astype("float64")
+        elif f.code in frame and f.type == "count":
+            frame[f.code] = pd.to_numeric(frame[f.code], errors="coerce").astype("Int64")
+    if kind == "registry" and "alliance_lead_code" in frame:
+        frame["alliance_lead_code"] = frame["alliance_lead_code"].str.strip()
+    return frame.reset_index(drop=True)
+
+
+def revisions(conn: sa.Connection, kind: Kind, hospital_code: str, period: str | None = None) -> pd.DataFrame:
+    """Every stored revision of a hospital's reports of *kind* (one period or all), oldest first."""
+    where = " AND t.period = CAST(:period AS date)" if period else ""
+    return _read(conn, (
+        "SELECT to_char(t.period, 'YYYY-MM') AS period, t.revision, t.is_current, t.submission_id, "
+        "s.username, s.file_name, s.received_at "
+        f"FROM {VALUE_TABLES[kind]} t JOIN submissions s USING (submission_id) "
+        f"WHERE t.hospital_code = :code{where} ORDER BY t.period, t.revision"
+    ), {"code": hospital_code, "period": f"{period}-01" if period else None})
+
+
+SUBMISSION_COLUMNS = ("submission_id, kind, username, file_name, sha256, size_bytes, received_at, finished_at, "
+                      "status, rows_total, rows_accepted, revisions_created")
+
+
+def submissions(conn: sa.Connection, *, limit: int = 50, username: str | None = None) -> pd.DataFrame:
+    """The submissions log, newest first, with the number of errors and warnings of each attempt."""
+    where = "WHERE username = :user " if username else ""
+    return _read(conn, (
+        f"SELECT {SUBMISSION_COLUMNS}, jsonb_array_length(errors) AS n_errors, "
+        f"jsonb_array_length(warnings) AS n_warnings FROM submissions {where}"
+        "ORDER BY received_at DESC, submission_id DESC LIMIT :limit"
+    ), {"limit": limit, "user": username})
+
+
+def submission(conn: sa.Connection, submission_id: int) -> dict[str, Any] | None:
+    """One submission with its errors and warnings (lists of problem dicts); None if there is none."""
+    row = conn.execute(sa.text(
+        f"SELECT {SUBMISSION_COLUMNS}, errors, warnings FROM submissions WHERE submission_id = :id"
+    ), {"id": submission_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def setting(conn: sa.Connection, key: str) -> Any:
+    """A value of the settings table (JSON-decoded), None when unset."""
+    return conn.execute(sa.text("SELECT value FROM settings WHERE key = :k"), {"k": key}).scalar()
+
+
+def set_setting(conn: sa.Connection, key: str, value: Any) -> None:
+    """Insert or replace a value of the settings table."""
+    conn.execute(sa.text(
+        "INSERT INTO settings (key, value) VALUES (:k, CAST(:v AS jsonb)) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
+    ), {"k": key, "v": json.dumps(value)})
