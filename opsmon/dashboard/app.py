@@ -14,11 +14,11 @@ import flask
 from sqlalchemy.engine import Engine
 
 from opsmon.dashboard import context, shell
-from opsmon.dashboard.pages import overview
+from opsmon.dashboard.pages import hospital, overview, rankings, risk, submissions, targets, trends, upload
 from opsmon.dashboard.strings import t
 from opsmon.sql import get_engine
 
-PAGES = (overview,)
+PAGES = (overview, rankings, trends, risk, targets, submissions, upload, hospital)
 
 
 def create_app(engine: Engine | None = None) -> dash.Dash:

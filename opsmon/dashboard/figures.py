@@ -45,3 +45,111 @@ def empty_figure(message: str) -> go.Figure:
                       "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
     )
     return fig
+
+
+# ----------------------------------------------------------------------------------------- shared look
+PALETTE = ["#1f4e79", "#c0392b", "#2e86c1", "#e67e22", "#27ae60", "#8e44ad", "#16a085", "#7f8c8d"]
+FONT = {"family": '"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", system-ui, sans-serif', "size": 13}
+
+
+def style_figure(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, font=FONT, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, hoverlabel={"font": FONT},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "font": {"size": 12}},
+                      colorway=PALETTE, modebar={"bgcolor": "rgba(0,0,0,0)", "color": "#adb5bd",
+                                                 "activecolor": "#1f4e79"})
+    fig.update_xaxes(gridcolor="#e9ecef", zeroline=False, automargin=True)
+    fig.update_yaxes(gridcolor="#e9ecef", zerolinecolor="#adb5bd", automargin=True)
+    return fig
+
+
+def colorscale(ind, values: pd.Series) -> dict:
+    """Colours that read the right way: green is good for ↑/↓ indicators; diverging around 0 when signed."""
+    low, high = values.min(), values.max()
+    if ind.direction == "up":
+        return {"colorscale": "RdYlGn"}
+    if ind.direction == "down":
+        return {"colorscale": "RdYlGn", "reversescale": True}
+    if pd.notna(low) and pd.notna(high) and low < 0 < high:
+        return {"colorscale": "RdBu", "zmid": 0}
+    return {"colorscale": "Blues"}
+
+
+def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: str = "label",
+               highlight: str | None = None, coverage_text: str = "", height: int = 480,
+               hover: str = "extra", scale: dict | None = None) -> go.Figure:
+    """A choropleth of one indicator by region (``code``, ``value``, *label*; *hover* a column of extra text).
+
+    Without a *hover* column, "coverage_text reporting/expected" is shown. Regions
+    without a value are drawn grey; *highlight* (an adcode) gets a thick outline.
+    """
+    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+    has = frame[frame["value"].notna()]
+    missing = frame[frame["value"].isna()]
+    fig = go.Figure()
+    if len(has):
+        cover = (has[hover].astype(str) if hover in has else
+                 coverage_text + " " + has["reporting"].astype(str) + "/" + has["expected"].astype(str)).tolist()
+        fig.add_trace(go.Choropleth(
+            geojson=geojson, featureidkey="properties.adcode", locations=has["code"], z=has["value"],
+            text=has[label], customdata=cover, marker_line_color="white", marker_line_width=1,
+            hovertemplate=f"<b>%{{text}}</b><br>{title}: %{{z:{fmt}}}<br>%{{customdata}}<extra></extra>",
+            colorbar={"title": {"text": title, "side": "right"}, "thickness": 12, "tickformat": fmt,
+                      "len": 0.8},
+            **(scale or colorscale(ind, has["value"])),
+        ))
+    if len(missing):
+        fig.add_trace(go.Choropleth(
+            geojson=geojson, featureidkey="properties.adcode", locations=missing["code"],
+            z=[0] * len(missing), text=missing[label], colorscale=[[0, "#dee2e6"], [1, "#dee2e6"]],
+            showscale=False, marker_line_color="white", marker_line_width=1,
+            hovertemplate="%{text}<br>—<extra></extra>"))
+    if highlight is not None and highlight in set(frame["code"]):
+        fig.add_trace(go.Choropleth(
+            geojson=geojson, featureidkey="properties.adcode", locations=[highlight], z=[0],
+            colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False,
+            marker_line_color="#c0392b", marker_line_width=3, hoverinfo="skip"))
+    fig.update_geos(fitbounds="locations", visible=False)
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=height, font=FONT,
+                      paper_bgcolor="rgba(0,0,0,0)", geo_bgcolor="rgba(0,0,0,0)", clickmode="event",
+                      modebar={"bgcolor": "rgba(0,0,0,0)", "color": "#adb5bd", "activecolor": "#1f4e79"})
+    return fig
+
+
+def bar_ranking(frame: pd.DataFrame, ind, *, title: str, label: str = "name", highlight_col: str | None = None,
+                peer: float | None = None, peer_label: str = "", height: int | None = None) -> go.Figure:
+    """Horizontal bars, best at the top, with an optional peer-median line."""
+    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+    data = frame[frame["value"].notna()]
+    colors = ["#1f4e79"] * len(data)
+    if highlight_col and highlight_col in data:
+        colors = ["#c0392b" if flag else "#1f4e79" for flag in data[highlight_col]]
+    fig = go.Figure(go.Bar(
+        x=data["value"], y=data[label], orientation="h", marker_color=colors,
+        hovertemplate=f"%{{y}}<br>{title}: %{{x:{fmt}}}<extra></extra>",
+        texttemplate=f"%{{x:{fmt}}}", textposition="outside", cliponaxis=False,
+    ))
+    if peer is not None and pd.notna(peer):
+        fig.add_vline(x=peer, line_dash="dash", line_color="#e67e22",
+                      annotation_text=peer_label, annotation_position="bottom right",
+                      annotation_font_color="#e67e22")
+    n = len(data)
+    style_figure(fig, height or max(300, min(2400, 22 * n + 80)))
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 12})
+    fig.update_xaxes(tickformat=fmt)
+    fig.update_layout(margin={"l": 10, "r": 40, "t": 30, "b": 10}, showlegend=False, bargap=0.25)
+    return fig
+
+
+def line_chart(height: int = 380) -> go.Figure:
+    """An empty styled figure for time series."""
+    fig = go.Figure()
+    style_figure(fig, height)
+    fig.update_layout(hovermode="x unified")
+    return fig
+
+
+def month_axis(fig: go.Figure, **kwargs) -> go.Figure:
+    """Date x-axes for monthly values ('YYYY-MM'): spaced by time, labelled by month."""
+    fig.update_xaxes(type="date", tickformat="%Y-%m", hoverformat="%Y-%m", **kwargs)
+    return fig

@@ -1,37 +1,123 @@
-"""The frame around every page: navigation bar, "data as of" stamp, page container."""
+"""The frame around every page: navigation bar, hospital search, language toggle, "data as of" stamp.
+
+The navbar is drawn by a callback on the URL, so its labels follow ``?lang=en``
+and its as-of stamp is read afresh on every navigation. The language toggle
+rewrites the current URL (whatever state the page has pushed into it) with
+``lang`` switched, and Dash re-renders the page from it.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+import flask
+from dash import Input, Output, callback, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import context
+from opsmon.dashboard import components, context, state
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
-from opsmon.indicators import reporting
+from opsmon.indicators import query, reporting
+
+
+def _nav_pages() -> list[dict]:
+    """Registered pages that belong in the navbar (not those with path variables), in order."""
+    return [p for p in dash.page_registry.values() if not p.get("path_template")]
+
+
+def as_of_stamp(lang: str) -> html.Span:
+    """"数据截至：2026-11-08 14:05" — when the latest accepted submission finished."""
+    as_of = reporting.data_as_of(context.engine())
+    return html.Span([t("data.as_of", lang), "：" if lang == "zh" else ": ",
+                      timestamp(as_of) if as_of else t("data.none", lang)], id="as-of", className="opsmon-asof")
+
+
+def navbar(pathname: str | None, lang: str) -> dbc.Container:
+    """The bar's content for the page at *pathname* in *lang*."""
+    links = [
+        dbc.NavItem(dbc.NavLink(t(page["name"], lang), href=state.href(page["relative_path"], lang),
+                                active=(pathname or "/") == page["relative_path"]
+                                or (page["relative_path"] != "/" and (pathname or "").startswith(page["relative_path"]))))
+        for page in _nav_pages()
+    ]
+    return dbc.Container([
+        dbc.NavbarBrand(t("app.brand", lang), href=state.href("/", lang), className="opsmon-brand"),
+        dbc.Nav(links, navbar=True, className="me-auto flex-wrap"),
+        html.Div(components.dropdown(lang, id="hospital-search", options=[], placeholder=t("nav.search", lang),
+                              className="opsmon-navsearch", optionHeight=36, maxHeight=400),
+                 className="me-3 d-none d-md-block"),
+        dbc.Button(t("lang.toggle", lang), id="lang-toggle", size="sm", color="light", outline=True,
+                   className="opsmon-lang", title=t("lang.toggle_title", lang)),
+    ], fluid=True)
+
+
+def _initial_view() -> tuple[str, str]:
+    """Path and language of the page being loaded (the layout request's referrer), for the first paint."""
+    try:
+        ref = urlparse(flask.request.referrer or "")
+    except RuntimeError:  # outside a request
+        return "/", "zh"
+    return ref.path or "/", state.language(parse_qs(ref.query).get("lang"))
 
 
 def layout() -> html.Div:
-    """Called on every page load, so the as-of stamp is always fresh."""
-    as_of = reporting.data_as_of(context.engine())
-    nav_links = [
-        dbc.NavItem(dbc.NavLink(t(page["name"]), href=page["relative_path"], active="exact"))
-        for page in dash.page_registry.values()
-    ]
-    navbar = dbc.Navbar(
-        dbc.Container([
-            dbc.NavbarBrand([t("app.title")], href="/"),
-            dbc.Nav(nav_links, navbar=True, className="me-auto"),
-            html.Span(
-                [t("data.as_of"), "：", timestamp(as_of) if as_of else t("data.none")],
-                id="as-of", className="opsmon-asof",
-            ),
-        ], fluid=True),
-        color="#1f4e79", dark=True, className="opsmon-navbar mb-3",
-    )
+    """Called on every page load."""
+    path, lang = _initial_view()
     return html.Div([
         dcc.Location(id="url", refresh="callback-nav"),
-        navbar,
-        dbc.Container(dash.page_container, fluid=True, className="pb-4"),
+        dcc.Location(id="shell-go", refresh="callback-nav"),
+        dbc.Navbar(navbar(path, lang), id="navbar", color="#1f4e79", dark=True, className="opsmon-navbar"),
+        html.Div(as_of_stamp(lang), id="shell-status", className="opsmon-status"),
+        dbc.Container(dash.page_container, fluid=True, className="pb-5 opsmon-main"),
     ])
+
+
+@callback(Output("navbar", "children"), Output("shell-status", "children"), Input("url", "pathname"),
+          Input("url", "search"))
+def update_navbar(pathname: str | None, search: str | None):
+    """Redraw the bar and the as-of stamp when the page or the language changes."""
+    lang = state.language(parse_qs((search or "").lstrip("?")).get("lang"))
+    return navbar(pathname, lang), as_of_stamp(lang)
+
+
+@callback(Output("hospital-search", "options"), Input("hospital-search", "search_value"),
+          Input("url", "search"))
+def hospital_options(text: str | None, search: str | None):
+    """Hospitals whose name or code contains *text* (at most 30), labelled with their county."""
+    if not text or len(text.strip()) < 1:
+        raise PreventUpdate
+    engine = context.engine()
+    latest = reporting.latest_period(engine)
+    if latest is None:
+        return []
+    frame = query(engine, "hospitals_expected", "hospital", latest)
+    needle = text.strip().upper()
+    hits = frame[frame["name"].str.upper().str.contains(needle, regex=False)
+                 | frame["code"].str.contains(needle, regex=False)].head(30)
+    lang = state.language(parse_qs((search or "").lstrip("?")).get("lang"))
+    return [{"label": row.name, "value": state.href(f"/hospital/{row.code}", lang)} for row in hits.itertuples()]
+
+
+@callback(Output("shell-go", "href"), Input("hospital-search", "value"), prevent_initial_call=True)
+def go_to_hospital(href: str | None):
+    if not href:
+        raise PreventUpdate
+    return href
+
+
+clientside_callback(
+    """
+    function (n) {
+        if (!n) { return window.dash_clientside.no_update; }
+        var params = new URLSearchParams(window.location.search);
+        if (params.get("lang") === "en") { params.delete("lang"); } else { params.set("lang", "en"); }
+        var s = params.toString().replace(/%2C/g, ",");
+        return window.location.pathname + (s ? "?" + s : "");
+    }
+    """,
+    Output("url", "href"),
+    Input("lang-toggle", "n_clicks"),
+    prevent_initial_call=True,
+)

@@ -1,0 +1,364 @@
+"""The pages' shared building blocks: cards, empty states, grids, controls, links.
+
+One component library (dash-bootstrap-components) and one grid (dash-ag-grid);
+every label comes from :mod:`opsmon.dashboard.strings`. Data reads go through
+:mod:`opsmon.indicators` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from opsmon import geo
+from opsmon.dashboard import context, state
+from opsmon.dashboard.format import period_label
+from opsmon.dashboard.strings import t
+from opsmon.indicators import CATALOGUE, SPANS, get, reporting, series
+from opsmon.indicators import periods as ind_periods
+from opsmon.indicators.periods import SPAN_LABELS
+from opsmon.indicators.restrict import FILTERS
+from opsmon.indicators.risk_rules import LEVEL_LABELS
+
+HISTORY_MONTHS = 36
+GROUP_ORDER = ("financial", "counts", "programme")
+RISK_COLORS = {"red": "danger", "orange": "warning", "yellow": "warning"}
+RISK_CLASS = {"red": "opsmon-risk-red", "orange": "opsmon-risk-orange", "yellow": "opsmon-risk-yellow"}
+
+
+# ----------------------------------------------------------------------------------------- data helpers
+def province() -> str:
+    """The adcode of the province the app's database serves."""
+    return reporting.province_code(context.engine())
+
+
+def regions() -> pd.DataFrame:
+    """The province's region table (adcode, name, level, parent_adcode, geo_parent_adcode)."""
+    return geo.load_regions(province())
+
+
+def region_name(code: str | None, frame: pd.DataFrame | None = None) -> str:
+    """The name of region *code* ('' when unknown)."""
+    frame = regions() if frame is None else frame
+    hit = frame.loc[frame["adcode"] == code, "name"]
+    return str(hit.iloc[0]) if len(hit) else ""
+
+
+def available_periods(engine=None) -> list[str]:
+    """Months with reported data among the last three years, newest first ('YYYY-MM')."""
+    engine = engine or context.engine()
+    latest = reporting.latest_period(engine)
+    if latest is None:
+        return []
+    start = ind_periods.add_months(ind_periods.to_date(latest), -(HISTORY_MONTHS - 1))
+    frame = series(engine, "hospitals_reporting", reporting.province_code(engine), start, latest)
+    months = frame.loc[frame["value"] > 0, "period"].tolist()
+    return sorted(months, reverse=True) or [latest]
+
+
+def year_earlier(period: str) -> str:
+    return ind_periods.to_period(ind_periods.add_months(ind_periods.to_date(period), -12))
+
+
+def months_before(period: str, months: int) -> str:
+    return ind_periods.to_period(ind_periods.add_months(ind_periods.to_date(period), -months))
+
+
+# ----------------------------------------------------------------------------------------- labels
+def enum_label(value: Any, lang: str) -> str:
+    """A registry value (三级, 综合医院 …) in *lang*."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, bool):
+        return t("common.yes" if value else "common.no", lang)
+    return t(f"enum.{value}", lang) if lang == "en" else str(value)
+
+
+def span_label(span: str, lang: str) -> str:
+    return SPAN_LABELS[span][0 if lang == "zh" else 1]
+
+
+def risk_level_label(level: str | None, lang: str) -> str:
+    if not level or level not in LEVEL_LABELS:
+        return "—"
+    return LEVEL_LABELS[level][0 if lang == "zh" else 1]
+
+
+def indicator_title(ind_id: str, lang: str) -> str:
+    """'收支结余率（%）' — the name with its unit."""
+    ind = get(ind_id)
+    unit = {"%": "%", "": "", "家": "", "个": ""}.get(ind.unit) if ind.unit in ("%", "", "家", "个") else \
+        t(f"unit.{ind.unit}", lang)
+    return f"{ind.label(lang)}（{unit}）" if unit and lang == "zh" else (
+        f"{ind.label(lang)} ({unit})" if unit else ind.label(lang))
+
+
+# ----------------------------------------------------------------------------------------- layout pieces
+def page_header(title: str, subtitle: str | None = None, actions: Any = None) -> html.Div:
+    return html.Div([
+        html.Div([html.H4(title, className="opsmon-page-title mb-0"),
+                  html.Div(subtitle, className="opsmon-page-subtitle") if subtitle else None]),
+        html.Div(actions, className="ms-auto d-flex gap-2 align-items-center") if actions else None,
+    ], className="d-flex align-items-end mb-3 flex-wrap gap-2")
+
+
+def section(title: Any, body: Any, *, actions: Any = None, class_name: str = "", body_id: str | None = None
+            ) -> dbc.Card:
+    """A titled card; *actions* (e.g. download buttons) sit at the title's right."""
+    head = html.Div([
+        html.Div(title, className="opsmon-section-title mb-0"),
+        html.Div(actions, className="ms-auto d-flex gap-2") if actions else None,
+    ], className="d-flex align-items-center mb-2 gap-2 flex-wrap")
+    body_kwargs = {"id": body_id} if body_id else {}
+    return dbc.Card(dbc.CardBody([head, html.Div(body, **body_kwargs)]), className=f"opsmon-card h-100 {class_name}")
+
+
+def kpi(label: str, value: str, test_id: str, *, sub: Any = None, badge: Any = None, href: str | None = None,
+        tone: str | None = None, width: dict | None = None) -> dbc.Col:
+    """A KPI card: label, big value (its element carries *test_id*), a line below, an optional badge.
+
+    With *href* the whole card is a link (a leader's next click).
+    """
+    body = dbc.CardBody([
+        html.Div([html.Span(label, className="kpi-label"), badge], className="d-flex justify-content-between gap-1"),
+        html.Div(value, className="kpi-value", id=test_id),
+        html.Div(sub, className="kpi-sub") if sub is not None else None,
+    ])
+    card = dbc.Card(body, className=f"opsmon-kpi h-100 {('kpi-' + tone) if tone else ''}")
+    if href:
+        card = dcc.Link(card, href=href, className="opsmon-kpi-link")
+    return dbc.Col(card, **(width or {"xs": 6, "md": 4, "xl": 3}))
+
+
+def empty(lang: str, hint_key: str = "data.none_hint", *, title_key: str = "data.none_period") -> html.Div:
+    """The friendly empty state: "本期暂无数据" and what to do about it."""
+    return html.Div([html.Div("∅", className="opsmon-empty-icon"), html.H5(t(title_key, lang)),
+                     html.P(t(hint_key, lang), className="mb-0")], className="opsmon-empty")
+
+
+def loading(child: Any) -> dcc.Loading:
+    return dcc.Loading(child, type="dot", color="#1f4e79", delay_show=200)
+
+
+def risk_badge(level: str | None, lang: str) -> Any:
+    if not level:
+        return "—"
+    return html.Span(risk_level_label(level, lang), className=f"opsmon-risk {RISK_CLASS.get(level, '')}")
+
+
+# ----------------------------------------------------------------------------------------- controls
+_DROPDOWN_LABELS = ("select_all", "deselect_all", "selected_count", "search", "clear_search", "clear_selection",
+                    "no_options_found")
+
+
+def dropdown(lang: str, **kwargs: Any) -> dcc.Dropdown:
+    """A ``dcc.Dropdown`` whose own labels ("Select All", "3 selected" …) are in *lang*."""
+    return dcc.Dropdown(labels={key: t(f"dropdown.{key}", lang) for key in _DROPDOWN_LABELS}, **kwargs)
+
+
+def period_dropdown(component_id: str, periods: Sequence[str], value: str | None, lang: str) -> dcc.Dropdown:
+    return dropdown(lang, id=component_id, options=[{"label": period_label(p, lang) + f"（{p}）" if lang == "zh"
+                                                   else f"{period_label(p, lang)} ({p})", "value": p}
+                                                  for p in periods],
+                        value=value, clearable=False, searchable=False)
+
+
+def span_control(component_id: str, value: str, lang: str) -> dbc.RadioItems:
+    return dbc.RadioItems(id=component_id, options=[{"label": span_label(s, lang), "value": s} for s in SPANS],
+                          value=value, inline=True, className="opsmon-radio")
+
+
+def indicator_options(lang: str, ids: Iterable[str] | None = None) -> list[dict]:
+    """Catalogue entries as dropdown options, grouped (a disabled header per group)."""
+    wanted = set(ids) if ids is not None else None
+    options: list[dict] = []
+    for group in GROUP_ORDER:
+        entries = [i for i in CATALOGUE if i.group == group and (wanted is None or i.id in wanted)]
+        if not entries:
+            continue
+        options.append({"label": f"— {t(f'group.{group}', lang)} —", "value": f"__{group}", "disabled": True})
+        options += [{"label": i.label(lang), "value": i.id, "search": f"{i.zh} {i.en} {i.id}"} for i in entries]
+    return options
+
+
+def indicator_dropdown(component_id: str, value: str, lang: str, ids: Iterable[str] | None = None
+                       ) -> dcc.Dropdown:
+    return dropdown(lang, id=component_id, options=indicator_options(lang, ids), value=value, clearable=False,
+                        optionHeight=32, maxHeight=420)
+
+
+def region_options(lang: str, levels: Sequence[str] = ("province", "prefecture", "county")) -> list[dict]:
+    """Regions as options: the province, then each prefecture followed by its counties (indented)."""
+    frame = regions()
+    options = []
+    prov = frame[frame["level"] == "province"].iloc[0]
+    if "province" in levels:
+        options.append({"label": prov["name"], "value": prov["adcode"]})
+    direct = frame[(frame["level"] == "county") & (frame["parent_adcode"] == prov["adcode"])]
+    for pref in frame[frame["level"] == "prefecture"].itertuples():
+        if "prefecture" in levels:
+            options.append({"label": pref.name, "value": pref.adcode})
+        if "county" in levels:
+            kids = frame[(frame["level"] == "county") & (frame["parent_adcode"] == pref.adcode)]
+            options += [{"label": f"\u3000{k.name}", "value": k.adcode, "search": f"{pref.name}{k.name}"}
+                        for k in kids.itertuples()]
+    if "county" in levels:
+        options += [{"label": f"{d.name}（{t('region.direct', lang)}）", "value": d.adcode}
+                    for d in direct.itertuples()]
+    return options
+
+
+def filter_controls(prefix: str, lang: str, values: dict[str, Any], region: str | None = None,
+                    *, with_region: bool = True) -> list[dbc.Col]:
+    """Multi-selects for tier, category, affiliation, authority, a pilot choice and a region picker.
+
+    Ids: ``{prefix}-tier`` … ``{prefix}-pilot``, ``{prefix}-region``.
+    """
+    cols = []
+    for key in ("tier", "category", "affiliation", "authority"):
+        cols.append(dbc.Col([
+            dbc.Label(t(f"filter.{key}", lang), html_for=f"{prefix}-{key}"),
+            dropdown(lang, id=f"{prefix}-{key}", multi=True, value=values.get(key, []),
+                         placeholder=t("filter.all", lang),
+                         options=[{"label": enum_label(v, lang), "value": v} for v in FILTERS[key]]),
+        ], xs=6, md=4, xl=2))
+    pilot = values.get("pilot")
+    cols.append(dbc.Col([
+        dbc.Label(t("filter.pilot", lang), html_for=f"{prefix}-pilot"),
+        dropdown(lang, id=f"{prefix}-pilot", clearable=False, searchable=False,
+                     value="" if pilot is None else ("1" if pilot else "0"),
+                     options=[{"label": t("filter.all", lang), "value": ""},
+                              {"label": t("filter.pilot_only", lang), "value": "1"},
+                              {"label": t("filter.pilot_none", lang), "value": "0"}]),
+    ], xs=6, md=4, xl=2))
+    if with_region:
+        cols.append(dbc.Col([
+            dbc.Label(t("filter.region", lang), html_for=f"{prefix}-region"),
+            dropdown(lang, id=f"{prefix}-region", options=region_options(lang, ("prefecture", "county")),
+                         value=region, placeholder=t("filter.whole_province", lang)),
+        ], xs=6, md=4, xl=2))
+    return cols
+
+
+def download_buttons(prefix: str, lang: str) -> list[Any]:
+    """CSV and XLSX buttons (``{prefix}-csv``, ``{prefix}-xlsx``) and their ``dcc.Download``."""
+    return [
+        dbc.Button(t("export.csv", lang), id=f"{prefix}-csv", size="sm", color="secondary", outline=True,
+                   className="opsmon-download"),
+        dbc.Button(t("export.xlsx", lang), id=f"{prefix}-xlsx", size="sm", color="primary", outline=True,
+                   className="opsmon-download"),
+        dcc.Download(id=f"{prefix}-download"),
+    ]
+
+
+# ----------------------------------------------------------------------------------------- grid
+_GRID_LOCALE_KEYS = (
+    "contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank",
+    "lessThan", "greaterThan", "lessThanOrEqual", "greaterThanOrEqual", "inRange", "andCondition",
+    "orCondition", "filterOoo", "searchOoo", "selectAll", "applyFilter", "resetFilter", "clearFilter",
+    "cancelFilter", "loadingOoo", "more", "firstPage", "previousPage", "nextPage", "lastPage", "pageSizeSelectorLabel",
+    "pinColumn", "pinLeft", "pinRight", "noPin", "autosizeThiscolumn", "autosizeAllColumns", "resetColumns",
+    "sortAscending", "sortDescending", "sortUnSort", "columns", "filters", "ariaFilterInput",
+)
+
+
+def grid_locale(lang: str) -> dict[str, str]:
+    """AG Grid's ``localeText`` (read once, when the grid is created); English is the grid's own."""
+    if lang == "en":
+        return {}
+    out = {key: t(f"aggrid.{key}", lang) for key in _GRID_LOCALE_KEYS}
+    out.update({"page": t("grid.page", lang), "of": t("grid.of", lang), "to": t("grid.to", lang),
+                "noRowsToShow": t("grid.no_rows", lang)})
+    return out
+
+
+def grid(component_id: str, rows: list[dict], columns: list[dict], lang: str, *, height: int | None = 460,
+         quick_filter: str | None = None, page_size: int | None = None, filters: bool = True,
+         **kwargs: Any) -> dag.AgGrid:
+    """An AG Grid with the app's defaults: sortable, filterable, resizable columns, Chinese locale."""
+    options: dict[str, Any] = {"localeText": grid_locale(lang), "enableCellTextSelection": True,
+                               "ensureDomOrder": True, "suppressDragLeaveHidesColumns": True,
+                               "animateRows": False, "tooltipShowDelay": 300}
+    if quick_filter:
+        options["quickFilterText"] = quick_filter
+    if page_size:
+        options.update({"pagination": True, "paginationPageSize": page_size,
+                        "paginationPageSizeSelector": False})
+    if height is None:
+        options["domLayout"] = "autoHeight"
+    options.update(kwargs.pop("dashGridOptions", {}))
+    return dag.AgGrid(
+        id=component_id, rowData=rows, columnDefs=columns,
+        defaultColDef={"sortable": True, "resizable": True, "filter": filters, "minWidth": 80,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions=options, columnSize="responsiveSizeToFit",
+        style={"height": f"{height}px"} if height else None, className="opsmon-grid",
+        **kwargs,
+    )
+
+
+def number_column(field: str, header: str, fmt: str, **extra: Any) -> dict:
+    """A numeric column shown with d3 *fmt*, '—' when missing; sorts and filters as numbers."""
+    return {"field": field, "headerName": header, "type": "numericColumn",
+            "valueFormatter": {"function": f"params.value == null ? '—' : d3.format('{fmt}')(params.value)"},
+            **extra}
+
+
+def link_column(field: str, header: str, href_field: str = "href", **extra: Any) -> dict:
+    """A text column whose cells link (in-app navigation) to the row's *href_field*."""
+    return {"field": field, "headerName": header, "cellRenderer": "OpsmonLink",
+            "cellRendererParams": {"hrefField": href_field}, "filter": "agTextColumnFilter", **extra}
+
+
+def hospital_href(code: str, lang: str, period: str | None = None) -> str:
+    return state.href(f"/hospital/{code}", lang, period=period)
+
+
+def quick_search(component_id: str, lang: str) -> dbc.Input:
+    return dbc.Input(id=component_id, type="search", size="sm", placeholder=t("grid.search", lang),
+                     className="opsmon-search", debounce=True)
+
+
+# ----------------------------------------------------------------------------------------- URL ⇄ controls
+def parse_search(search: str | None) -> dict[str, Any]:
+    """A query string as Dash passes it to layouts (one value, or a list when a key repeats)."""
+    from urllib.parse import parse_qs
+
+    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
+
+
+def url_sync(prefix: str, controls: Sequence[tuple[str, str, str]], read, params) -> Any:
+    """Keep the page's controls and its URL in step, both ways, in one callback.
+
+    *controls*: (component id, property, key). ``read(query) -> {key: value}``
+    gives the controls' values for a query string (the same function the layout
+    uses); ``params({key: value}, view) -> dict`` gives the URL parameters for the
+    controls' values (and the page's ``{prefix}-view`` store). A control change pushes a history entry (``{prefix}-url``
+    has ``refresh=False``); Back or Forward changes ``{prefix}-url``'s search,
+    and the controls are set from it — Dash's page router only re-renders when
+    the URL differs from the one it last rendered.
+    """
+    from dash import Input, Output, State, callback, ctx, no_update
+
+    keys = [key for _, _, key in controls]
+
+    @callback(*[Output(cid, prop) for cid, prop, _ in controls],
+              Output(f"{prefix}-url", "search"),
+              *[Input(cid, prop) for cid, prop, _ in controls], Input(f"{prefix}-url", "search"),
+              State(f"{prefix}-view", "data"), prevent_initial_call=True)
+    def sync(*args):
+        values, search, view = dict(zip(keys, args[:len(keys)])), args[len(keys)], args[len(keys) + 1] or {}
+        if ctx.triggered_id == f"{prefix}-url":
+            restored = read(parse_search(search))
+            return [no_update if restored.get(k) == values[k] else restored.get(k) for k in keys] + [no_update]
+        wanted = state.search({**params(values, view), "lang": view.get("lang")})
+        return [no_update] * len(keys) + [wanted if wanted != (search or "") else no_update]
+
+    return sync
+

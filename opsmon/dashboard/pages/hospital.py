@@ -1,0 +1,311 @@
+"""医院 Hospital profile: ``/hospital/<code>?period=YYYY-MM&span=month``.
+
+Registry facts; the key indicators as cards beside the median of the hospitals of
+the same tier (peers: the province's open hospitals of that tier, same period and
+span — computed from ``query(level="hospital", filters={"tier": …})``); 36-month
+trends; the hospital's risk history; its monthly and progress revisions with the
+files that brought them.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html
+from plotly.subplots import make_subplots
+
+from opsmon.dashboard import components as c
+from opsmon.dashboard import context, state
+from opsmon.dashboard.figures import FONT, GRAPH_CONFIG, PALETTE, empty_figure
+from opsmon.dashboard.format import indicator_value, timestamp
+from opsmon.dashboard.strings import t
+from opsmon.indicators import get, query, series
+from opsmon.indicators import risk as risk_api
+from opsmon.indicators.programme import PROGRAMME_IDS
+from opsmon.indicators.risk_rules import BY_ID as RULES
+from opsmon.ingest import api as ingest_api
+from opsmon.ingest.fields import FIELDS
+
+PATH_TEMPLATE = "/hospital/<code>"
+KEY_IDS = ["surplus_rate", "medical_surplus_rate", "debt_ratio", "cash_months", "personnel_expense_share",
+           "medical_service_revenue_share", "avg_inpatient_cost", "salary_arrears_total"]
+TREND_IDS = ["surplus_rate", "debt_ratio", "cash_months", "personnel_expense_share"]
+TIER_OF_LEVEL = {"三级甲等": "三级", "三级乙等": "三级", "三级": "三级", "二级甲等": "二级", "二级乙等": "二级",
+                 "二级": "二级", "一级": "一级", "未定级": "未定级"}
+REGISTRY_FIELDS = ("level", "category", "affiliation", "authority", "is_pilot", "is_budget_managed",
+                   "alliance_lead_code")
+
+
+def register() -> None:
+    dash.register_page(__name__, path_template=PATH_TEMPLATE, name="nav.hospital",
+                       title=f"{t('nav.hospital')} · {t('app.title')}", layout=layout, order=90)
+
+
+def registry(code: str | None) -> dict | None:
+    """The hospital's current registry row (None when unknown), with its tier."""
+    if not code:
+        return None
+    frame = ingest_api.current_values(context.engine(), "registry", pd.DataFrame({"hospital_code": [code.upper()]}))
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    row["tier"] = TIER_OF_LEVEL.get(row.get("level"), "未定级")
+    return row
+
+
+def _field_label(code: str, lang: str) -> str:
+    field = next(f for f in FIELDS["registry"] if f.code == code)
+    return field.label if lang == "zh" else field.en
+
+
+def _facts(row: dict, lang: str) -> html.Div:
+    regions = c.regions()
+    by_code = regions.set_index("adcode")
+    county = row["adcode"]
+    prefecture = by_code.loc[county, "geo_parent_adcode"] if county in by_code.index else None
+    items = []
+    for code in REGISTRY_FIELDS:
+        value = row.get(code)
+        if code == "alliance_lead_code":
+            if not isinstance(value, str) or not value.strip():
+                continue
+            lead = registry(value)
+            value = dcc.Link(lead["name"] if lead else value, href=c.hospital_href(value.strip(), lang))
+        elif isinstance(value, bool):
+            value = t("common.yes" if value else "common.no", lang)
+        else:
+            value = c.enum_label(value, lang)
+        items += [html.Dt(_field_label(code, lang), className="col-5 text-muted fw-normal"),
+                  html.Dd(value, className="col-7 mb-1")]
+    items += [html.Dt(t("hospital.region", lang), className="col-5 text-muted fw-normal"),
+              html.Dd([dcc.Link(c.region_name(prefecture, regions), href=state.href("/", lang, region=prefecture))
+                       if prefecture else "—", " · ",
+                       dcc.Link(c.region_name(county, regions), href=state.href("/", lang, region=county))],
+                      className="col-7 mb-1"),
+              html.Dt(t("col.hospital_code", lang), className="col-5 text-muted fw-normal"),
+              html.Dd(html.Code(row["hospital_code"]), className="col-7 mb-1")]
+    return html.Dl(items, className="row mb-0 opsmon-facts")
+
+
+CONTROLS = [("hospital-period", "value", "period"), ("hospital-span", "value", "span")]
+
+
+def read(query: dict, periods: list[str] | None = None) -> dict:
+    periods = c.available_periods() if periods is None else periods
+    return {"period": state.period(query.get("period"), periods), "span": state.span(query.get("span"))}
+
+
+def params(v: dict, view: dict | None = None) -> dict:
+    return {"period": v["period"], "span": None if v["span"] == "month" else v["span"]}
+
+
+def layout(code: str | None = None, lang: str | None = None, **query: str) -> html.Div:
+    lang = state.language(lang)
+    row = registry(code)
+    if row is None:
+        return html.Div([
+            c.page_header(t("hospital.not_found", lang)),
+            c.empty(lang, "hospital.not_found_hint", title_key="hospital.not_found"),
+        ])
+    code = row["hospital_code"]
+    periods = c.available_periods()
+    v = read(query, periods)
+    period, span = v["period"], v["span"]
+    badges = [dbc.Badge(c.enum_label(row["level"], lang), color="primary", className="me-1"),
+              dbc.Badge(c.enum_label(row["category"], lang), color="secondary", className="me-1"),
+              dbc.Badge(c.enum_label(row["affiliation"], lang), color="light", text_color="dark",
+                        className="me-1")]
+    if row.get("is_pilot"):
+        badges.append(dbc.Badge(t("hospital.pilot", lang), color="success", className="me-1"))
+    header = c.page_header(row["name"], html.Div(badges, className="mt-1"), actions=[
+        dcc.Link(t("hospital.see_trends", lang), href=state.href("/trends", lang, codes=[code], indicator="surplus_rate"),
+                 className="btn btn-sm btn-outline-primary"),
+        dcc.Link(t("hospital.see_rankings", lang),
+                 href=state.href("/rankings", lang, level="hospital", tier=[row["tier"]], period=period),
+                 className="btn btn-sm btn-outline-secondary"),
+    ])
+    controls = dbc.Row([
+        dbc.Col([dbc.Label(t("overview.period", lang), html_for="hospital-period"),
+                 c.period_dropdown("hospital-period", periods, period, lang)], xs=12, md=4, xl=3),
+        dbc.Col([dbc.Label(t("common.span", lang)), c.span_control("hospital-span", span, lang)], xs=12, md=8),
+    ], className="mb-3 g-3 align-items-end")
+    return html.Div([
+        dcc.Location(id="hospital-url", refresh=False),
+        dcc.Store(id="hospital-view", data={"lang": lang, "code": code, "tier": row["tier"]}),
+        header,
+        controls,
+        c.loading(html.Div(id="hospital-kpis", className="mb-3")),
+        dbc.Row([
+            dbc.Col(c.section(t("hospital.facts", lang), _facts(row, lang)), lg=4),
+            dbc.Col(c.section(t("hospital.programme", lang), c.loading(html.Div(id="hospital-programme"))), lg=8),
+        ], className="g-3 mb-3"),
+        c.section(t("hospital.trends", lang), [
+            dcc.Loading(dcc.Graph(id="hospital-trends", config=GRAPH_CONFIG), type="dot", color="#1f4e79")],
+            class_name="mb-3"),
+        c.section(t("hospital.risks", lang), risk_history(code, lang), class_name="mb-3"),
+        c.section(t("hospital.revisions", lang), revisions(code, lang)),
+    ])
+
+
+# ----------------------------------------------------------------------------------------- cards
+def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS) -> pd.DataFrame:
+    """Per indicator: this hospital's value, the tier's median, quartiles and number of peers with a value."""
+    frame = query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
+    peers = frame.groupby("indicator")["value"].agg(
+        median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
+    own = frame[frame["code"] == code].set_index("indicator")["value"].rename("value")
+    return peers.join(own, how="left").reindex(list(ids))
+
+
+def _comparison(ind, value: float, median: float, lang: str) -> tuple[str, str | None]:
+    if pd.isna(value) or pd.isna(median):
+        return "", None
+    higher = value > median
+    word = t("hospital.above" if higher else "hospital.below", lang) if value != median else t("hospital.equal", lang)
+    good = {"up": higher, "down": not higher}.get(ind.direction)
+    return word, (None if good is None or value == median else ("good" if good else "bad"))
+
+
+def kpi_cards(engine, code: str, tier: str, period: str, span: str, lang: str) -> dbc.Row:
+    peers = peer_frame(engine, code, tier, period, span)
+    cards = []
+    for ind_id, p in peers.iterrows():
+        ind = get(ind_id)
+        word, tone = _comparison(ind, p["value"], p["median"], lang)
+        sub = t("hospital.peer_line", lang).format(tier=c.enum_label(tier, lang),
+                                                   median=indicator_value(ind, p["median"], lang),
+                                                   n=int(p["n"]) if pd.notna(p["n"]) else 0)
+        cards.append(c.kpi(ind.label(lang), indicator_value(ind, p["value"], lang), f"hospital-kpi-{ind_id}",
+                           sub=[sub, html.Span(f" · {word}", className=f"kpi-cmp kpi-cmp-{tone}") if word else None],
+                           tone=tone))
+    return dbc.Row(cards, className="g-3")
+
+
+def programme_status(engine, code: str, period: str, lang: str) -> html.Div:
+    frame = query(engine, list(PROGRAMME_IDS), "hospital", period)
+    own = frame[frame["code"] == code].set_index("indicator")
+    if own.empty:
+        return c.empty(lang)
+    items = []
+    for ind_id in PROGRAMME_IDS:
+        ind = get(ind_id)
+        value = own.loc[ind_id, "value"] if ind_id in own.index else None
+        if value is None or pd.isna(value):
+            continue  # not this hospital's population (e.g. a tertiary-only indicator)
+        if ind.kind == "count":
+            mark, cls = indicator_value(ind, value, lang), "opsmon-check-count"
+        else:
+            done = value >= 1
+            mark, cls = ("✓", "opsmon-check-yes") if done else ("✗", "opsmon-check-no")
+        items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), ind.label(lang)]))
+    reported = own["reporting"].max() if len(own) else 0
+    note = None if reported else html.Div(t("hospital.no_progress", lang), className="opsmon-hint")
+    return html.Div([html.Ul(items, className="opsmon-checklist"), note])
+
+
+def trend_figure(engine, code: str, period: str, lang: str):
+    start = c.months_before(period, c.HISTORY_MONTHS - 1)
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[get(i).label(lang) for i in TREND_IDS],
+                        vertical_spacing=0.16, horizontal_spacing=0.08)
+    any_data = False
+    for n, ind_id in enumerate(TREND_IDS):
+        ind = get(ind_id)
+        frame = series(engine, ind_id, code, start, period)
+        known = frame["value"].notna()
+        if known.any():
+            frame = frame.loc[known.idxmax():]  # from the first month with data
+            any_data = True
+        fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+        fig.add_scatter(x=frame["period"], y=frame["value"], mode="lines+markers", name=ind.label(lang),
+                        line={"color": PALETTE[n % len(PALETTE)], "width": 2}, marker={"size": 5},
+                        hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra></extra>", row=n // 2 + 1, col=n % 2 + 1)
+        fig.update_yaxes(tickformat=".1%" if ind.unit == "%" else None, row=n // 2 + 1, col=n % 2 + 1)
+    if not any_data:
+        return empty_figure(t("data.none_period", lang))
+    fig.update_layout(height=520, showlegend=False, font=FONT, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(gridcolor="#e9ecef", type="date", tickformat="%Y-%m", hoverformat="%Y-%m")
+    fig.update_yaxes(gridcolor="#e9ecef")
+    fig.update_annotations(font={"size": 13})
+    return fig
+
+
+@callback(Output("hospital-kpis", "children"), Output("hospital-programme", "children"),
+          Output("hospital-trends", "figure"), Input("hospital-period", "value"), Input("hospital-span", "value"),
+          State("hospital-view", "data"))
+def update(period: str | None, span: str, view: dict):
+    engine = context.engine()
+    lang = view.get("lang", "zh")
+    if not period:
+        return c.empty(lang), c.empty(lang), empty_figure(t("data.none_period", lang))
+    return (kpi_cards(engine, view["code"], view["tier"], period, span or "month", lang),
+            programme_status(engine, view["code"], period, lang), trend_figure(engine, view["code"], period, lang))
+
+
+c.url_sync("hospital", CONTROLS, read, params)
+
+
+# ----------------------------------------------------------------------------------------- history tables
+def risk_history(code: str, lang: str):
+    frame = risk_api.register(context.engine(), hospital=code)
+    if frame.empty:
+        return html.Div(t("hospital.no_risks", lang), className="opsmon-empty-small")
+    rows = pd.DataFrame({
+        "rule": [RULES[r].label(lang) if r in RULES else r for r in frame["rule"]],
+        "level_text": [c.risk_level_label(x, lang) for x in frame["level"]],
+        "level": frame["level"],
+        "max_level": [c.risk_level_label(x, lang) for x in frame["max_level"]],
+        "first_period": frame["first_period"],
+        "last_period": frame["last_period"],
+        "resolved_period": frame["resolved_period"].fillna("—"),
+        "status": [t("risk.status.open" if pd.isna(r) else "risk.status.closed", lang)
+                   for r in frame["resolved_period"]],
+        "pill": ["open" if pd.isna(r) else "closed" for r in frame["resolved_period"]],
+        "months": frame["months_firing"],
+    })
+    columns = [
+        {"field": "rule", "headerName": t("col.rule", lang), "pinned": "left", "minWidth": 130},
+        {"field": "level_text", "headerName": t("col.level", lang), "cellRenderer": "OpsmonRisk",
+         "cellRendererParams": {"levelField": "level"}, "minWidth": 80},
+        {"field": "status", "headerName": t("col.status", lang), "cellRenderer": "OpsmonPill",
+         "cellRendererParams": {"classField": "pill"}, "minWidth": 80},
+        {"field": "first_period", "headerName": t("col.first_period", lang), "minWidth": 90},
+        {"field": "last_period", "headerName": t("col.last_period", lang), "minWidth": 90},
+        {"field": "resolved_period", "headerName": t("col.resolved_period", lang), "minWidth": 90},
+        c.number_column("months", t("col.months_firing", lang), ",.0f", minWidth=80),
+        {"field": "max_level", "headerName": t("col.max_level", lang), "minWidth": 80},
+    ]
+    return c.grid("hospital-risk-grid", rows.to_dict("records"), columns, lang,
+                  height=None if len(rows) <= 8 else 320)
+
+
+def revisions(code: str, lang: str):
+    engine = context.engine()
+    frames = []
+    for kind in ("monthly", "progress"):
+        frame = ingest_api.list_revisions(engine, code, kind=kind)
+        frames.append(frame.assign(kind=t(f"kind.short.{kind}", lang)))
+    frame = pd.concat(frames, ignore_index=True)
+    if frame.empty:
+        return html.Div(t("hospital.no_revisions", lang), className="opsmon-empty-small")
+    frame = frame.sort_values(["received_at", "period"], ascending=False)
+    rows = pd.DataFrame({
+        "period": frame["period"],
+        "kind": frame["kind"],
+        "revision": frame["revision"],
+        "current": [t("common.yes", lang) if x else "" for x in frame["is_current"]],
+        "file": frame["file_name"],
+        "user": frame["username"],
+        "received": [timestamp(x) if pd.notna(x) else "—" for x in frame["received_at"]],
+    })
+    columns = [
+        {"field": "period", "headerName": t("col.period", lang), "pinned": "left", "minWidth": 90},
+        {"field": "kind", "headerName": t("history.kind", lang), "minWidth": 110},
+        c.number_column("revision", t("col.revision", lang), ",.0f", minWidth=70),
+        {"field": "current", "headerName": t("col.is_current", lang), "minWidth": 70},
+        {"field": "received", "headerName": t("history.received_at", lang), "minWidth": 130},
+        {"field": "file", "headerName": t("history.file_name", lang), "minWidth": 180, "tooltipField": "file"},
+        {"field": "user", "headerName": t("history.username", lang), "minWidth": 90},
+    ]
+    return c.grid("hospital-revisions-grid", rows.to_dict("records"), columns, lang, height=320)
