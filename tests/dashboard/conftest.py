@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``opsmon serve`` against the demo database, on a free port."""
+@contextmanager
+def serve(database_url: str, workdir: Path, ready_path: str = "/", **extra_env: str) -> Iterator[str]:
+    """Run ``opsmon serve`` on *database_url* on a free port; yield its base URL, stop it after."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "DATABASE_URL": demo_url}
+    log = workdir / "serve.log"
+    env = {**os.environ, "DATABASE_URL": database_url, **extra_env}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "opsmon.cli", "serve", "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -37,16 +38,25 @@ def dashboard_url(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(url + "/", timeout=2)
+            urllib.request.urlopen(url + ready_path, timeout=2)
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"opsmon serve did not start:\n{log.read_text()}") from None
             time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``opsmon serve`` against the demo database, on a free port."""
+    with serve(demo_url, tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,18 +11,13 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import free_port
+from conftest import serve
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -71,28 +66,9 @@ def query(engine, sql: str, **params):
 def upload_url(engine, tmp_path: Path):
     """``opsmon serve`` on the test's fresh database, with the registry (A, B) loaded."""
     assert ingest_bytes(registry_csv(), "机构名录.csv", engine=engine, username="admin").status == "accepted"
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "OPSMON_DATA_DIR": str(tmp_path / "data")}
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "opsmon.cli", "serve", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/upload", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"opsmon serve did not start:\n{log.read_text()}") from None
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
+    with serve(engine.url.render_as_string(hide_password=False), tmp_path, ready_path="/upload",
+               OPSMON_DATA_DIR=str(tmp_path / "data")) as url:
+        yield url
 
 def wait_for(browser, css: str, timeout: float = 60):
     return WebDriverWait(browser, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
