@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from conftest import serve
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -91,9 +92,16 @@ def open_page(browser, url: str) -> None:
 
 def click(browser, element_id: str) -> None:
     """Scroll a button into the middle of the window, as a person would, and click it."""
-    button = browser.find_element(By.ID, element_id)
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-    button.click()
+    def attempt(b) -> bool:
+        button = b.find_element(By.ID, element_id)
+        b.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        try:
+            button.click()
+        except ElementClickInterceptedException:
+            return False  # the page below is still laying out (grids rendering); scroll and try again
+        return True
+
+    WebDriverWait(browser, 20, poll_frequency=0.3).until(attempt)
 
 
 def grid_cell(browser, grid: str, row_id: str, col: str):
