@@ -154,7 +154,7 @@ def recent_table(engine, lang: str):
         "warnings": frame["n_warnings"],
     })
     columns = [
-        {"field": "received", "headerName": t("history.received_at", lang), "minWidth": 140, "pinned": "left"},
+        {"field": "received", "headerName": t("history.received_at", lang), "minWidth": 160, "pinned": "left"},
         {"field": "status_text", "headerName": t("history.status", lang), "cellRenderer": "OpsmonPill",
          "cellRendererParams": {"classField": "status"}, "minWidth": 90},
         {"field": "file", "headerName": t("history.file_name", lang), "minWidth": 220, "tooltipField": "file"},
@@ -215,7 +215,8 @@ def update(period, region, view=None):
                    {"field": "code", "headerName": t("col.hospital_code", lang), "minWidth": 170}]
         missing_view = c.grid("submissions-missing-grid", missing[["code", "name", "href", "prefecture",
                                                                    "county"]].to_dict("records"),
-                              columns, lang, height=420, getRowId="params.data.code")
+                              columns, lang, height=None if len(missing) <= 12 else 420,
+                              getRowId="params.data.code")
     labels = rates["name"].where(~rates["is_direct"], rates["name"] + f"（{t('region.direct', lang)}）")
     table_rows = rates.assign(label=labels)[["code", "label", "hospitals_expected", "hospitals_reporting",
                                              "reporting_rate", "timely_rate"]]
