@@ -86,21 +86,27 @@ def _filter_values(key: str, value: Any) -> list[str] | bool:
     return values
 
 
-def hospitals(alias: str, *, region: str | None = None, scope: str | Scope | None = None,
-              filters: Mapping[str, Any] | None = None, hospital: str | None = None) -> tuple[str, dict]:
-    """SQL condition on the hospitals table aliased *alias*, and its parameters."""
-    sc = scope if isinstance(scope, Scope) else parse_scope(scope)
+def _within(alias: str, sc: Scope, region: str | None) -> tuple[list[str], dict[str, Any]]:
+    """Conditions keeping *alias*.adcode inside the user's scope region and the asked-for region."""
     conds: list[str] = []
     params: dict[str, Any] = {}
     if sc.region:
         conds.append(f"{alias}.adcode IN {_DESCENDANTS.format(param='scope_region')}")
         params["scope_region"] = sc.region
-    if sc.hospital:
-        conds.append(f"{alias}.hospital_code = :scope_hospital")
-        params["scope_hospital"] = sc.hospital
     if check_region(region):
         conds.append(f"{alias}.adcode IN {_DESCENDANTS.format(param='region')}")
         params["region"] = region
+    return conds, params
+
+
+def hospitals(alias: str, *, region: str | None = None, scope: str | Scope | None = None,
+              filters: Mapping[str, Any] | None = None, hospital: str | None = None) -> tuple[str, dict]:
+    """SQL condition on the hospitals table aliased *alias*, and its parameters."""
+    sc = scope if isinstance(scope, Scope) else parse_scope(scope)
+    conds, params = _within(alias, sc, region)
+    if sc.hospital:
+        conds.append(f"{alias}.hospital_code = :scope_hospital")
+        params["scope_hospital"] = sc.hospital
     if hospital:
         conds.append(f"{alias}.hospital_code = :hospital")
         params["hospital"] = hospital
@@ -124,14 +130,7 @@ def regions(alias: str, *, region: str | None = None, scope: str | Scope | None 
     sc = scope if isinstance(scope, Scope) else parse_scope(scope)
     if sc.hospital:
         return "false", {}  # a hospital-scoped user sees no region aggregates
-    conds: list[str] = []
-    params: dict[str, Any] = {}
-    if sc.region:
-        conds.append(f"{alias}.adcode IN {_DESCENDANTS.format(param='scope_region')}")
-        params["scope_region"] = sc.region
-    if check_region(region):
-        conds.append(f"{alias}.adcode IN {_DESCENDANTS.format(param='region')}")
-        params["region"] = region
+    conds, params = _within(alias, sc, region)
     if code:
         conds.append(f"{alias}.adcode = :code")
         params["code"] = code
