@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon.indicators import catalogue, programme
-from opsmon.indicators.periods import SPAN_START_SQL, SPANS
+from opsmon.indicators.periods import SPANS
 
 LOCK_KEY = 0x6F70736D6F6E + 1  # "opsmon" + 1: indicator refreshes
 DEFAULT_DUE_DAY = 10

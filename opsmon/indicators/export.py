@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from opsmon.indicators import catalogue, periods, reporting
 from opsmon.indicators.programme import PROGRAMME_IDS
-from opsmon.indicators.query import COLUMNS, fetch
+from opsmon.indicators.query import COLUMNS, LEVELS, fetch, level_of
 
 Format = Literal["csv", "xlsx", "json"]
 LEVEL_LABELS = {"province": "省", "prefecture": "市（州）", "county": "县（市、区）", "hospital": "医院"}
@@ -135,8 +135,12 @@ def progress_table(engine: Engine, period: str, *, region: str | None = None, sc
     """
     parent = region or reporting.province_code(engine)
     ids = ["hospitals_expected", "hospitals_reporting", "reporting_rate", *PROGRAMME_IDS]
-    frames = [fetch(engine, ids, level, [period], region=parent, filters=filters, scope=scope)
-              for level in ("province", "prefecture", "county")]
+    level = level_of(engine, parent)
+    if level == "hospital":
+        raise ValueError("the progress table is by region; give a region adcode")
+    # The parent's own row (the total) and the next level's rows under it.
+    frames = [fetch(engine, ids, lv, [period], region=parent, filters=filters, scope=scope)
+              for lv in (level, LEVELS[LEVELS.index(level) + 1])]
     long = pd.concat(frames, ignore_index=True)
     long = long[(long["parent_code"] == parent) | (long["code"] == parent)]
     out = long.pivot(index=["code", "name"], columns="indicator", values="value").reindex(columns=ids)

@@ -6,7 +6,10 @@ contributes and whether it "reports" for that indicator — all from the
 materialised aggregates of :mod:`opsmon.indicators.aggregate`. Region rows sum
 those over the hospitals below them through ``region_ancestors`` (so 梅河口市 counts
 under the province, not under 通化市) and only then divide: a parent's value is
-always the ratio of its children's sums.
+always the ratio of its children's sums. At prefecture level a county-level
+city the province administers directly is a unit of its own
+(:func:`~opsmon.indicators.restrict.at_level`), so the prefecture rows add up to
+the province.
 
 Result columns (:data:`COLUMNS`): ``level, code, name, parent_code, indicator,
 period ('YYYY-MM'), span, value, numerator, denominator, reporting, expected``.
@@ -134,15 +137,15 @@ def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where:
     FROM hv"""
     else:
         agg = f"""
-    SELECT r.level, CAST(r.adcode AS text) AS code, r.name, CAST(r.parent_adcode AS text) AS parent_code,
+    SELECT CAST(:level AS text) AS level, CAST(r.adcode AS text) AS code, r.name, CAST(r.parent_adcode AS text) AS parent_code,
            per.period, k.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum, sum(hv.pden) AS pden,
            CAST(count(*) FILTER (WHERE hv.rep) AS int) AS reporting,
            CAST(count(hv.hospital_code) AS int) AS expected
     FROM regions r CROSS JOIN per CROSS JOIN meta k
     LEFT JOIN (region_ancestors a JOIN hv ON hv.adcode = a.adcode)
            ON a.ancestor_adcode = r.adcode AND hv.period = per.period AND hv.ix = k.ix
-    WHERE r.level = :level AND {region_where}
-    GROUP BY r.level, r.adcode, r.name, r.parent_adcode, per.period, k.ix"""
+    WHERE {restrict.at_level('r', ':level')} AND {region_where}
+    GROUP BY r.adcode, r.name, r.parent_adcode, per.period, k.ix"""
     this = "CASE WHEN k.has_den THEN a.num / NULLIF(a.den, 0) ELSE a.num END"
     prior = "CASE WHEN k.has_den THEN a.pnum / NULLIF(a.pden, 0) ELSE a.pnum END"
     return f"""

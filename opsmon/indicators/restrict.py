@@ -73,6 +73,17 @@ def open_at(alias: str, period: str) -> str:
             f"AND ({alias}.closed_period IS NULL OR {alias}.closed_period > {period})")
 
 
+def at_level(alias: str, level: str) -> str:
+    """SQL: region *alias* is a unit of the reporting *level*.
+
+    A county-level city the province administers directly (吉林 梅河口市) is a
+    prefecture-level unit for reporting: it stands beside the prefectures, so the
+    prefecture rows add up to the province. It stays a county at county level.
+    """
+    return (f"({alias}.level = {level} OR ({level} = 'prefecture' AND {alias}.level = 'county' "
+            f"AND {alias}.parent_adcode IN (SELECT adcode FROM regions WHERE level = 'province')))")
+
+
 def _filter_values(key: str, value: Any) -> list[str] | bool:
     allowed = FILTERS[key]
     if allowed is None:

@@ -52,6 +52,13 @@ def test_ratio_of_sums_at_every_level(province):
     assert one(prefectures, "220200")["value"] == pytest.approx(0 / 1200)
     tonghua = one(prefectures, "220500")  # 梅河口's hospital is not counted here
     assert math.isnan(tonghua["value"]) and tonghua["expected"] == 0
+    # 梅河口市 reports to the province: it is a prefecture-level unit beside the nine prefectures.
+    meihekou = one(prefectures, "220581")
+    assert meihekou["value"] == pytest.approx(100 / 2000) and meihekou["parent_code"] == "220000"
+    assert meihekou["level"] == "prefecture"
+    assert len(prefectures) == 10
+    # So the prefecture-level rows add up to the province: F's 2000/1900 is counted once.
+    assert (prefectures["numerator"].sum(), prefectures["denominator"].sum()) == pytest.approx((100, 8800))
 
     prov = one(query(province, "surplus_rate", "province", "2025-01"), "220000")
     # (200 − 100 − 100 + 0 + 0 + 100) / (2000 + 600 + 3000 + 1000 + 200 + 2000)

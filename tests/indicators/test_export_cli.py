@@ -30,7 +30,7 @@ def test_csv_export_equals_the_query(run, demo_engine):
     exported = pd.read_csv(io.StringIO(result.output), dtype={"code": str, "parent_code": str})
 
     expected = indicators.query(demo_engine, IDS, "prefecture", period, span="ytd")
-    assert len(exported) == len(expected) == 9 * len(IDS)  # 9 prefectures, each indicator
+    assert len(exported) == len(expected) == 10 * len(IDS)  # 9 prefectures and 梅河口市, each indicator
     merged = exported.merge(expected, on=["code", "indicator"], suffixes=("_csv", "_api"))
     assert len(merged) == len(expected)
     assert (merged["value_csv"] - merged["value_api"].astype(float)).abs().max() < 1e-12

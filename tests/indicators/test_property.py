@@ -3,8 +3,9 @@
 Random hospitals (any county of the pool, any grade, pilot or not) and random months
 are inserted with plain SQL; then, at every span, each region's numerator,
 denominator, reporting and expected counts equal the sums over its children —
-hospitals for a county, counties for a prefecture, prefectures and the directly
-administered 梅河口市 for the province — and its value equals numerator ÷ denominator.
+hospitals for a county, counties for a prefecture, the prefecture-level rows for the
+province (the nine prefectures and 梅河口市, which the province administers directly
+and whose children are hospitals) — and its value equals numerator ÷ denominator.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ RATIOS = [i.id for i in CATALOGUE if i.kind == "ratio"]
 SUMS = [i.id for i in CATALOGUE if i.kind in ("sum", "count")]
 COUNTIES = ["220102", "220104", "220204", "220502", "220581"]  # 长春×2, 吉林, 通化 东昌区, 梅河口
 MONTHS = ["2024-11", "2024-12", "2025-01", "2025-02"]
-CHILD_LEVEL = {"province": ["prefecture", "county"], "prefecture": ["county"], "county": ["hospital"]}
+# A hospital's parent_code is its county, so at prefecture level hospitals only match 梅河口市.
+CHILD_LEVEL = {"province": ["prefecture"], "prefecture": ["county", "hospital"], "county": ["hospital"]}
 
 money = st.integers(min_value=1, max_value=50).map(lambda k: 100 * k)
 month_row = st.fixed_dictionaries({

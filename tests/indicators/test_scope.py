@@ -43,7 +43,10 @@ def test_a_prefecture_scope_sees_nothing_outside_it(province):
 
 
 def test_a_directly_administered_county_scope(province):
-    assert query(province, IDS, "prefecture", "2025-01", scope="220581").empty  # not part of 通化市
+    # A prefecture-level unit of its own (not part of 通化市): its own row and nothing else.
+    assert set(query(province, IDS, "prefecture", "2025-01", scope="220581")["code"]) == {"220581"}
+    assert query(province, IDS, "prefecture", "2025-01", scope="220500").empty is False
+    assert "220581" not in set(query(province, IDS, "prefecture", "2025-01", scope="220500")["code"])
     assert set(query(province, IDS, "county", "2025-01", scope="220581")["code"]) == {"220581"}
     assert set(query(province, IDS, "hospital", "2025-01", scope="220581")["code"]) == {fx.CODE["F"]}
 

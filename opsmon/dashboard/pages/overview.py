@@ -212,10 +212,9 @@ def map_frame(engine, region: str, period: str, indicator: str, lang: str) -> tu
     level = _level(region, regions)
     direct_label = t("region.direct", lang)
     if level == "province":
-        prefs = query(engine, indicator, "prefecture", period)
-        counties = query(engine, indicator, "county", period)
-        direct = counties[counties["parent_code"] == province]
-        frame = pd.concat([prefs.assign(is_direct=False), direct.assign(is_direct=True)], ignore_index=True)
+        # Prefecture level includes the county-level cities the province runs directly.
+        frame = query(engine, indicator, "prefecture", period)
+        frame["is_direct"] = frame["code"].map(regions.set_index("adcode")["level"]) == "county"
         geojson, highlight = province_geojson(province), None
     else:
         prefecture = region if level == "prefecture" else regions.set_index("adcode").loc[region, "geo_parent_adcode"]

@@ -20,7 +20,7 @@ from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, exports, state
-from opsmon.dashboard.figures import GRAPH_CONFIG, style_figure, empty_figure
+from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, style_figure
 from opsmon.dashboard.format import integer, percent, period_label, timestamp
 from opsmon.dashboard.strings import t
 from opsmon.indicators import query, reporting
@@ -88,11 +88,10 @@ def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
     province = c.province()
     parent = region or province
     level = regions.set_index("adcode")["level"].get(parent)
-    if level == "county":
-        frames = [query(engine, RATE_IDS, "county", period, region=parent)]
-    else:
-        frames = [query(engine, RATE_IDS, lvl, period, region=region) for lvl in ("prefecture", "county")]
-    long = pd.concat(frames, ignore_index=True)
+    # The view's children (prefecture level includes the directly run county-level cities); a county
+    # shows its own row.
+    child = {"province": "prefecture", "prefecture": "county"}.get(level, "county")
+    long = query(engine, RATE_IDS, child, period, region=parent)
     long = long[(long["parent_code"] == parent) | ((level == "county") & (long["code"] == parent))]
     wide = long.pivot(index=["code", "name", "parent_code"], columns="indicator", values="value").reset_index()
     wide.columns.name = None
