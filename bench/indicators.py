@@ -1,12 +1,21 @@
-"""Indicator refresh and query latencies.
+"""Indicator refresh beside one sequential scan, and query latencies, at province and national size.
 
-    python bench/indicators.py                      # the database DATABASE_URL points to (embedded if unset)
-    python bench/indicators.py --synthetic 300 36   # a throwaway database on that server: 300 hospitals, 36 months
+    python -m bench.indicators            # province (300 hospitals × 36 months) and national (12 000 × 60)
+    python -m bench.indicators --quick    # province only
+    python -m bench.indicators --no-write # print only; leave bench/RESULTS.md alone
 
-Prints one line per operation: the median and the slowest of --repeat runs, in
-milliseconds. The synthetic province is made with plain SQL (random but valid
-rows: the accounting identities hold), not through ingest: this measures the
-indicator layer only.
+Each scale runs in a throwaway database on DATABASE_URL's server (else the machine's
+server). The data are made with plain SQL — random but valid rows (the accounting
+identities hold), a few months missing — not through ingest: this measures the
+indicator layer only. The national set puts its 12 000 hospitals in 吉林's 60 counties
+(one province's regions are loaded); the work per hospital-month is what a national
+roll-up does, the region tree is smaller.
+
+The figures: a full refresh of the materialised aggregates and the risk register,
+beside one sequential scan of ``monthly_values`` (``count(*)`` and a sum over every
+row, warm cache) — the ratio is the figure, goal ≤ 5×; the refresh after one
+hospital's new revision; and the median and slowest of several runs of typical
+``query`` calls (goal: under 50 ms province, under 200 ms national).
 """
 
 from __future__ import annotations
@@ -15,19 +24,32 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, query, risk, series, targets
+from bench.common import RESULTS, machine, throwaway_database, timed, write_section
+from opsmon.indicators import aggregate, periods, query, risk, series, targets
 from opsmon.indicators.export import export_table, progress_table
 from opsmon.ingest import uscc
-from opsmon.sql import db, migrate
+from opsmon.sql import migrate
 
 PROVINCE = "220000"
+SCALES = {"province": (300, 36), "national": (12_000, 60)}
+REFRESH_GOAL = 5.0
+QUERY_GOAL_MS = {"province": 50, "national": 200}
+SCAN_SQL = "SELECT count(*), sum(total_revenue), sum(total_liabilities) FROM monthly_values"
+# A new revision of one hospital's latest month, as an upload stores it (the values unchanged).
+REVISE_SQL = (
+    "CREATE TEMP TABLE revised ON COMMIT DROP AS SELECT * FROM monthly_values "
+    "WHERE hospital_code = :h AND period = :p AND is_current",
+    "UPDATE monthly_values SET is_current = false WHERE hospital_code = :h AND period = :p AND is_current",
+    "UPDATE revised SET revision = revision + 1",
+    "INSERT INTO monthly_values SELECT * FROM revised",
+    "UPDATE data_state SET version = version + 1",
+)
 SYNTHETIC_MONTHS_SQL = """
 INSERT INTO monthly_values
 SELECT hospital_code, period, 1, :sid, true,
@@ -80,91 +102,131 @@ def synthetic(engine: Engine, hospitals: int, months: int) -> None:
         conn.execute(sa.text("UPDATE data_state SET version = version + 1"))
 
 
-def timed(repeat: int, fn: Callable[[], object]) -> tuple[float, float]:
-    """Median and maximum wall time of *repeat* calls, in milliseconds."""
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - started) * 1000)
-    return statistics.median(runs), max(runs)
 
 
-def run(engine: Engine, repeat: int) -> None:
-    """Time the operations on *engine* and print them."""
+def scan_ms(engine: Engine, repeat: int = 3) -> float:
+    """Median time of one sequential scan of monthly_values (warm: the first run reads it in)."""
     with engine.connect() as conn:
-        n_hosp = conn.execute(sa.text("SELECT count(*) FROM hospitals")).scalar_one()
-        n_rows = conn.execute(sa.text("SELECT count(*) FROM monthly_values WHERE is_current")).scalar_one()
+        conn.execute(sa.text(SCAN_SQL))
+        return timed(repeat, lambda: conn.execute(sa.text(SCAN_SQL)).all())[0]
+
+
+def revise_one(engine: Engine) -> None:
+    """Store a new revision of one hospital's latest month and bump the data version."""
+    with engine.begin() as conn:
+        h, p = conn.execute(sa.text(
+            "SELECT hospital_code, max(period) FROM monthly_values GROUP BY hospital_code "
+            "ORDER BY hospital_code LIMIT 1")).one()
+        for statement in REVISE_SQL:
+            conn.execute(sa.text(statement), {"h": h, "p": p})
+
+
+def refresh_all(engine: Engine, as_of: datetime, force: bool) -> None:
+    aggregate.refresh(engine, force=force)
+    risk.refresh_register(engine, as_of=as_of, force=force)
+
+
+def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float, str]]:
+    """Time the operations on *engine*; rows of (operation, median ms, max ms, goal / ratio text)."""
+    with engine.connect() as conn:
         latest = conn.execute(sa.text("SELECT to_char(max(period), 'YYYY-MM') FROM monthly_values")).scalar()
         first = conn.execute(sa.text("SELECT to_char(min(period), 'YYYY-MM') FROM monthly_values")).scalar()
-    print(f"# {n_hosp} hospitals, {n_rows} current monthly rows, {first} … {latest}")
-    if latest is None:
-        print("no monthly data: load some (or use --synthetic)", file=sys.stderr)
-        return
-    prefecture = "220100"
-    hospital = None
-    with engine.connect() as conn:
-        hospital = conn.execute(sa.text("SELECT hospital_code FROM monthly_values LIMIT 1")).scalar()
+        hospital = conn.execute(sa.text("SELECT min(hospital_code) FROM monthly_values")).scalar()
+        prefecture = conn.execute(sa.text(
+            "SELECT a.ancestor_adcode FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "
+            "JOIN regions r ON r.adcode = a.ancestor_adcode AND r.level = 'prefecture' "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
     as_of = datetime.now(timezone.utc)
-    ops: list[tuple[str, Callable[[], object]]] = [
-        ("refresh aggregates (full rebuild)", lambda: aggregate.refresh(engine, force=True)),
-        ("refresh aggregates (nothing changed)", lambda: aggregate.refresh(engine)),
-        ("refresh risk register (full)", lambda: risk.refresh_register(engine, as_of=as_of, force=True)),
-        ("refresh risk register (nothing changed)", lambda: risk.refresh_register(engine, as_of=as_of)),
-        ("query province, all 36 indicators, month", lambda: query(engine, None, "province", latest)),
-        ("query prefectures, all indicators, ytd", lambda: query(engine, None, "prefecture", latest, span="ytd")),
-        ("query counties, 5 indicators, month",
+    refresh_repeat = 1 if scale == "national" else repeat
+    scan = scan_ms(engine)
+    rows: list[tuple[str, float, float, str]] = [("one sequential scan of monthly_values", scan, scan, "the unit")]
+
+    def ratio(ms: float) -> str:
+        return f"**{ms / scan:.1f}×** scan (goal ≤ {REFRESH_GOAL:g}×)"
+
+    full = timed(refresh_repeat, lambda: refresh_all(engine, as_of, force=True))
+    rows.append(("full refresh: aggregates + risk register", *full, ratio(full[0])))
+    part = timed(refresh_repeat, lambda: aggregate.refresh(engine, force=True))
+    rows.append(("  of which aggregates (ind_month, ind_span)", *part, ratio(part[0])))
+    rows.append(("  of which risk register", full[0] - part[0], full[1] - part[1], ratio(full[0] - part[0])))
+
+    def after_upload() -> None:
+        revise_one(engine)
+        started = time.perf_counter()
+        refresh_all(engine, as_of, force=False)
+        timings.append((time.perf_counter() - started) * 1000)
+
+    timings: list[float] = []
+    for _ in range(refresh_repeat):
+        after_upload()
+    rows.append(("refresh after one hospital's new revision", statistics.median(timings), max(timings),
+                 "goal < 1 s national (issue 7)"))
+    rows.append(("refresh when nothing changed", *timed(repeat, lambda: refresh_all(engine, as_of, force=False)),
+                 ""))
+    goal = f"goal < {QUERY_GOAL_MS[scale]} ms"
+    queries: list[tuple[str, Callable[[], object]]] = [
+        ("query: province, all indicators, month (overview)", lambda: query(engine, None, "province", latest)),
+        ("query: prefectures, all indicators, YTD", lambda: query(engine, None, "prefecture", latest, span="ytd")),
+        ("query: counties, 5 indicators, month",
          lambda: query(engine, ["surplus_rate", "debt_ratio", "reporting_rate", "ops_platform_coverage_tertiary",
                                 "medical_revenue_growth"], "county", latest)),
-        ("query hospitals, 5 indicators, year",
+        ("query: every hospital, 1 indicator, month (ranking)",
+         lambda: query(engine, "surplus_rate", "hospital", latest)),
+        ("query: every hospital, 5 indicators, 12 months",
          lambda: query(engine, ["surplus_rate", "debt_ratio", "cash_months", "deficit_hospitals",
                                 "avg_inpatient_cost_growth"], "hospital", latest, span="year")),
-        ("query hospitals of a prefecture, tier 三级, scoped",
+        ("query: 三级 hospitals of a prefecture, scoped",
          lambda: query(engine, None, "hospital", latest, filters={"tier": "三级"}, scope=prefecture)),
-        ("series, province, whole history", lambda: series(engine, "surplus_rate", PROVINCE, first, latest)),
-        ("series, one hospital, whole history", lambda: series(engine, "debt_ratio", hospital, first, latest)),
+        ("series: province, whole history", lambda: series(engine, "surplus_rate", PROVINCE, first, latest)),
+        ("series: one hospital, 36 months",
+         lambda: series(engine, "debt_ratio", hospital, periods.add_months(periods.to_date(latest), -35), latest)),
         ("risk changes, province, latest month", lambda: risk.changes(engine, latest, as_of=as_of)),
-        ("targets evaluate, province", lambda: targets.evaluate(engine, as_of=latest)),
-        ("progress table, province", lambda: progress_table(engine, latest)),
-        ("export xlsx, counties × all indicators",
-         lambda: export_table(query(engine, None, "county", latest), "xlsx")),
+        ("targets with projections, province", lambda: targets.evaluate(engine, as_of=latest)),
+        ("进展情况表 (progress table), province", lambda: progress_table(engine, latest)),
+        ("export XLSX: counties × all indicators", lambda: export_table(query(engine, None, "county", latest),
+                                                                        "xlsx")),
     ]
-    width = max(len(name) for name, _ in ops)
-    print(f"{'operation':<{width}}  {'median ms':>10}  {'max ms':>8}")
-    for name, fn in ops:
+    for name, fn in queries:
         median, worst = timed(repeat, fn)
-        print(f"{name:<{width}}  {median:>10.1f}  {worst:>8.1f}")
+        rows.append((name, median, worst, goal if name.startswith(("query", "series")) else ""))
+    return rows
+
+
+def table(scale: str, hospitals: int, months: int, rows_count: int, loaded_s: float,
+          rows: list[tuple[str, float, float, str]]) -> str:
+    lines = [f"### {scale.capitalize()}: {hospitals:,} hospitals × {months} months "
+             f"({rows_count:,} monthly rows; synthetic data loaded in {loaded_s:.0f} s)", "",
+             "| operation | median ms | max ms | goal / ratio |", "|---|---:|---:|---|"]
+    lines += [f"| {name} | {median:,.1f} | {worst:,.1f} | {note} |" for name, median, worst, note in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", nargs=2, type=int, metavar=("HOSPITALS", "MONTHS"),
-                        help="benchmark a throwaway synthetic province on the same server")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--keep", action="store_true", help="keep the synthetic database")
+    parser.add_argument("--quick", action="store_true", help="the province scale only")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    url = db.resolve_url()
-    if not args.synthetic:
-        run(db.get_engine(url), args.repeat)
-        return
-    admin = sa.create_engine(db.sqlalchemy_url(url), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    name = f"opsmon_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    bench_url = make_url(db.sqlalchemy_url(url)).set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(bench_url, poolclass=sa.NullPool)
-    try:
-        migrate.upgrade(engine, PROVINCE)
-        started = time.perf_counter()
-        synthetic(engine, *args.synthetic)
-        print(f"# synthetic data loaded in {time.perf_counter() - started:.1f} s")
-        run(engine, args.repeat)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
+    sections, about = [], ""
+    for scale, (hospitals, months) in SCALES.items():
+        if args.quick and scale != "province":
+            continue
+        with throwaway_database() as engine:
+            about = machine(engine)
+            migrate.upgrade(engine, PROVINCE)
+            started = time.perf_counter()
+            synthetic(engine, hospitals, months)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM ANALYZE"))
+                count = conn.execute(sa.text("SELECT count(*) FROM monthly_values")).scalar_one()
+            loaded = time.perf_counter() - started
+            text = table(scale, hospitals, months, count, loaded, run(engine, scale, args.repeat))
+        print(text + "\n", flush=True)
+        sections.append(text)
+    if not args.no_write:
+        title = f"Indicators (`python -m bench.indicators{' --quick' if args.quick else ''}`)"
+        write_section("indicators", title, "\n\n".join(sections), about)
+        print(f"# wrote {RESULTS}", file=sys.stderr)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Ingest throughput beside a bare PostgreSQL COPY of the same rows.
 
-    python bench/ingest.py            # 12 000 hospitals: one month, then a 5-year history (720 000 rows)
-    python bench/ingest.py --quick    # 12 000-row month, 1-year history of 2 000 hospitals
+    python -m bench.ingest            # 12 000 hospitals: one month, then a 5-year history (720 000 rows)
+    python -m bench.ingest --quick    # 12 000-row month, 1-year history of 2 000 hospitals
 
 Uses DATABASE_URL, else the machine's server (postgresql://postgres@127.0.0.1:5432/postgres); a
 throwaway database is created there and dropped afterwards. The registry is 12 000 hospitals
@@ -22,30 +22,23 @@ from __future__ import annotations
 import argparse
 import functools
 import io
-import os
-import platform
-import re
 import sys
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
+from bench.common import RESULTS, machine, throwaway_database, write_section
 from opsmon.ingest import api, store, uscc
 from opsmon.ingest.fields import MONTHLY, REGISTRY, value_columns
-from opsmon.sql import db, migrate
+from opsmon.sql import migrate
 
 PROVINCE = "220000"
-MACHINE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- bench:ingest -->", "<!-- /bench:ingest -->"
 GOAL = 3.0
 TODAY = date(2026, 11, 15)  # periods end 2026-10: fixed, so runs compare
 
@@ -264,59 +257,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def machine(engine: Engine) -> str:
-    cpu = platform.processor() or platform.machine()
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        found = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.MULTILINE)
-        cpu = found.group(1).strip() if found else cpu
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", f.read(), re.MULTILINE).group(1))
-    with engine.connect() as conn:
-        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
-    return (f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GB RAM; PostgreSQL {version} on the same "
-            f"machine; Python {platform.python_version()}, pandas {pd.__version__}")
-
-
-def write_results(text: str, engine: Engine, quick: bool) -> None:
-    section = (f"{BEGIN}\n## Ingest (`python bench/ingest.py{' --quick' if quick else ''}`)\n\n"
-               f"Run {time.strftime('%Y-%m-%d')} on: {machine(engine)}.\n\n{text}\n{END}")
-    if RESULTS.exists():
-        current = RESULTS.read_text(encoding="utf-8")
-    else:
-        current = ("# Benchmark results\n\nFigures from the scripts in `bench/`, each section replaced by its "
-                   "script's latest run.\n")
-    if BEGIN in current and END in current:
-        current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: section, current, flags=re.DOTALL)
-    else:
-        current = current.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 1-year history of 2 000 hospitals")
     parser.add_argument("--hospitals", type=int, default=12_000)
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL") or MACHINE_URL
-    admin = sa.create_engine(db.sqlalchemy_url(url), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    name = f"opsmon_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = sa.create_engine(make_url(db.sqlalchemy_url(url)).set(database=name), poolclass=sa.NullPool)
-    try:
+    with throwaway_database() as engine:
         migrate.upgrade(engine, PROVINCE)
         history = (2_000, 12) if args.quick else (args.hospitals, 60)
         rows = run(engine, args.hospitals, *history)
         text = table(rows)
         print(text)
         if not args.no_write:
-            write_results(text, engine, args.quick)
+            write_section("ingest", f"Ingest (`python -m bench.ingest{' --quick' if args.quick else ''}`)",
+                          text, machine(engine))
             print(f"# wrote {RESULTS}", file=sys.stderr)
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

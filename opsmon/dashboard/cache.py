@@ -1,10 +1,10 @@
-"""A small per-process memo for the slow reads of a page, keyed by the data's as-of stamp.
+"""A small per-process memo for the slow reads of a page, keyed by the data version.
 
-A cached result is reused while the latest accepted submission (the "data as of"
-stamp, read through :func:`opsmon.indicators.reporting.data_as_of`) is unchanged
-and for at most :data:`TTL_SECONDS` — the bound on staleness for what the stamp
-does not cover (targets and thresholds edited by an administrator). Each
-gunicorn worker keeps its own memo.
+A cached result is reused while the data version
+(:func:`opsmon.indicators.reporting.data_version`, bumped by every accepted
+file) is unchanged and for at most :data:`TTL_SECONDS` — the bound on staleness
+for what the version does not cover (targets and thresholds edited by an
+administrator). Each gunicorn worker keeps its own memo.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def memo(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(engine, *args: Any, **kwargs: Any) -> Any:
-        stamp = reporting.data_as_of(engine)
-        key = (fn.__module__, fn.__qualname__, str(engine.url), stamp, _freeze(args), _freeze(kwargs))
+        version = reporting.data_version(engine)
+        key = (fn.__module__, fn.__qualname__, str(engine.url), version, _freeze(args), _freeze(kwargs))
         now = time.monotonic()
         with _lock:
             hit = _entries.get(key)

@@ -7,6 +7,10 @@ units, percentages, a title naming the selection and filters, the as-of time).
 Other tables (the risk list, the 催报 list, targets) are written here the same
 way: CSV with a BOM and the page's column headers; XLSX with a title, the
 filters used and the as-of time above the header row.
+
+Every CSV starts with two ``#`` lines — the title (with the filters) and the
+as-of time — then the header row, so a file that travels by e-mail still says
+what it holds (``pd.read_csv(f, skiprows=PREAMBLE_LINES)`` reads the table).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
 from opsmon.indicators import export as api_export
 
+PREAMBLE_LINES = 2
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -62,9 +67,19 @@ def send(content: bytes, filename: str) -> dict:
     return dcc.send_bytes(content, filename)
 
 
+def with_preamble(csv: bytes, title: str, as_of: datetime | None, lang: str) -> bytes:
+    """*csv* (UTF-8 with BOM) headed by '# title' and '# 数据截至…' lines (:data:`PREAMBLE_LINES`)."""
+    as_of_text = t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
+    lines = [f"# {' '.join(title.split())}", f"# {as_of_text}"]
+    assert len(lines) == PREAMBLE_LINES
+    body = csv.removeprefix(b"\xef\xbb\xbf")
+    return b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8") + b"\n" + body
+
+
 def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetime | None, lang: str) -> bytes:
-    """A query frame as CSV or XLSX bytes, via the indicator API's exporter."""
-    return api_export.export_table(frame, fmt, title=title, as_of=as_of, language=lang)
+    """A query frame as CSV or XLSX bytes, via the indicator API's exporter (CSV with the preamble)."""
+    content = api_export.export_table(frame, fmt, title=title, as_of=as_of, language=lang)
+    return with_preamble(content, title, as_of, lang) if fmt == "csv" else content
 
 
 def _cell(value: Any) -> Any:
@@ -85,7 +100,7 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | None]], f
     data = frame[[col for col, _, _ in columns]].copy()
     data.columns = [header for _, header, _ in columns]
     if fmt == "csv":
-        return data.to_csv(index=False).encode("utf-8-sig")
+        return with_preamble(data.to_csv(index=False).encode("utf-8-sig"), f"{title}（{subtitle}）", as_of, lang)
     if fmt != "xlsx":
         raise ValueError(f"format must be csv or xlsx, got {fmt!r}")
     book = Workbook()

@@ -62,6 +62,12 @@ def data_as_of(engine: Engine) -> datetime | None:
         )).scalar()
 
 
+def data_version(engine: Engine) -> int:
+    """The data version: bumped by every accepted file, so a cache keyed on it never serves stale values."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT version FROM data_state")).scalar_one()
+
+
 def children_summary(engine: Engine, parent: str, period: str) -> pd.DataFrame:
     """Hospitals expected and reporting for *period* in each direct child region of *parent*.
 

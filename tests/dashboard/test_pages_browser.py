@@ -196,7 +196,7 @@ def test_ranking_export_downloads_the_api_values(browser, dashboard_url, demo_en
     browser.find_element(By.ID, "rankings-csv").click()
     files = wait_until(browser, lambda b: [p for p in tmp_path.glob("*.csv")], timeout=30)
     time.sleep(0.5)  # let Chrome finish writing
-    got = pd.read_csv(files[0], encoding="utf-8-sig", dtype={"code": str, "parent_code": str})
+    got = pd.read_csv(files[0], encoding="utf-8-sig", skiprows=2, dtype={"code": str, "parent_code": str})
     api = query(demo_engine, "medical_service_revenue_share", "county", period, span="ytd",
                 filters={"category": ["综合医院"]})
     got = got.sort_values("code").reset_index(drop=True)

@@ -189,7 +189,10 @@ def test_ranking_downloads_equal_the_indicator_api(demo_engine, request_context,
 
     raw = base64.b64decode(content)
     assert raw.startswith(b"\xef\xbb\xbf")  # a BOM: Excel on Chinese Windows reads UTF-8
-    got = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype={"code": str, "parent_code": str})
+    title, as_of = raw.decode("utf-8-sig").splitlines()[:2]  # what the file holds, then the table
+    assert title.startswith("# 指标排名") and "医院级别=二级" in title and period in title
+    assert as_of.startswith("# 数据截至")
+    got = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", skiprows=2, dtype={"code": str, "parent_code": str})
     api = query(demo_engine, "medical_service_revenue_share", "hospital", period, span="quarter",
                 filters={"tier": ["二级"], "is_pilot": False})
     got, api = got.sort_values("code").reset_index(drop=True), api.sort_values("code").reset_index(drop=True)
@@ -229,7 +232,9 @@ def test_risk_export_lists_the_rows_shown(demo_engine, request_context, period):
     import base64
 
     payload = risk.download("csv", period, ["report_missing"], [], [], None, [], "zh")
-    got = pd.read_csv(io.BytesIO(base64.b64decode(payload["content"])), encoding="utf-8-sig")
+    raw = base64.b64decode(payload["content"])
+    assert raw.decode("utf-8-sig").splitlines()[1].startswith("# 数据截至")
+    got = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", skiprows=2)
     api = risk_api.changes(demo_engine, period)
     assert len(got) == int((api["rule"] == "report_missing").sum())
     assert list(got.columns[:3]) == ["状态", "医院", "机构代码"]

@@ -1,0 +1,90 @@
+"""What every benchmark shares: the machine's description, a throwaway database, timing, RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from opsmon.sql import db
+
+MACHINE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = "# Benchmark results\n\nFigures from the scripts in `bench/`, each section replaced by its script's latest run.\n"
+
+
+def server_url() -> str:
+    """DATABASE_URL, else the machine's PostgreSQL server."""
+    return os.environ.get("DATABASE_URL") or MACHINE_URL
+
+
+@contextmanager
+def throwaway_database(url: str | None = None) -> Iterator[Engine]:
+    """An engine on a new, empty database of *url*'s server, dropped afterwards."""
+    url = db.sqlalchemy_url(url or server_url())
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    name = f"opsmon_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = sa.create_engine(make_url(url).set(database=name), poolclass=sa.NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def timed(repeat: int, fn: Callable[[], object]) -> tuple[float, float]:
+    """Median and maximum wall time of *repeat* calls of *fn*, in milliseconds."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs), max(runs)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The *p*-th percentile (0–100) of *values*, linear between ranks."""
+    return float(pd.Series(values).quantile(p / 100))
+
+
+def machine(engine: Engine) -> str:
+    """One line: CPU, cores, RAM, the PostgreSQL server, Python and pandas."""
+    cpu = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        found = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.MULTILINE)
+        cpu = found.group(1).strip() if found else cpu
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", f.read(), re.MULTILINE).group(1))
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+    return (f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GB RAM; PostgreSQL {version} on the same "
+            f"machine; Python {platform.python_version()}, pandas {pd.__version__}")
+
+
+def write_section(key: str, title: str, text: str, machine_line: str) -> None:
+    """Replace (or append) the ``<!-- bench:key -->`` section of RESULTS.md with *title* and *text*.
+
+    *machine_line* is :func:`machine`'s description of where it ran.
+    """
+    begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
+    section = f"{begin}\n## {title}\n\nRun {time.strftime('%Y-%m-%d')} on: {machine_line}.\n\n{text}\n{end}"
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
+    if begin in current and end in current:
+        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
+    else:
+        current = current.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(current, encoding="utf-8")
