@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,40 @@ import pandas as pd
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_DUE_DAY = 10  # reports are due on the 10th of the following month
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
+
+
+def to_date(period: str | date) -> date:
+    """'YYYY-MM' (or a date) → the first day of that month."""
+    if isinstance(period, date):
+        return period.replace(day=1)
+    m = _PERIOD.match(str(period).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"a period is 'YYYY-MM', got {period!r}")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def to_period(value: date) -> str:
+    """A date → 'YYYY-MM'."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def add_months(value: date, months: int) -> date:
+    """The first day of the month *months* after *value*'s month."""
+    index = value.year * 12 + value.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_range(start: str | date, end: str | date) -> list[date]:
+    """Every month from *start* to *end* inclusive (first days)."""
+    first, last = to_date(start), to_date(end)
+    out = []
+    while first <= last:
+        out.append(first)
+        first = add_months(first, 1)
+    return out
+
+
 
 
 def last_month(now: pd.Timestamp | None = None) -> str:

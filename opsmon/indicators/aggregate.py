@@ -37,10 +37,10 @@ from sqlalchemy.engine import Engine
 
 from opsmon.indicators import catalogue, programme
 from opsmon.indicators.periods import SPANS
+from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ
 
 LOCK_KEY = 0x6F70736D6F6E + 1  # "opsmon" + 1: indicator refreshes
-DEFAULT_DUE_DAY = 10
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = str(LOCAL_TZ)
 
 FLOWS = catalogue.FLOW_FIELDS
 STOCKS = catalogue.STOCK_FIELDS
