@@ -6,6 +6,8 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,6 +147,19 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
     from opsmon.ingest import ingest_path
 
     engine = _engine()
+    rules: dict = {}
+    if username != "cli":  # an account: its role's kinds and its scope, exactly as on the upload page
+        from opsmon.access import get_user
+        from opsmon.access.upload_rules import upload_rules
+
+        user = get_user(engine, username)
+        if user is None or user.disabled:
+            raise click.ClickException(f"no active user {username!r} (see opsmon users list)")
+        try:
+            allowed = upload_rules(engine, user)
+        except PermissionError as e:
+            raise click.ClickException(str(e)) from None
+        rules = {"allowed_hospitals": allowed.allowed_hospitals, "allowed_kinds": allowed.allowed_kinds}
     stderr = sys.stderr
     # The bar goes to stderr and only to a terminal: stdout stays a clean report (or JSON document).
     show_bar = len(files) > 1 and stderr.isatty()
@@ -153,7 +168,7 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
         with click.progressbar(files, label="ingest", file=stderr, hidden=not show_bar,
                                item_show_func=lambda p: p.name if p else None) as bar:
             for path in bar:
-                result = ingest_path(path, engine=engine, kind=kind, username=username, dry_run=dry_run)
+                result = ingest_path(path, engine=engine, kind=kind, username=username, dry_run=dry_run, **rules)
                 results.append(result)
                 if fmt == "text" and not show_bar:
                     click.echo(_text_report(result, dry_run))  # as it happens, for logs
@@ -182,7 +197,6 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
 def template(kind: str, fmt: str, period: str | None, output: Path | None) -> None:
     """Write the template hospitals fill in (Chinese labels, drop-downs, a sheet explaining each column)."""
     from opsmon.ingest import template as templates
-
     from opsmon.periods import last_month
 
     period = period or last_month()
@@ -209,7 +223,8 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
            progress_table: bool, output: Path | None) -> None:
     """Export indicator values (ratios as fractions in CSV/JSON; Chinese headers and percentages in XLSX)."""
     from opsmon import indicators
-    from opsmon.indicators import export as exports, reporting
+    from opsmon.indicators import export as exports
+    from opsmon.indicators import reporting
 
     engine = _engine()
     period = period or reporting.latest_period(engine)
@@ -241,8 +256,12 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
 def serve(host: str, port: int, debug: bool) -> None:
     """Serve the dashboard (for production, run gunicorn 'opsmon.dashboard.app:create_server()')."""
     from opsmon.dashboard.app import create_app
+    from opsmon.dashboard.auth import InsecureConfiguration
 
-    app = create_app()
+    try:
+        app = create_app()
+    except InsecureConfiguration as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"opsmon dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
 
@@ -265,9 +284,218 @@ def demo(host: str, port: int, seed: int, hospitals: int, months: int, reset: bo
     if no_serve:
         return
     from opsmon.dashboard.app import create_app
+    from opsmon.dashboard.auth import InsecureConfiguration
 
-    click.echo(f"opsmon dashboard: http://{host}:{port}/")
-    create_app(engine).run(host=host, port=port, debug=False)
+    try:
+        app = create_app(engine)
+    except InsecureConfiguration as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"opsmon dashboard: http://{host}:{port}/  (sign in with an account above)")
+    app.run(host=host, port=port, debug=False)
+
+
+# --- users and period locks (opsmon.access) ---------------------------------------------------------
+
+
+def output_format(func):
+    """Shared --format option of the listing commands."""
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="text: a table for people; json: one JSON document on stdout.")(func)
+
+
+def password_input(func):
+    """Shared --password-stdin option: a password is typed at a prompt or piped, never a command-line argument."""
+    return click.option("--password-stdin", is_flag=True,
+                        help="Read the password from the first line of standard input (for scripts) "
+                             "instead of prompting.")(func)
+
+
+def locked_by(func):
+    """Shared --by option of the period-lock commands."""
+    return click.option("--by", default=lambda: _os_user(), show_default="the current OS user", callback=_username,
+                        help="Who locks or unlocks (named to hospitals whose upload is refused).")(func)
+
+
+def _os_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def _cli_actor() -> str:
+    """The audit log's "by" for changes made from the command line."""
+    return f"cli:{_os_user()}"
+
+
+@contextmanager
+def _access_errors() -> Iterator[None]:
+    """A refused change (UserError), a bad role or period (ValueError) or a database failure: one line, exit 1."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except ValueError as exc:  # UserError is a ValueError
+        raise click.ClickException(str(exc)) from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+
+
+def _read_password(username: str, from_stdin: bool) -> str:
+    if from_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return click.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+
+
+def _plain(value, *, text: bool = False):
+    """A table cell for JSON (None, local ISO time, Python scalars) or, with *text*, for a person."""
+    import pandas as pd
+
+    from opsmon.periods import LOCAL_TZ
+
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return "-" if text else None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if hasattr(value, "astimezone"):
+        local = value.astimezone(LOCAL_TZ)
+        return local.strftime("%Y-%m-%d %H:%M") if text else local.isoformat(timespec="seconds")
+    value = value.item() if hasattr(value, "item") else value
+    if text and isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if text else value
+
+
+def _emit(frame, fmt: str, key: str, empty: str) -> None:
+    """A listing on stdout: ``{key: [records]}`` as JSON, or an aligned table (Chinese characters count double)."""
+    import unicodedata
+
+    if fmt == "json":
+        records = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        click.echo(json.dumps({key: records}, ensure_ascii=False, indent=2))
+        return
+    if frame.empty:
+        click.echo(empty)
+        return
+
+    def width(cell: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in cell)
+
+    rows = [list(frame.columns)] + [[_plain(v, text=True) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(width(row[i]) for row in rows) for i in range(len(frame.columns))]
+    for row in rows:
+        click.echo("  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip())
+
+
+@cli.group()
+def users() -> None:
+    """Dashboard users: one role and one org unit each (see the roles in README)."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, help="admin, leader, analyst, supervisor or hospital.")
+@click.option("--unit", required=True,
+              help="Org unit: a region adcode (province, prefecture or county) or, for hospital users, "
+                   "the hospital's 18-character code.")
+@click.option("--name", "display_name", help="Display name (e.g. the person's name).")
+@password_input
+def users_add(username: str, role: str, unit: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create a user; the password is prompted for (twice) or read from stdin, and stored only as an argon2 hash."""
+    from opsmon.access import add_user, get_user, roles
+
+    engine = _engine()
+    with _access_errors():
+        roles.get(role)  # an unknown role fails before the password is asked for
+        if get_user(engine, username):
+            raise click.ClickException(f"user {username!r} already exists")
+    password = _read_password(username, password_stdin)
+    with _access_errors():
+        user = add_user(engine, username, password, role, unit, display_name=display_name, by=_cli_actor())
+    click.echo(f"added {user.username} ({user.role}, {user.scope})")
+
+
+@users.command("passwd")
+@click.argument("username")
+@password_input
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set a user's password (their dashboard sessions end)."""
+    from opsmon.access import get_user, set_password
+
+    engine = _engine()
+    with _access_errors():
+        if get_user(engine, username) is None:
+            raise click.ClickException(f"no user {username!r}")
+    password = _read_password(username, password_stdin)
+    with _access_errors():
+        set_password(engine, username, password, by=_cli_actor())
+    click.echo(f"password of {username} changed")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Re-enable the user instead.")
+def users_disable(username: str, enable: bool) -> None:
+    """Disable a user (they cannot sign in; their sessions end), or re-enable one with --enable."""
+    from opsmon.access import set_disabled
+
+    with _access_errors():
+        set_disabled(_engine(), username, not enable, by=_cli_actor())
+    click.echo(f"{'enabled' if enable else 'disabled'} {username}")
+
+
+@users.command("list")
+@output_format
+def users_list(fmt: str) -> None:
+    """List users: name, role, org unit, status, last sign-in (never a password hash)."""
+    from opsmon.access import list_users
+
+    with _access_errors():
+        frame = list_users(_engine())
+    _emit(frame, fmt, "users", "no users")
+
+
+@cli.group()
+def periods() -> None:
+    """Period locks: uploads to a locked month are refused."""
+
+
+@periods.command("lock")
+@click.argument("period")
+@click.option("--reason", help="Why (kept with the lock and in the audit log).")
+@locked_by
+def periods_lock(period: str, reason: str | None, by: str) -> None:
+    """Lock a reporting period YYYY-MM: uploads for it are rejected, naming who locked it."""
+    from opsmon.access import locks
+
+    with _access_errors():
+        done = locks.lock(_engine(), period, by=by, reason=reason)
+    click.echo(f"locked {period}" if done else f"{period} was already locked")
+
+
+@periods.command("unlock")
+@click.argument("period")
+@locked_by
+def periods_unlock(period: str, by: str) -> None:
+    """Unlock a reporting period YYYY-MM."""
+    from opsmon.access import locks
+
+    with _access_errors():
+        done = locks.unlock(_engine(), period, by=by)
+    click.echo(f"unlocked {period}" if done else f"{period} was not locked")
+
+
+@periods.command("list")
+@output_format
+def periods_list(fmt: str) -> None:
+    """List locked periods, newest first: who locked each, when, and why."""
+    from opsmon.access import locks
+
+    with _access_errors():
+        frame = locks.list_locks(_engine())
+    _emit(frame, fmt, "locks", "no locked periods")
 
 
 def main() -> None:

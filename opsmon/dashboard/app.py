@@ -7,22 +7,46 @@ Serve it with ``opsmon serve`` or, in production, a WSGI server::
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from importlib import resources
 
 import dash
 import flask
 from sqlalchemy.engine import Engine
 
-from opsmon.dashboard import context, shell
-from opsmon.dashboard.pages import hospital, overview, rankings, risk, submissions, targets, trends, upload
+from opsmon import config
+from opsmon.dashboard import auth, context, shell
+from opsmon.dashboard.pages import admin, hospital, overview, rankings, risk, submissions, targets, trends, upload
 from opsmon.dashboard.strings import t
 from opsmon.sql import get_engine
 
-PAGES = (overview, rankings, trends, risk, targets, submissions, upload, hospital)
+PAGES = (overview, rankings, trends, risk, targets, submissions, upload, hospital, admin)
+# What opening each page needs (a permission of opsmon.access.roles); None: any signed-in user —
+# the hospital profile's data are scoped like everything else.
+PAGE_PERMISSIONS = {overview: "view_regions", rankings: "view_regions", trends: "view_regions",
+                    risk: "view_regions", targets: "view_regions", submissions: "view_regions",
+                    upload: "upload", hospital: None, admin: "admin"}
 
 
-def create_app(engine: Engine | None = None) -> dash.Dash:
-    """Build the app on *engine* (default: the configured database)."""
+def _guard(page_layout: Callable, permission: str | None) -> Callable:
+    """*page_layout*, or a "not permitted" panel for users without *permission*."""
+
+    @functools.wraps(page_layout)
+    def guarded(*args, **kwargs):
+        if permission is not None and not auth.may(permission):
+            return shell.not_permitted(kwargs.get("lang"))
+        return page_layout(*args, **kwargs)
+
+    return guarded
+
+
+def create_app(engine: Engine | None = None, settings: config.Settings | None = None) -> dash.Dash:
+    """Build the app on *engine* (default: the configured database), behind the sign-in page.
+
+    Raises :class:`~opsmon.dashboard.auth.InsecureConfiguration` in production mode
+    without OPSMON_SECRET_KEY.
+    """
     assets = str(resources.files("opsmon") / "assets")
     app = dash.Dash(
         __name__,
@@ -35,8 +59,12 @@ def create_app(engine: Engine | None = None) -> dash.Dash:
         serve_locally=True,
     )
     app.server.config[context.ENGINE_KEY] = engine or get_engine()
+    auth.install(app, settings)
     for page in PAGES:
         page.register()
+        entry = dash.page_registry[page.__name__]
+        entry["permission"] = PAGE_PERMISSIONS[page]
+        entry["layout"] = _guard(entry["layout"], PAGE_PERMISSIONS[page])
     app.layout = shell.layout
     return app
 

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from opsmon.dashboard import data
 from opsmon.indicators import reporting
 
 TTL_SECONDS = 300
@@ -35,12 +36,14 @@ def _freeze(value: Any) -> Any:
 
 
 def memo(fn: F) -> F:
-    """Cache *fn*(engine, …) per engine, arguments and data version. Treat the result as read-only."""
+    """Cache *fn*(engine, …) per engine, arguments, data version and user scope. Treat the result as read-only."""
 
     @functools.wraps(fn)
     def wrapper(engine, *args: Any, **kwargs: Any) -> Any:
         version = reporting.data_version(engine)
-        key = (fn.__module__, fn.__qualname__, str(engine.url), version, _freeze(args), _freeze(kwargs))
+        # The user's scope is part of the key: a result computed for one scope never serves another.
+        key = (fn.__module__, fn.__qualname__, str(engine.url), version, data.scope(), _freeze(args),
+               _freeze(kwargs))
         now = time.monotonic()
         with _lock:
             hit = _entries.get(key)

@@ -16,10 +16,10 @@ import pandas as pd
 from dash import dcc, html
 
 from opsmon import geo
-from opsmon.dashboard import context, state
+from opsmon.dashboard import auth, context, data, state
 from opsmon.dashboard.format import period_label
 from opsmon.dashboard.strings import t
-from opsmon.indicators import CATALOGUE, SPANS, get, reporting, series
+from opsmon.indicators import CATALOGUE, SPANS, get, reporting
 from opsmon.indicators import periods as ind_periods
 from opsmon.indicators.periods import SPAN_LABELS
 from opsmon.indicators.restrict import FILTERS
@@ -56,7 +56,7 @@ def available_periods(engine=None) -> list[str]:
     if latest is None:
         return []
     start = ind_periods.add_months(ind_periods.to_date(latest), -(HISTORY_MONTHS - 1))
-    frame = series(engine, "hospitals_reporting", reporting.province_code(engine), start, latest)
+    frame = data.series(engine, "hospitals_reporting", reporting.province_code(engine), start, latest)
     months = frame.loc[frame["value"] > 0, "period"].tolist()
     return sorted(months, reverse=True) or [latest]
 
@@ -192,8 +192,40 @@ def indicator_dropdown(component_id: str, value: str, lang: str, ids: Iterable[s
                         optionHeight=32, maxHeight=420)
 
 
+def home_region() -> str:
+    """Where region views start for the signed-in user: their region (the province for province users)."""
+    user = auth.current_user()
+    return user.region_adcode.strip() if user is not None and user.region_adcode else province()
+
+
+def regions_in_scope() -> set[str]:
+    """Adcodes the signed-in user may look at: their region and everything under it (none for a hospital)."""
+    frame = regions()
+    user = auth.current_user()
+    if user is None or user.hospital_code:
+        return set()
+    children: dict[str, list[str]] = {}
+    for code, parent in zip(frame["adcode"], frame["parent_adcode"]):
+        children.setdefault(parent, []).append(code)
+    found, todo = set(), [user.scope]
+    while todo:
+        code = todo.pop()
+        found.add(code)
+        todo += children.get(code, [])
+    return found
+
+
 def region_options(lang: str, levels: Sequence[str] = ("province", "prefecture", "county")) -> list[dict]:
-    """Regions as options: the province, then each prefecture followed by its counties (indented)."""
+    """Regions as options: the province, then each prefecture followed by its counties (indented).
+
+    Only the regions in the signed-in user's scope are offered (the server enforces the scope anyway).
+    """
+    options = _region_options(lang, tuple(levels))
+    allowed = regions_in_scope()
+    return [o for o in options if o["value"] in allowed]
+
+
+def _region_options(lang: str, levels: tuple[str, ...]) -> list[dict]:
     frame = regions()
     options = []
     prov = frame[frame["level"] == "province"].iloc[0]

@@ -28,6 +28,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from opsmon.dashboard import data
 from opsmon.dashboard.components import enum_label, region_name, span_label
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
@@ -62,8 +63,14 @@ def file_name(*parts: str, as_of: datetime | None, ext: str) -> str:
     return name[:150] + f".{ext}"
 
 
-def send(content: bytes, filename: str) -> dict:
-    """A ``dcc.Download`` payload."""
+def send(content: bytes, filename: str, *, rows: int) -> dict:
+    """A ``dcc.Download`` payload — if the signed-in user may export; the export goes to the audit log.
+
+    Every table download leaves through here, so the export permission and the
+    audit entry (file name and row count) cannot be forgotten by a page.
+    """
+    data.check_export()
+    data.record_export(filename, rows)
     return dcc.send_bytes(content, filename)
 
 

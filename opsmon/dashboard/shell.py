@@ -16,15 +16,47 @@ import flask
 from dash import Input, Output, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import components, context, state
+from opsmon.access import roles
+from opsmon.dashboard import auth, components, context, data, state
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
-from opsmon.indicators import query, reporting
+from opsmon.indicators import reporting
 
 
 def _nav_pages() -> list[dict]:
-    """Registered pages that belong in the navbar (not those with path variables), in order."""
-    return [p for p in dash.page_registry.values() if not p.get("path_template")]
+    """Registered pages for the navbar (not those with path variables) the signed-in user may open."""
+    return [p for p in dash.page_registry.values() if not p.get("path_template")
+            and (p.get("permission") is None or auth.may(p["permission"]))]
+
+
+def user_menu(lang: str) -> html.Div:
+    """Who is signed in (name · role · unit) and the sign-out button (a POST form: no link can sign you out)."""
+    user = auth.current_user()
+    if user is None:
+        return html.Div()
+    role = roles.get(user.role)
+    unit = components.region_name(user.scope) if user.region_adcode else user.scope
+    return html.Div([
+        html.Span([html.Strong(user.display_name or user.username), f" · {role.en if lang == 'en' else role.zh}",
+                   html.Span(f" · {unit}", className="d-none d-lg-inline")], className="opsmon-user me-2",
+                  id="user-name"),
+        html.Form(dbc.Button(t("nav.signout", lang), type="submit", size="sm", color="light", outline=True,
+                             id="signout"), action="/logout", method="post", className="d-inline"),
+    ], className="d-flex align-items-center ms-2")
+
+
+def not_permitted(lang: str | None) -> dbc.Alert:
+    """The panel a page shows to a user whose role may not open it."""
+    lang = state.language(lang)
+    user = auth.current_user()
+    role = roles.get(user.role) if user else None
+    home = auth.home_for(user) if user else "/login"
+    return dbc.Alert([html.H4(t("access.denied_title", lang)),
+                      html.P(t("access.denied", lang).format(role=(role.en if lang == "en" else role.zh)
+                                                              if role else "—")),
+                      dcc.Link(t("nav.hospital", lang) if user and user.hospital_code else t("nav.overview", lang),
+                               href=state.href(home, lang))],
+                     color="warning", id="not-permitted", className="mt-4")
 
 
 def as_of_stamp(lang: str) -> html.Span:
@@ -50,6 +82,7 @@ def navbar(pathname: str | None, lang: str) -> dbc.Container:
                  className="me-3 d-none d-md-block"),
         dbc.Button(t("lang.toggle", lang), id="lang-toggle", size="sm", color="light", outline=True,
                    className="opsmon-lang", title=t("lang.toggle_title", lang)),
+        user_menu(lang),
     ], fluid=True)
 
 
@@ -92,7 +125,7 @@ def hospital_options(text: str | None, search: str | None):
     latest = reporting.latest_period(engine)
     if latest is None:
         return []
-    frame = query(engine, "hospitals_expected", "hospital", latest)
+    frame = data.query(engine, "hospitals_expected", "hospital", latest)
     needle = text.strip().upper()
     hits = frame[frame["name"].str.upper().str.contains(needle, regex=False)
                  | frame["code"].str.contains(needle, regex=False)].head(30)

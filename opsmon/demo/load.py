@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon import config, indicators
+from opsmon.demo.accounts import DemoAccount, accounts_table, ensure_demo_accounts
 from opsmon.demo.files import write_files
 from opsmon.demo.generate import default_now, generate
 from opsmon.ingest import ingest_path
@@ -40,13 +41,15 @@ class DemoOutcome:
     files: int
     rejected: int
     seconds: float
+    accounts: tuple[DemoAccount, ...] = ()
 
     @property
     def summary(self) -> str:
         """One line for the terminal."""
         verb = "reused the demo province already in the database" if self.reused else "loaded the demo province"
         rejected = f", {self.rejected} rejected" if self.rejected else ""
-        return f"{verb}: {self.hospitals} hospitals, {self.files} files{rejected} ({self.seconds:.1f} s)"
+        text = f"{verb}: {self.hospitals} hospitals, {self.files} files{rejected} ({self.seconds:.1f} s)"
+        return text + ("\n" + accounts_table(list(self.accounts)) if self.accounts else "")
 
 
 def _scalar(engine: Engine, sql: str):
@@ -73,7 +76,8 @@ def load_demo(
     state = _scalar(engine, "SELECT value FROM settings WHERE key = 'demo'")
     if state is not None:
         hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
-        return DemoOutcome(True, hospitals, state.get("files", 0), 0, time.perf_counter() - started)
+        return DemoOutcome(True, hospitals, state.get("files", 0), 0, time.perf_counter() - started,
+                           tuple(ensure_demo_accounts(engine)))
     if _scalar(engine, "SELECT count(*) FROM hospitals"):
         raise DemoError("this database already holds hospitals that are not the demo's; "
                         "use an empty database (or --reset, which deletes everything)")
@@ -114,4 +118,5 @@ def load_demo(
     # Build the aggregates and the risk register now, so the first page view doesn't wait.
     indicators.refresh(engine)
     hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
-    return DemoOutcome(False, hospitals, len(files), rejected, time.perf_counter() - started)
+    return DemoOutcome(False, hospitals, len(files), rejected, time.perf_counter() - started,
+                       tuple(ensure_demo_accounts(engine)))

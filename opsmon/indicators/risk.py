@@ -171,6 +171,10 @@ def _refresh_statements(severity: dict[str, str]) -> tuple[str, ...]:
     """The statements that rebuild the firings and merge the episodes into the register."""
     return (
         f"CREATE TEMP TABLE risk_fired ON COMMIT DROP AS {_fired_sql(severity)}",
+        # Fresh statistics for the temp table and the target: without them the anti-joins below
+        # are planned as nested loops, quadratic at national size (hours instead of seconds).
+        "ANALYZE risk_fired",
+        "ANALYZE risk_firings",
         # Firings: a merge rather than delete-all-and-insert: after an upload few rows change.
         """DELETE FROM risk_firings f WHERE NOT EXISTS (
     SELECT 1 FROM risk_fired x WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)""",
@@ -199,6 +203,8 @@ SELECT hospital_code, rule, min(period) AS first_period, max(period) AS last_per
        CAST(count(*) AS int) AS months_firing,
        (array_agg(next_assessed ORDER BY period DESC))[1] AS resolved_period
 FROM runs GROUP BY hospital_code, rule, run""",
+        "ANALYZE risk_episodes",
+        "ANALYZE risk_register",
         # Merge: drop episodes the data no longer support, update changed ones, add new ones —
         # in that order, so "one open episode per hospital and rule" holds after every statement.
         """DELETE FROM risk_register r WHERE NOT EXISTS (

@@ -7,6 +7,7 @@ log, the current values a preview compares a file with, and the due date of a pe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from opsmon.ingest import store
 from opsmon.ingest.fields import FIELDS, Kind
-from opsmon.ingest.parse import MAX_BYTES, Parsed, parse
+from opsmon.ingest.parse import KIND_NAMES, MAX_BYTES, Parsed, parse
 from opsmon.ingest.problems import Problem, errors, warnings
 from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
 from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, due_date
@@ -133,6 +134,7 @@ def ingest_bytes(
     received_at: datetime | None = None,
     today: date | None = None,
     allowed_hospitals: set[str] | None = None,
+    allowed_kinds: Collection[str] | None = None,
     max_bytes: int = MAX_BYTES,
 ) -> FileResult:
     """Parse, validate and (unless *dry_run*) store one file; log every attempt.
@@ -144,7 +146,8 @@ def ingest_bytes(
 
     *received_at* backdates the submission (bulk loads of history, the demo); a naive
     value is China time. It defaults to the moment the call starts. *allowed_hospitals*
-    limits a hospital user to their own rows; *max_bytes* bounds the file size.
+    limits a hospital user to their own rows (a region user to the hospitals of their area);
+    *allowed_kinds* the kinds of file the uploader may send; *max_bytes* bounds the file size.
     A *dry_run* logs and stores nothing but reports what storing would do.
     """
     received_at = _aware(received_at) if received_at is not None else datetime.now(LOCAL_TZ)
@@ -159,12 +162,18 @@ def ingest_bytes(
             submission_id = store.open_submission(conn, **attempt)
 
     problems = list(parsed.problems)
+    kind_refused = allowed_kinds is not None and parsed.kind is not None and parsed.kind not in allowed_kinds
+    if kind_refused:
+        zh, en = KIND_NAMES[parsed.kind]
+        problems.append(Problem(None, None, parsed.kind, "kind_not_permitted",
+                                f"您的账号不能上报{zh}，请联系省级管理员。",
+                                f"Your account may not submit {en}; ask the provincial administrator."))
     result_kind = parsed.kind
     revisions = 0
     changes = None
     try:
         with engine.begin() as conn:
-            if parsed.kind is not None and len(parsed.frame):
+            if parsed.kind is not None and len(parsed.frame) and not kind_refused:  # refused whatever it holds
                 # Also after cell-level parse errors: a clerk sees every problem of the file at
                 # once (validate skips the cells that did not parse).
                 problems = _in_sheet_order(
@@ -237,16 +246,20 @@ def current_values(engine: Engine, kind: Kind, keys: pd.DataFrame) -> pd.DataFra
         return store.current_values(conn, kind, keys)
 
 
-def list_submissions(engine: Engine, *, limit: int = 50, username: str | None = None) -> pd.DataFrame:
-    """The submissions log, newest first: status, user, file, times, counts, numbers of errors and warnings."""
+def list_submissions(engine: Engine, *, limit: int = 50, username: str | None = None,
+                     scope: str | None = None) -> pd.DataFrame:
+    """The submissions log, newest first: status, user, file, times, counts, numbers of errors and warnings.
+
+    *scope* (a region adcode or a hospital code) keeps the files uploaded by users inside it.
+    """
     with engine.connect() as conn:
-        return store.submissions(conn, limit=limit, username=username)
+        return store.submissions(conn, limit=limit, username=username, scope=scope)
 
 
-def get_submission(engine: Engine, submission_id: int) -> dict[str, Any] | None:
-    """One logged attempt with its errors and warnings, or None."""
+def get_submission(engine: Engine, submission_id: int, *, scope: str | None = None) -> dict[str, Any] | None:
+    """One logged attempt with its errors and warnings, or None (also when it is outside *scope*)."""
     with engine.connect() as conn:
-        return store.submission(conn, submission_id)
+        return store.submission(conn, submission_id, scope=scope)
 
 
 def due_day(engine: Engine) -> int:

@@ -321,21 +321,37 @@ SUBMISSION_COLUMNS = ("submission_id, kind, username, file_name, sha256, size_by
                       "status, rows_total, rows_accepted, revisions_created")
 
 
-def submissions(conn: sa.Connection, *, limit: int = 50, username: str | None = None) -> pd.DataFrame:
-    """The submissions log, newest first, with the number of errors and warnings of each attempt."""
-    where = "WHERE username = :user " if username else ""
+# Submissions a scope may see: those whose uploader belongs inside it (the province sees all,
+# including CLI and demo loads). A file's errors quote its rows, so a hospital sees only its own users' files.
+_SUBMITTED_IN_SCOPE = """(
+    CAST(:scope AS text) IS NULL
+    OR :scope = (SELECT adcode FROM regions WHERE level = 'province')
+    OR username IN (SELECT u.username FROM users u WHERE u.hospital_code = :scope)
+    OR username IN (SELECT u.username FROM users u LEFT JOIN hospitals h ON h.hospital_code = u.hospital_code
+                    WHERE coalesce(h.adcode, u.region_adcode) IN
+                          (SELECT adcode FROM region_ancestors WHERE ancestor_adcode = :scope)))"""
+
+
+def submissions(conn: sa.Connection, *, limit: int = 50, username: str | None = None,
+                scope: str | None = None) -> pd.DataFrame:
+    """The submissions log, newest first, with the number of errors and warnings of each attempt.
+
+    *scope* (a region adcode or hospital code) keeps the files uploaded by users inside it.
+    """
+    where = "WHERE " + _SUBMITTED_IN_SCOPE + (" AND username = :user " if username else " ")
     return _read(conn, (
         f"SELECT {SUBMISSION_COLUMNS}, jsonb_array_length(errors) AS n_errors, "
         f"jsonb_array_length(warnings) AS n_warnings FROM submissions {where}"
         "ORDER BY received_at DESC, submission_id DESC LIMIT :limit"
-    ), {"limit": limit, "user": username})
+    ), {"limit": limit, "user": username, "scope": scope})
 
 
-def submission(conn: sa.Connection, submission_id: int) -> dict[str, Any] | None:
-    """One submission with its errors and warnings (lists of problem dicts); None if there is none."""
+def submission(conn: sa.Connection, submission_id: int, *, scope: str | None = None) -> dict[str, Any] | None:
+    """One submission with its errors and warnings (lists of problem dicts); None if there is none in *scope*."""
     row = conn.execute(sa.text(
-        f"SELECT {SUBMISSION_COLUMNS}, errors, warnings FROM submissions WHERE submission_id = :id"
-    ), {"id": submission_id}).mappings().first()
+        f"SELECT {SUBMISSION_COLUMNS}, errors, warnings FROM submissions WHERE submission_id = :id "
+        f"AND {_SUBMITTED_IN_SCOPE}"
+    ), {"id": submission_id, "scope": scope}).mappings().first()
     return dict(row) if row else None
 
 

@@ -10,6 +10,7 @@ opens it without mojibake.
 from __future__ import annotations
 
 import io
+
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter

@@ -25,12 +25,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def make_user(engine, username: str = "test-admin", role: str = "admin", unit: str = "220000") -> str:
+    """Create a user (password ``test-password-1``) unless it exists; return its name."""
+    from opsmon.access.users import add_user, get_user
+
+    if get_user(engine, username) is None:
+        add_user(engine, username, "test-password-1", role, unit)
+    return username
+
+
+@contextmanager
+def signed_in(app, engine, username: str) -> Iterator[object]:
+    """A request context of *app* in which *username* is signed in (for calling callbacks as functions)."""
+    import flask
+
+    from opsmon.access.users import get_user, open_session
+
+    user = get_user(engine, username)
+    assert user is not None, f"no user {username}"
+    with app.server.test_request_context("/"):
+        flask.session.update(user={"email": user.username, "groups": [user.role]}, token=user.session_token,
+                             sid=open_session(engine, username), since=time.time())
+        yield user
+
+
 @contextmanager
 def serve(database_url: str, workdir: Path, ready_path: str = "/", **extra_env: str) -> Iterator[str]:
     """Run ``opsmon serve`` on *database_url* on a free port; yield its base URL, stop it after."""
     port = free_port()
     log = workdir / "serve.log"
-    env = {**os.environ, "DATABASE_URL": database_url, **extra_env}
+    env = {**os.environ, "DATABASE_URL": database_url, "OPSMON_SECRET_KEY": f"test-secret-{port}",
+           "OPSMON_DATA_DIR": str(workdir / "data"), **extra_env}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "opsmon.cli", "serve", "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -52,11 +77,39 @@ def serve(database_url: str, workdir: Path, ready_path: str = "/", **extra_env: 
         proc.wait(timeout=20)
 
 
+# Where the session-wide browser is signed in (cookies ignore ports: one server's sign-in replaces another's).
+_signed_in: dict[str, str] = {}
+
+
+def sign_in(browser, base_url: str, username: str, password: str) -> None:
+    """Sign *browser* in to the server at *base_url* through its sign-in page, as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if _signed_in.get("url") == base_url and _signed_in.get("user") == username:
+        return
+    browser.delete_all_cookies()
+    browser.get(f"{base_url}/login")
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "login-submit").click()
+    WebDriverWait(browser, 30).until(EC.presence_of_element_located((By.ID, "user-name")))
+    _signed_in.update(url=base_url, user=username)
+
+
 @pytest.fixture(scope="session")
-def dashboard_url(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dashboard_server(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``opsmon serve`` against the demo database, on a free port."""
     with serve(demo_url, tmp_path_factory.mktemp("serve")) as url:
         yield url
+
+
+@pytest.fixture
+def dashboard_url(dashboard_server: str, browser) -> str:
+    """The demo server's URL, with the browser signed in as the demo administrator."""
+    sign_in(browser, dashboard_server, "demo-admin", "opsmon-admin-demo")
+    return dashboard_server
 
 
 @pytest.fixture(scope="session")

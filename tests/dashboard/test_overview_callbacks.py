@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from conftest import make_user, signed_in
 
 from opsmon.dashboard.app import create_app
 from opsmon.dashboard.pages import overview
@@ -32,7 +33,7 @@ def test_children_summary_adds_up_to_the_province(demo_engine):
 def test_update_callback_returns_cards_map_and_table(demo_engine):
     app = create_app(demo_engine)
     period = reporting.latest_period(demo_engine)
-    with app.server.test_request_context("/"):
+    with signed_in(app, demo_engine, "demo-admin"):
         kpis, fig, table, *_ = overview.update(period, "reporting_rate")
     assert len(fig.data[0].locations) == 10
     assert 0 <= min(fig.data[0].z) and max(fig.data[0].z) <= 1
@@ -41,7 +42,7 @@ def test_update_callback_returns_cards_map_and_table(demo_engine):
 
 def test_update_without_data_shows_a_friendly_empty_state(engine):
     app = create_app(engine)
-    with app.server.test_request_context("/"):
+    with signed_in(app, engine, make_user(engine)):
         kpis, fig, table, *_ = overview.update(None, "hospitals_expected")
     assert "本期暂无数据" in str(kpis) and "opsmon ingest" in str(kpis)  # what to do about it
     assert fig.layout.annotations[0].text == "本期暂无数据" and fig.layout.xaxis.visible is False

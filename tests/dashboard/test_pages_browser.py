@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import sign_in
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -24,6 +25,7 @@ PAGES = [
     ("risk", "/risk", "#risk-grid .ag-row"),
     ("targets", "/targets", "#targets-grid .ag-row"),
     ("submissions", "/submissions", "#submissions-region-grid .ag-row"),
+    ("admin", "/admin", "#admin-audit .ag-row"),
 ]
 
 
@@ -269,3 +271,33 @@ def test_the_navbar_search_opens_a_hospital(browser, dashboard_url, demo_engine)
     option.click()
     wait_until(browser, lambda b: b.current_url.endswith(f"/hospital/{hospital['code']}"))
     wait_until(browser, lambda b: b.find_element(By.CSS_SELECTOR, ".opsmon-page-title").text == hospital["name"])
+
+
+def test_a_prefecture_supervisor_sees_only_its_prefecture(browser, dashboard_server, demo_engine, screenshot):
+    regions = geo.load_regions("220000")
+    changchun = set(regions.loc[(regions["level"] == "county") & (regions["geo_parent_adcode"] == "220100"),
+                                "adcode"])
+    period = reporting.latest_period(demo_engine)
+    everyone = query(demo_engine, "hospitals_expected", "hospital", period)
+    own = everyone[everyone["parent_code"].isin(changchun)]
+    sign_in(browser, dashboard_server, "demo-supervisor", "opsmon-supervisor-demo")
+    browser.get(dashboard_server + "/")  # starts at 长春市: its counties on the map, nothing else
+    wait_css(browser, "#overview-map path.choroplethlocation")
+    settled(browser)
+    assert set(map_locations(browser)) == changchun
+    full_page_screenshot(browser, screenshot, "supervisor-overview")
+
+    browser.get(dashboard_server + f"/rankings?level=hospital&period={period}")
+    wait_css(browser, "#rankings-grid .ag-row")
+    settled(browser)
+    names = {e.text for e in browser.find_elements(By.CSS_SELECTOR, "#rankings-grid a.opsmon-link")}
+    assert names and names <= set(own["name"])
+
+
+def test_a_hospital_user_is_offered_only_its_own_pages(browser, dashboard_server, demo_engine, screenshot):
+    sign_in(browser, dashboard_server, "demo-hospital", "opsmon-hospital-demo")
+    browser.get(dashboard_server + "/")
+    wait_css(browser, "#not-permitted")
+    nav = browser.find_element(By.ID, "navbar").text
+    assert "填报" in nav and "排名" not in nav and "风险" not in nav
+    full_page_screenshot(browser, screenshot, "hospital-user-denied")

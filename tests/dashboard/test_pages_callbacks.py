@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import make_user, signed_in
 from dash.exceptions import PreventUpdate
 
 from opsmon import geo
@@ -44,8 +45,8 @@ def app(demo_engine):
 
 
 @pytest.fixture
-def request_context(app) -> Iterator[None]:
-    with app.server.test_request_context("/"):
+def request_context(app, demo_engine) -> Iterator[None]:
+    with signed_in(app, demo_engine, "demo-admin"):
         yield
 
 
@@ -300,7 +301,7 @@ def test_submission_monitor_lists_who_has_not_reported(demo_engine, request_cont
 # ----------------------------------------------------------------------------------------- no data at all
 def test_every_page_has_a_friendly_empty_state(engine):
     app = create_app(engine)
-    with app.server.test_request_context("/"):
+    with signed_in(app, engine, make_user(engine)):
         outputs = [
             overview.update(None, "reporting_rate", {"lang": "zh", "region": PROVINCE}),
             rankings.update("surplus_rate", "hospital", None, "month", None, [], [], [], [], "", None, ZH),

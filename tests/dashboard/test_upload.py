@@ -17,7 +17,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import serve
+from conftest import make_user, serve, sign_in, signed_in
 from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -67,7 +67,8 @@ def query(engine, sql: str, **params):
 def upload_url(engine, tmp_path: Path):
     """``opsmon serve`` on the test's fresh database, with the registry (A, B) loaded."""
     assert ingest_bytes(registry_csv(), "机构名录.csv", engine=engine, username="admin").status == "accepted"
-    with serve(engine.url.render_as_string(hide_password=False), tmp_path, ready_path="/upload",
+    make_user(engine)
+    with serve(engine.url.render_as_string(hide_password=False), tmp_path, ready_path="/login",
                OPSMON_DATA_DIR=str(tmp_path / "data")) as url:
         yield url
 
@@ -85,6 +86,7 @@ def choose_file(browser, path: Path) -> None:
 
 
 def open_page(browser, url: str) -> None:
+    sign_in(browser, url, "test-admin", "test-password-1")
     browser.get(url + "/upload")
     wait_for(browser, "#upload-file input[type=file]")
     wait_for(browser, "#upload-history .ag-root")
@@ -161,7 +163,7 @@ def test_a_good_file_is_previewed_then_stored_and_a_correction_shows_its_changed
                          "FROM monthly_values ORDER BY hospital_code") == [
         (A, "2025-03", 1, True, 200), (B, "2025-03", 1, True, 200)]
     assert query(engine, "SELECT username, file_name, status FROM submissions WHERE kind = 'monthly'") == [
-        ("web", "3月快报.csv", "accepted")]
+        ("test-admin", "3月快报.csv", "accepted")]
     wait_text(browser, "#upload-history", "3月快报.csv")
 
     # A correction of A's doctors: one row changes, one cell highlighted with the current value.
@@ -180,7 +182,7 @@ def test_a_good_file_is_previewed_then_stored_and_a_correction_shows_its_changed
     # The revision this correction supersedes: who sent it, which file, when.
     revisions = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
                  for tr in browser.find_elements(By.CSS_SELECTOR, "#upload-revisions tbody tr")]
-    assert [r[:6] for r in revisions] == [[A, "2025-03", "1", "✓", "web", "3月快报.csv"]]
+    assert [r[:6] for r in revisions] == [[A, "2025-03", "1", "✓", "test-admin", "3月快报.csv"]]
     screenshot("upload-preview-changes")
 
     click(browser, "upload-confirm")
@@ -256,7 +258,7 @@ def test_a_kept_upload_comes_back_only_with_its_token_and_hash(app):
 
 
 def test_preview_then_confirm_stores_the_previewed_bytes(app, engine):
-    with app.server.test_request_context("/upload"):
+    with signed_in(app, engine, make_user(engine)):
         preview, handle, hidden, disabled, _, reset = upload.preview(data_url(GBK_MONTH.read_bytes()), "3月.csv",
                                                                      "auto", None)
         assert (hidden, disabled, reset) == (False, False, None)
@@ -266,14 +268,14 @@ def test_preview_then_confirm_stores_the_previewed_bytes(app, engine):
     assert alert.children == "已入库：3月.csv，2 行生成新版本。"
     assert (token, hidden) == (None, True)
     assert query(engine, "SELECT count(*) FROM monthly_values") == [(2,)]
-    assert [(h["file_name"], h["status"], h["username"]) for h in history][:1] == [("3月.csv", "已入库", "web")]
-    with app.server.test_request_context("/upload"):
+    assert [(h["file_name"], h["status"], h["username"]) for h in history][:1] == [("3月.csv", "已入库", "test-admin")]
+    with signed_in(app, engine, make_user(engine)):
         again, *_ = upload.confirm(1, handle)  # the kept file is gone once stored
     assert again.children == "预览已失效（文件已提交、已取消或超过 1 小时），请重新上传。"
 
 
 def test_confirm_with_a_forged_hash_stores_nothing(app, engine):
-    with app.server.test_request_context("/upload"):
+    with signed_in(app, engine, make_user(engine)):
         _, handle, *_ = upload.preview(data_url(GBK_MONTH.read_bytes()), "3月.csv", "auto", None)
         alert, *_ = upload.confirm(1, {**handle, "sha256": "a" * 64})
     assert alert.children == "文件校验失败（SHA-256 不一致），没有入库，请重新上传。"

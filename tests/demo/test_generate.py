@@ -18,11 +18,24 @@ import pytest
 import opsmon
 from opsmon.demo.files import DemoFile, write_files
 from opsmon.demo.generate import (
-    COUNT_COLUMNS, MONEY_COLUMNS, MONTHLY_COLUMNS, PROGRESS_COLUMNS, REGISTRY_COLUMNS, DemoData, generate, tier_of,
+    COUNT_COLUMNS,
+    MONEY_COLUMNS,
+    MONTHLY_COLUMNS,
+    PROGRESS_COLUMNS,
+    REGISTRY_COLUMNS,
+    DemoData,
+    generate,
+    tier_of,
 )
 from opsmon.ingest import uscc
 from opsmon.ingest.fields import (
-    AFFILIATIONS, AUTHORITIES, CALIBER_MAPPING, CATEGORIES, HOSPITAL_LEVELS, MONTHLY, PLATFORM_STATUS,
+    AFFILIATIONS,
+    AUTHORITIES,
+    CALIBER_MAPPING,
+    CATEGORIES,
+    HOSPITAL_LEVELS,
+    MONTHLY,
+    PLATFORM_STATUS,
 )
 
 END = "2026-10"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import province_fixture as fixture
 import pytest
 from sqlalchemy.engine import Engine
-
-import province_fixture as fixture
 
 
 @pytest.fixture

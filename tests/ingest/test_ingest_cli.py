@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from test_store import REGISTRY_ROWS, B, monthly, month, registry
+from test_store import REGISTRY_ROWS, A, B, month, monthly, registry
 
+from opsmon.access import add_user
 from opsmon.cli import cli
 from opsmon.ingest.api import ingest_bytes
 from opsmon.sql import db
@@ -136,10 +137,31 @@ def test_dry_run_of_a_bad_file_exits_1(url, engine, files):
 
 
 def test_as_records_the_user(url, engine, files):
+    add_user(engine, "jilin-finance", "a-long-password", "analyst", "220000")
     assert run(url, "--as", "jilin-finance", *files(march__csv=GOOD)).exit_code == 0
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT username, file_name FROM submissions WHERE kind = 'monthly'")).all() == [
             ("jilin-finance", "march.csv")]
+
+
+def test_as_a_hospital_user_applies_its_scope_and_kinds(url, engine, files):
+    add_user(engine, "clerk-a", "a-long-password", "hospital", A)
+    result = run(url, "--as", "clerk-a", "--format", "json", *files(b__csv=monthly(month(hospital_code=B))))
+    assert result.exit_code == 1
+    assert [e["code"] for e in json.loads(result.stdout)["files"][0]["errors"]] == ["out_of_scope"]
+    result = run(url, "--as", "clerk-a", "--format", "json", *files(reg__csv=registry(*REGISTRY_ROWS)))
+    assert [e["code"] for e in json.loads(result.stdout)["files"][0]["errors"]] == ["kind_not_permitted"]
+    assert count(engine, "SELECT count(*) FROM monthly_values") == 0
+    assert run(url, "--as", "clerk-a", *files(a__csv=GOOD)).exit_code == 0  # its own hospital's row
+
+
+def test_as_an_unknown_or_viewing_user_is_refused(url, engine, files):
+    result = run(url, "--as", "nobody", *files(march__csv=GOOD))
+    assert result.exit_code == 1 and "no active user 'nobody'" in result.output
+    add_user(engine, "boss", "a-long-password", "leader", "220000")
+    result = run(url, "--as", "boss", *files(march__csv=GOOD))
+    assert result.exit_code == 1 and "may not upload" in result.output
+    assert count(engine, "SELECT count(*) FROM submissions WHERE kind = 'monthly'") == 0
 
 
 def test_kind_is_applied_to_every_file(url, files):

@@ -16,15 +16,13 @@ from dash import Input, Output, State, callback, dcc, html
 from plotly.subplots import make_subplots
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, state
+from opsmon.dashboard import context, data, state
 from opsmon.dashboard.figures import FONT, GRAPH_CONFIG, PALETTE, empty_figure
 from opsmon.dashboard.format import indicator_value, timestamp
 from opsmon.dashboard.strings import t
-from opsmon.indicators import get, query, series
-from opsmon.indicators import risk as risk_api
+from opsmon.indicators import get
 from opsmon.indicators.programme import PROGRAMME_IDS
 from opsmon.indicators.risk_rules import BY_ID as RULES
-from opsmon.ingest import api as ingest_api
 from opsmon.ingest.fields import FIELDS
 
 PATH_TEMPLATE = "/hospital/<code>"
@@ -46,7 +44,7 @@ def registry(code: str | None) -> dict | None:
     """The hospital's current registry row (None when unknown), with its tier."""
     if not code:
         return None
-    frame = ingest_api.current_values(context.engine(), "registry", pd.DataFrame({"hospital_code": [code.upper()]}))
+    frame = data.current_values(context.engine(), "registry", pd.DataFrame({"hospital_code": [code.upper()]}))
     if frame.empty:
         return None
     row = frame.iloc[0].to_dict()
@@ -151,7 +149,7 @@ def layout(code: str | None = None, lang: str | None = None, **query: str) -> ht
 # ----------------------------------------------------------------------------------------- cards
 def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS) -> pd.DataFrame:
     """Per indicator: this hospital's value, the tier's median, quartiles and number of peers with a value."""
-    frame = query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
+    frame = data.query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
     peers = frame.groupby("indicator")["value"].agg(
         median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
     own = frame[frame["code"] == code].set_index("indicator")["value"].rename("value")
@@ -183,7 +181,7 @@ def kpi_cards(engine, code: str, tier: str, period: str, span: str, lang: str) -
 
 
 def programme_status(engine, code: str, period: str, lang: str) -> html.Div:
-    frame = query(engine, list(PROGRAMME_IDS), "hospital", period)
+    frame = data.query(engine, list(PROGRAMME_IDS), "hospital", period)
     own = frame[frame["code"] == code].set_index("indicator")
     if own.empty:
         return c.empty(lang)
@@ -211,7 +209,7 @@ def trend_figure(engine, code: str, period: str, lang: str):
     any_data = False
     for n, ind_id in enumerate(TREND_IDS):
         ind = get(ind_id)
-        frame = series(engine, ind_id, code, start, period)
+        frame = data.series(engine, ind_id, code, start, period)
         known = frame["value"].notna()
         if known.any():
             frame = frame.loc[known.idxmax():]  # from the first month with data
@@ -248,7 +246,7 @@ c.url_sync("hospital", CONTROLS, read, params)
 
 # ----------------------------------------------------------------------------------------- history tables
 def risk_history(code: str, lang: str):
-    frame = risk_api.register(context.engine(), hospital=code)
+    frame = data.risk_register(context.engine(), hospital=code)
     if frame.empty:
         return html.Div(t("hospital.no_risks", lang), className="opsmon-empty-small")
     rows = pd.DataFrame({
@@ -284,7 +282,7 @@ def revisions(code: str, lang: str):
     engine = context.engine()
     frames = []
     for kind in ("monthly", "progress"):
-        frame = ingest_api.list_revisions(engine, code, kind=kind)
+        frame = data.list_revisions(engine, code, kind=kind)
         frames.append(frame.assign(kind=t(f"kind.short.{kind}", lang)))
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:

@@ -20,12 +20,12 @@ from dash.exceptions import PreventUpdate
 
 from opsmon import geo
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, state
+from opsmon.dashboard import context, data, state
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map
 from opsmon.dashboard.format import integer, money, percent, period_label
 from opsmon.dashboard.pages.targets import evaluated
 from opsmon.dashboard.strings import t
-from opsmon.indicators import get, query, risk
+from opsmon.indicators import get
 
 PATH = "/"
 DEFAULT_INDICATOR = "reporting_rate"
@@ -101,8 +101,8 @@ def layout(region: str | None = None, lang: str | None = None, **query: str) -> 
     v = read(query, periods)
     period, indicator = v["period"], v["indicator"]
     regions = c.regions()
-    province = c.province()
-    region = state.choice(region, set(regions["adcode"]), province)
+    # A supervisor's view starts at (and stays within) their own region.
+    region = state.choice(region, c.regions_in_scope() or set(regions["adcode"]), c.home_region())
     controls = dbc.Row([
         dbc.Col([
             dbc.Label(t("overview.period", lang), html_for="overview-period"),
@@ -154,13 +154,13 @@ def kpi_cards(engine, region: str, period: str, lang: str) -> dbc.Row:
     """The cockpit's cards for *region* (the province or a drilled-into region) and *period*."""
     regions = c.regions()
     level = _level(region, regions) or "province"
-    frame = query(engine, KPI_IDS, level, period, region=region)
+    frame = data.query(engine, KPI_IDS, level, period, region=region)
     row = frame[frame["code"] == region].set_index("indicator")
     v = row["value"].to_dict() if len(row) else {}
     population = row["expected"].to_dict() if len(row) else {}
     expected, reporting_n = v.get("hospitals_expected"), v.get("hospitals_reporting")
     scope = None if level == "province" else region
-    changes = risk.changes(engine, period, region=scope)
+    changes = data.risk_changes(engine, period, region=scope)
     serious = changes[changes["level"].isin(["red", "orange"])]
     open_serious = serious[serious["status"].isin(["new", "persisting"])]
     new_serious = serious[serious["status"] == "new"]
@@ -213,14 +213,14 @@ def map_frame(engine, region: str, period: str, indicator: str, lang: str) -> tu
     direct_label = t("region.direct", lang)
     if level == "province":
         # Prefecture level includes the county-level cities the province runs directly.
-        frame = query(engine, indicator, "prefecture", period)
+        frame = data.query(engine, indicator, "prefecture", period)
         frame["is_direct"] = frame["code"].map(regions.set_index("adcode")["level"]) == "county"
         geojson, highlight = province_geojson(province), None
     else:
         prefecture = region if level == "prefecture" else regions.set_index("adcode").loc[region, "geo_parent_adcode"]
         geojson = prefecture_geojson(province, prefecture)
         inside = {f["properties"]["adcode"] for f in geojson["features"]}
-        counties = query(engine, indicator, "county", period)
+        counties = data.query(engine, indicator, "county", period)
         frame = counties[counties["code"].isin(inside)].assign(is_direct=lambda f: f["parent_code"] == province)
         highlight = region if level == "county" else None
     frame = frame.sort_values(["is_direct", "code"]).reset_index(drop=True)
@@ -251,7 +251,7 @@ def _table(engine, region: str, period: str, indicator: str, lang: str, frame: p
     fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
     if _level(region, regions) == "county":
         ids = list(dict.fromkeys([indicator, "reporting_rate"]))
-        hosp = query(engine, ids, "hospital", period, region=region)
+        hosp = data.query(engine, ids, "hospital", period, region=region)
         wide = hosp.pivot(index=["code", "name"], columns="indicator", values="value").reset_index()
         wide.columns.name = None
         wide["value"] = wide[indicator]
@@ -297,7 +297,7 @@ def update(period: str | None, indicator: str | None, view: dict | None = None):
     engine = context.engine()
     view = view or {}
     lang = view.get("lang", "zh")
-    region = view.get("region") or c.province()
+    region = view.get("region") or c.home_region()
     indicator = indicator or DEFAULT_INDICATOR
     if not period:
         return (c.empty(lang), empty_figure(t("data.none_period", lang)), c.empty(lang), None,

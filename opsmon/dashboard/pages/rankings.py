@@ -20,11 +20,11 @@ from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, exports, state
+from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.figures import GRAPH_CONFIG, bar_ranking, empty_figure
 from opsmon.dashboard.format import period_label
 from opsmon.dashboard.strings import t
-from opsmon.indicators import get, query, reporting
+from opsmon.indicators import get, reporting
 from opsmon.indicators.restrict import TIERS
 
 PATH = "/rankings"
@@ -110,7 +110,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
 def selection(engine, indicator: str, level: str, period: str, span: str, region: str | None,
               view_filters: dict) -> pd.DataFrame:
     """The indicator API's frame for the view (what the downloads contain)."""
-    return query(engine, indicator, level, period, span=span, region=region,
+    return data.query(engine, indicator, level, period, span=span, region=region,
                  filters=state.api_filters(view_filters))
 
 
@@ -132,7 +132,7 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
     if level == "hospital":
         peers = []
         for tier in TIERS:
-            tier_frame = query(engine, indicator, "hospital", period, span=span, filters={"tier": tier})
+            tier_frame = data.query(engine, indicator, "hospital", period, span=span, filters={"tier": tier})
             if tier_frame.empty:
                 continue
             values = tier_frame["value"]
@@ -263,7 +263,7 @@ def download(fmt: str, indicator, level, period, span, region, view_filters: dic
     name = exports.file_name(t("rankings.file", lang), ind.label(lang), t(f"level.{level}", lang), period,
                              c.span_label(span, lang), used if used != t("filters.none", lang) else "",
                              as_of=as_of, ext=fmt)
-    return exports.send(content, name)
+    return exports.send(content, name, rows=len(frame))
 
 
 @callback(Output("rankings-download", "data"), Input("rankings-csv", "n_clicks"), Input("rankings-xlsx", "n_clicks"),

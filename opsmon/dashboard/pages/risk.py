@@ -17,19 +17,19 @@ from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, exports, state
+from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map
 from opsmon.dashboard.format import integer, money, number, percent, period_label
 from opsmon.dashboard.pages.overview import province_geojson
 from opsmon.dashboard.strings import t
 from opsmon.indicators import Indicator, reporting
-from opsmon.indicators import risk as risk_api
 from opsmon.indicators.restrict import TIERS
+from opsmon.indicators.risk import STATUSES as RISK_STATUSES
 from opsmon.indicators.risk_rules import BY_ID as RULES
 from opsmon.indicators.risk_rules import LEVELS
 
 PATH = "/risk"
-STATUSES = risk_api.STATUSES
+STATUSES = RISK_STATUSES
 SERIOUS = ("red", "orange")
 # A stand-in catalogue entry so the shared map colours counts (more is worse).
 _COUNT = Indicator("risk_count", "风险数", "Risks", "counts", "count", "roster", "1", unit="个", decimals=0,
@@ -125,7 +125,7 @@ def metric_text(rule_id: str, value: float | None, lang: str) -> str:
 def changes_frame(engine, period: str, rules: list[str], levels: list[str], statuses: list[str],
                   region: str | None, tiers: list[str], lang: str = "zh") -> pd.DataFrame:
     """:func:`risk.changes` for the view, narrowed by rule, level and status, with display columns."""
-    frame = risk_api.changes(engine, period, region=region, filters={"tier": tiers} if tiers else None)
+    frame = data.risk_changes(engine, period, region=region, filters={"tier": tiers} if tiers else None)
     if rules:
         frame = frame[frame["rule"].isin(rules)]
     if levels:
@@ -260,7 +260,8 @@ def download(fmt: str, period, rules, levels, statuses, region, tiers, lang: str
     title = t("risk.export_title", lang).format(period=period_label(period, lang))
     columns = [(col, t(key, lang), fmt_) for col, key, fmt_ in EXPORT_COLUMNS]
     content = exports.table(frame, columns, fmt, title=title, subtitle=subtitle, as_of=as_of, lang=lang)
-    return exports.send(content, exports.file_name(t("risk.file", lang), period, as_of=as_of, ext=fmt))
+    return exports.send(content, exports.file_name(t("risk.file", lang), period, as_of=as_of, ext=fmt),
+                        rows=len(frame))
 
 
 @callback(Output("risk-download", "data"), Input("risk-csv", "n_clicks"), Input("risk-xlsx", "n_clicks"),

@@ -19,11 +19,11 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, exports, state
+from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, style_figure
 from opsmon.dashboard.format import integer, percent, period_label, timestamp
 from opsmon.dashboard.strings import t
-from opsmon.indicators import query, reporting
+from opsmon.indicators import reporting
 from opsmon.ingest import api as ingest_api
 
 PATH = "/submissions"
@@ -91,7 +91,7 @@ def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
     # The view's children (prefecture level includes the directly run county-level cities); a county
     # shows its own row.
     child = {"province": "prefecture", "prefecture": "county"}.get(level, "county")
-    long = query(engine, RATE_IDS, child, period, region=parent)
+    long = data.query(engine, RATE_IDS, child, period, region=parent)
     long = long[(long["parent_code"] == parent) | ((level == "county") & (long["code"] == parent))]
     wide = long.pivot(index=["code", "name", "parent_code"], columns="indicator", values="value").reset_index()
     wide.columns.name = None
@@ -102,7 +102,7 @@ def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
 
 def missing_hospitals(engine, period: str, region: str | None, lang: str = "zh") -> pd.DataFrame:
     """The 催报 list: open hospitals in view without a current report for *period*."""
-    frame = query(engine, "hospitals_reporting", "hospital", period, region=region)
+    frame = data.query(engine, "hospitals_reporting", "hospital", period, region=region)
     frame = frame[frame["value"] == 0]
     regions = c.regions().set_index("adcode")
     return frame.assign(
@@ -136,7 +136,7 @@ def rates_chart(rates: pd.DataFrame, lang: str) -> go.Figure:
 
 
 def recent_table(engine, lang: str):
-    frame = ingest_api.list_submissions(engine, limit=RECENT)
+    frame = data.list_submissions(engine, limit=RECENT)
     if frame.empty:
         return html.Div(t("submissions.no_recent", lang), className="opsmon-empty-small")
     rows = pd.DataFrame({
@@ -171,7 +171,7 @@ def recent_table(engine, lang: str):
 def _kpis(engine, period: str, region: str | None, missing: int, lang: str) -> dbc.Row:
     code = region or c.province()
     level = c.regions().set_index("adcode")["level"].get(code, "province")
-    frame = query(engine, RATE_IDS, level, period, region=region)
+    frame = data.query(engine, RATE_IDS, level, period, region=region)
     v = frame[frame["code"] == code].set_index("indicator")["value"].to_dict()
     due = ingest_api.due_date_for(engine, period)
     width = {"xs": 6, "md": 3}
@@ -249,4 +249,5 @@ def send_download(_csv, _xlsx, period, region, view):
     title = t("submissions.export_title", lang).format(period=period_label(period, lang))
     subtitle = t("filters.used", lang).format(filters=exports.filters_text({}, lang, region))
     content = exports.table(frame, columns, fmt, title=title, subtitle=subtitle, as_of=as_of, lang=lang)
-    return exports.send(content, exports.file_name(t("submissions.file", lang), period, as_of=as_of, ext=fmt))
+    return exports.send(content, exports.file_name(t("submissions.file", lang), period, as_of=as_of, ext=fmt),
+                        rows=len(frame))

@@ -19,13 +19,12 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, exports, state
+from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.cache import memo
-from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, style_figure, empty_figure, month_axis
+from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import percent, period_label
 from opsmon.dashboard.strings import t
-from opsmon.indicators import export as api_export
-from opsmon.indicators import get, reporting, series, targets
+from opsmon.indicators import get, reporting, targets
 from opsmon.indicators.programme import PROGRAMME_IDS
 
 PATH = "/targets"
@@ -101,7 +100,7 @@ def children(region: str) -> list[str]:
 @memo
 def evaluated(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`targets.evaluate` for *region* as of *period* (memoised per data version)."""
-    return targets.evaluate(engine, region=region, as_of=period)
+    return data.evaluate_targets(engine, region=region, as_of=period)
 
 
 @memo
@@ -156,7 +155,7 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str, lang: str) -> g
     for n, (key, group) in enumerate(frame.groupby(["indicator", frame["tier"].fillna("")], sort=False)):
         ind_id, tier = key
         color = PALETTE[n % len(PALETTE)]
-        history = series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
+        history = data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
         history = history[history["reporting"] > 0]
         name = get(ind_id).label(lang)
         fig.add_scatter(x=history["period"], y=history["value"], mode="lines+markers", name=name,
@@ -211,7 +210,7 @@ def region_table(frame: pd.DataFrame, lang: str):
 
 def programme_table(engine, region: str, period: str, lang: str):
     """Programme counts by region: the 进展情况表's rows (children, then the total)."""
-    table = api_export.progress_table(engine, period, region=region)
+    table = data.progress_table(engine, period, region=region)
     if table.empty:
         return c.empty(lang)
     rows = []
@@ -273,7 +272,7 @@ def send_download(_csv, _xlsx, period, region, view):
                             subtitle=t("filters.used", lang).format(filters=c.region_name(region)),
                             as_of=as_of, lang=lang)
     return exports.send(content, exports.file_name(t("targets.file", lang), c.region_name(region), period,
-                                                   as_of=as_of, ext=fmt))
+                                                   as_of=as_of, ext=fmt), rows=len(frame))
 
 
 @callback(Output("targets-progress-download", "data"), Input("targets-progress-xlsx", "n_clicks"),
@@ -285,6 +284,7 @@ def send_progress(_n, period, region, view=None):
     lang = (view or {}).get("lang", "zh")
     engine = context.engine()
     region = region or c.province()
-    content = api_export.progress_table_xlsx(engine, period, region=region)
+    content = data.progress_table_xlsx(engine, period, region=region)
+    rows = len(data.progress_table(engine, period, region=region))
     return exports.send(content, exports.file_name(t("targets.progress_file", lang), c.region_name(region), period,
-                                                   as_of=reporting.data_as_of(engine), ext="xlsx"))
+                                                   as_of=reporting.data_as_of(engine), ext="xlsx"), rows=rows)

@@ -21,11 +21,11 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, state
-from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, style_figure, empty_figure, month_axis
+from opsmon.dashboard import context, data, state
+from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import indicator_value, period_label
 from opsmon.dashboard.strings import t
-from opsmon.indicators import get, query, reporting, targets, trends
+from opsmon.indicators import get, reporting, targets
 from opsmon.indicators import periods as ind_periods
 
 PATH = "/trends"
@@ -43,7 +43,7 @@ def unit_options(lang: str, period: str | None) -> list[dict]:
     """Regions (province, prefectures, counties) and then every open hospital, as dropdown options."""
     options = c.region_options(lang)
     if period:
-        hospitals = query(context.engine(), "hospitals_expected", "hospital", period)
+        hospitals = data.query(context.engine(), "hospitals_expected", "hospital", period)
         names = c.regions().set_index("adcode")["name"]
         options += [{"label": f"{row.name}", "value": row.code,
                      "search": f"{row.name} {names.get(row.parent_code, '')} {row.code}"}
@@ -113,7 +113,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
 # ----------------------------------------------------------------------------------------- data
 def unit_name(code: str) -> str:
     if len(code) == 18:
-        frame = query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
+        frame = data.query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
         hit = frame.loc[frame["code"] == code, "name"]
         return str(hit.iloc[0]) if len(hit) else code
     return c.region_name(code)
@@ -122,7 +122,7 @@ def unit_name(code: str) -> str:
 def _region_for_targets(code: str) -> str:
     """The region whose targets apply to *code* (a hospital: its county)."""
     if len(code) == 18:
-        frame = query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
+        frame = data.query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
         hit = frame.loc[frame["code"] == code, "parent_code"]
         return str(hit.iloc[0]) if len(hit) else c.province()
     return code
@@ -156,7 +156,7 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
     any_data = False
     target_rows = targets.applicable(engine, _region_for_targets(codes[0])) if codes else pd.DataFrame()
     target_rows = target_rows[target_rows["indicator"] == indicator] if len(target_rows) else target_rows
-    frames = {code: _evidence(ind, trends.yoy(engine, indicator, code, c.months_before(start, 12), period,
+    frames = {code: _evidence(ind, data.yoy(engine, indicator, code, c.months_before(start, 12), period,
                                               span=span), start) for code in codes}
     with_data = [f.loc[f["value"].notna(), "period"].min() for f in frames.values() if f["value"].notna().any()]
     first = min(with_data) if with_data else start  # leave out the months before any unit has data
@@ -180,7 +180,7 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
                         hovertemplate=f"{name}<br>%{{x}}: %{{y:{'+.1f' if ind.unit == '%' else '+.1%'}}}"
                                       "<extra></extra>")
         if span == "month":
-            flags = trends.flag_anomalies(engine, indicator, code, first, period)
+            flags = data.flag_anomalies(engine, indicator, code, first, period)
             odd = flags[flags["anomaly"]]
             if len(odd):
                 main.add_scatter(x=odd["period"], y=odd["value"], mode="markers", name=t("trends.anomaly", lang),
@@ -215,7 +215,7 @@ def _forecast(engine, ind, code: str, name: str, period: str, frame: pd.DataFram
     """A forecast line for *code* (text), drawing it on *fig* where it belongs."""
     fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
     if ind.basis == "flow" and ind.kind != "growth":
-        result = trends.forecast_year_end(engine, ind.id, code, period)
+        result = data.forecast_year_end(engine, ind.id, code, period)
         if pd.isna(result["forecast"]):
             return html.Div(t("trends.no_forecast_data", lang).format(name=name), className="opsmon-note")
         december = f"{result['year']}-12"

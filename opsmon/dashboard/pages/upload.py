@@ -38,7 +38,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon import config
-from opsmon.dashboard import context
+from opsmon.dashboard import context, data
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
 from opsmon.ingest import api
@@ -49,7 +49,6 @@ from opsmon.ingest.problems import Problem
 from opsmon.periods import last_month
 
 PATH = "/upload"
-USERNAME = "web"
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 UPLOAD_TTL_SECONDS = 3600  # a preview older than this is discarded
@@ -298,7 +297,7 @@ def revisions_table(engine, kind: Kind, changes: pd.DataFrame) -> html.Div | Non
     changed = changes.loc[changes["change"] == "changed", ["hospital_code", "period"]]
     if kind == "registry" or changed.empty:
         return None
-    frames = [api.list_revisions(engine, code, period, kind=kind).assign(hospital_code=code)
+    frames = [data.list_revisions(engine, code, period, kind=kind).assign(hospital_code=code)
               for code, period in changed.head(REVISION_KEYS).itertuples(index=False)]
     revisions = pd.concat(frames, ignore_index=True)
     fields = by_code(kind)
@@ -343,7 +342,7 @@ def build_preview(result: api.FileResult, engine) -> html.Div:
             text = t("upload.ready").format(new=n_new, changed=n_changed, same=n_same)
         parts.append(dbc.Alert(text, color="success", id="upload-verdict"))
         keys = parsed.frame.loc[:, list(KEYS[kind])]
-        current = api.current_values(engine, kind, keys)
+        current = data.current_values(engine, kind, keys)
     if result.errors:
         parts += [html.Div(t("upload.errors"), className="opsmon-section-title"),
                   problem_table(result.errors, kind, "upload-errors")]
@@ -368,7 +367,7 @@ def build_preview(result: api.FileResult, engine) -> html.Div:
 # History and templates.
 def history_rows(engine) -> list[dict[str, Any]]:
     """The latest submissions, for the history grid."""
-    frame = api.list_submissions(engine, limit=HISTORY_ROWS)
+    frame = data.list_submissions(engine, limit=HISTORY_ROWS)
     return [{
         "submission_id": int(r["submission_id"]),
         "received_at": timestamp(r["received_at"]),
@@ -478,7 +477,7 @@ def preview(contents: str | None, file_name: str | None, kind: str | None, previ
         return dbc.Alert(content, color="danger", id="upload-verdict"), None, True, True, None, None
     kind = kind if kind in KINDS else None
     engine = context.engine()
-    result = api.ingest_bytes(content, file_name, engine=engine, kind=kind, username=USERNAME, dry_run=True)
+    result = data.upload(engine, content, file_name, kind=kind, dry_run=True)
     handle = keep_upload(content, file_name, kind)  # confirm reads it with the same choice of kind
     rejected = result.status == "rejected"
     return build_preview(result, engine), handle, False, rejected, None, None
@@ -504,7 +503,7 @@ def confirm(n_clicks: int | None, handle: dict | None):
         discard_upload(handle)
         return dbc.Alert(t(kept), color="danger", id="upload-outcome"), None, None, True, history_rows(engine)
     content, meta = kept
-    result = api.ingest_bytes(content, meta["file_name"], engine=engine, kind=meta.get("kind"), username=USERNAME)
+    result = data.upload(engine, content, meta["file_name"], kind=meta.get("kind"))
     discard_upload(handle)
     if result.status == "accepted":
         key = "upload.done_accepted_registry" if result.kind == "registry" else "upload.done_accepted"
@@ -546,7 +545,7 @@ def history_detail(selected: list[dict] | None):
     """The errors and warnings of the submission clicked in the history."""
     if not selected:
         return None
-    entry = api.get_submission(context.engine(), int(selected[0]["submission_id"]))
+    entry = data.get_submission(context.engine(), int(selected[0]["submission_id"]))
     if entry is None:
         return None
     kind = entry["kind"]

@@ -1,0 +1,275 @@
+"""Sign-in for the dashboard: a login page, a session cookie, a real logout.
+
+Built on dash-auth's :class:`~dash_auth.auth.Auth` (its ``before_request`` hook
+guards every route, including ``/_dash-update-component``) with the user kept in
+the Flask session as ``{"email": username, "groups": [role]}``, so dash-auth's
+``check_groups`` / ``protected_callback`` work for role rules.
+
+The cookie holds no rights of its own: it names a server-side session
+(``user_sessions``), and on every request :func:`current_user` reloads the
+session's user and checks a token derived from the password hash, role, unit
+and status — signing out, a password change, a new role or a disabled account
+ends the session at once, even for a copied cookie. Sessions also end after
+:data:`IDLE_TIMEOUT` without a request and :data:`MAX_SESSION_AGE` after sign-in.
+
+Only the sign-in page itself, static assets and ``/healthz`` are open. dash-auth's
+public-route mechanism is deliberately not used: it lets any callback whose
+inputs claim a public ``pathname`` through without a session.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import dash
+import flask
+from dash_auth import check_groups
+from dash_auth.auth import Auth
+from flask.sessions import SecureCookieSessionInterface
+from markupsafe import Markup, escape
+
+from opsmon import config
+from opsmon.access import roles, signin
+from opsmon.access.audit import record
+from opsmon.access.users import User, close_session, open_session, session_user
+from opsmon.dashboard import context
+from opsmon.dashboard.strings import t
+from opsmon.periods import LOCAL_TZ
+
+log = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = timedelta(hours=2)
+MAX_SESSION_AGE = timedelta(hours=12)
+OPEN_PATHS = ("/login", "/healthz")
+OPEN_PREFIXES = ("/assets/",)
+_G_KEY = "opsmon_user"
+
+
+class InsecureConfiguration(RuntimeError):
+    """The app refuses to start: production mode without a secret key."""
+
+
+def secret_key(settings: config.Settings) -> str:
+    """OPSMON_SECRET_KEY; outside production a key generated once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.production:
+        raise InsecureConfiguration(
+            "OPSMON_SECRET_KEY is not set: in production (OPSMON_ENV=production) the dashboard will not start "
+            "without it. Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class _SessionCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (flask.has_request_context()
+                                                               and flask.request.is_secure)
+
+
+def client_address() -> str | None:
+    """The caller's address (behind a proxy, configure werkzeug's ProxyFix so this is the real one)."""
+    return flask.request.remote_addr if flask.has_request_context() else None
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request, or None (checked against the database once per request)."""
+    if not flask.has_request_context():
+        return None
+    if _G_KEY in flask.g:
+        return flask.g.get(_G_KEY)
+    user = None
+    info, sid = flask.session.get("user"), flask.session.get("sid")
+    if isinstance(info, dict) and info.get("email") and isinstance(sid, str):
+        fresh = time.time() - float(flask.session.get("since", 0)) <= MAX_SESSION_AGE.total_seconds()
+        found = session_user(context.engine(), sid) if fresh else None
+        if (found is not None and found.username == info["email"]
+                and flask.session.get("token") == found.session_token):
+            user = found
+        else:
+            flask.session.clear()
+    flask.g.setdefault(_G_KEY, user)
+    return user
+
+
+def require_user() -> User:
+    """The signed-in user; ``PermissionError`` without one (a data read must never run anonymously)."""
+    user = current_user()
+    if user is None:
+        raise PermissionError("not signed in")
+    return user
+
+
+class SessionAuth(Auth):
+    """dash-auth's guard with a session check and a redirect to the sign-in page."""
+
+    def is_authorized(self) -> bool:
+        path = flask.request.path
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            return True
+        return current_user() is not None
+
+    def login_request(self) -> flask.Response:
+        path = flask.request.path
+        if path.startswith("/_dash") or flask.request.method != "GET":
+            # Callbacks and layout requests: the browser script (assets/opsmon-auth.js) sends the page to /login.
+            return flask.make_response(flask.jsonify(error="signin_required"), 401)
+        target = flask.request.full_path.rstrip("?")
+        return flask.redirect(f"/login?next={quote(target, safe='')}")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after sign-in."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def home_for(user: User) -> str:
+    """Where a user lands: hospital users on their own profile, everyone else on the overview."""
+    return f"/hospital/{user.hospital_code}" if user.hospital_code else "/"
+
+
+_PAGE = """<!doctype html>
+<html lang="{html_lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · {app}</title>
+<link rel="stylesheet" href="/assets/vendor/00-bootstrap-5.3.9.min.css">
+<link rel="stylesheet" href="/assets/opsmon.css">
+</head><body class="opsmon-login">
+<main class="container" style="max-width: 26rem; margin-top: 12vh">
+  <h1 class="h4 mb-1">{app}</h1>
+  <p class="text-muted small mb-4">{subtitle}</p>
+  {message}
+  <form method="post" action="/login" class="card card-body shadow-sm" id="login-form">
+    <input type="hidden" name="next" value="{next}">
+    <input type="hidden" name="lang" value="{lang}">
+    <label class="form-label" for="username">{username}</label>
+    <input class="form-control mb-3" id="username" name="username" autocomplete="username" required autofocus
+           value="{username_value}">
+    <label class="form-label" for="password">{password}</label>
+    <input class="form-control mb-3" id="password" name="password" type="password" autocomplete="current-password"
+           required>
+    <button class="btn btn-primary w-100" type="submit" id="login-submit">{submit}</button>
+  </form>
+  <p class="text-muted small mt-3">{notice}</p>
+  <p class="small"><a href="/login?lang={other_lang}&amp;next={next_q}">{toggle}</a></p>
+</main></body></html>"""
+
+
+def _login_page(lang: str, next_url: str, message: str | None = None, tone: str = "danger",
+                username: str = "", status: int = 200) -> flask.Response:
+    alert = (Markup('<div class="alert alert-{}" role="alert" id="login-message">{}</div>').format(tone, message)
+             if message else "")
+    html = _PAGE.format(
+        html_lang="zh-CN" if lang == "zh" else "en", lang=lang, other_lang="en" if lang == "zh" else "zh",
+        title=escape(t("login.title", lang)), app=escape(t("app.title", lang)),
+        subtitle=escape(t("app.subtitle", lang)), message=alert, next=escape(next_url),
+        next_q=escape(quote(next_url, safe="")), username=escape(t("login.username", lang)),
+        password=escape(t("login.password", lang)), submit=escape(t("login.submit", lang)),
+        notice=escape(t("login.notice", lang)), toggle=escape(t("lang.toggle", lang)),
+        username_value=escape(username))
+    response = flask.make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _lang() -> str:
+    return "en" if flask.request.values.get("lang") == "en" else "zh"
+
+
+def login() -> flask.Response:
+    """GET: the sign-in form. POST: check the password (rate-limited), start a session, go on."""
+    lang, next_url = _lang(), _safe_next(flask.request.values.get("next"))
+    if flask.request.method == "GET":
+        notice = flask.request.args.get("notice")
+        known = {"signed_out": ("login.signed_out", "success"), "expired": ("login.expired", "warning")}
+        key, tone = known.get(notice or "", (None, "danger"))
+        return _login_page(lang, next_url, t(key, lang) if key else None, tone)
+    username = flask.request.form.get("username", "")[:64]
+    outcome = signin.sign_in(context.engine(), username, flask.request.form.get("password", ""), client_address())
+    if outcome.blocked_until is not None:
+        until = outcome.blocked_until.astimezone(LOCAL_TZ).strftime("%H:%M")
+        return _login_page(lang, next_url, t("login.blocked", lang).format(until=until), username=username,
+                           status=429)
+    if not outcome.ok or outcome.user is None:
+        return _login_page(lang, next_url, t("login.failed", lang), username=username, status=401)
+    user = outcome.user
+    flask.session.clear()  # a fresh session: nothing carried over from before sign-in
+    flask.session.permanent = True
+    sid = open_session(context.engine(), user.username, client_address())
+    flask.session.update(user={"email": user.username, "groups": [user.role]}, token=user.session_token,
+                         sid=sid, since=time.time(), lang=lang)
+    flask.g.pop(_G_KEY, None)
+    target = next_url if next_url != "/" else home_for(user)
+    return flask.redirect(target + ("" if lang == "zh" or "lang=" in target else
+                                    ("&" if "?" in target else "?") + "lang=en"))
+
+
+def logout() -> flask.Response:
+    """End the session (POST from the navbar's button; GET works too) and show the sign-in page."""
+    user = current_user()
+    if user is not None:
+        close_session(context.engine(), flask.session["sid"])
+        record(context.engine(), "signout", username=user.username, address=client_address())
+    lang = flask.session.get("lang", "zh")
+    flask.session.clear()
+    response = flask.redirect(f"/login?notice=signed_out&lang={lang}")
+    response.delete_cookie(flask.current_app.config.get("SESSION_COOKIE_NAME", "session"))
+    return response
+
+
+def healthz() -> flask.Response:
+    """Liveness for a load balancer: no data, no session."""
+    return flask.make_response("ok", 200, {"Content-Type": "text/plain"})
+
+
+def install(app: dash.Dash, settings: config.Settings | None = None) -> SessionAuth:
+    """Guard *app*: session settings, the sign-in routes and dash-auth's before-request check."""
+    settings = settings or config.load()
+    server = app.server
+    server.secret_key = secret_key(settings)
+    server.config.update(
+        SESSION_COOKIE_NAME="opsmon_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
+        SESSION_REFRESH_EACH_REQUEST=True,  # the lifetime is then an idle timeout
+    )
+    server.session_interface = _SessionCookie()
+    server.add_url_rule("/login", "opsmon_login", login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "opsmon_logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/healthz", "opsmon_healthz", healthz)
+    server.register_error_handler(PermissionError, forbidden)
+    return SessionAuth(app)
+
+
+def forbidden(error: PermissionError) -> flask.Response:
+    """A request the user's role or scope does not allow: 403, and an audit entry (no traceback to the browser)."""
+    user = current_user()
+    record(context.engine(), "access.denied", username=user.username if user else None, address=client_address(),
+           object=flask.request.path, details={"reason": str(error)})
+    return flask.make_response(flask.jsonify(error="forbidden"), 403)
+
+
+def may(permission: str) -> bool:
+    """Whether the signed-in user has *permission*: 'view_regions', 'export', 'upload' or 'admin'.
+
+    Decided by dash-auth's ``check_groups`` on the session's groups (the role), after
+    :func:`current_user` has confirmed the session is live and the role unchanged.
+    """
+    return current_user() is not None and bool(check_groups(roles.with_permission(permission)))

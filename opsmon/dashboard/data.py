@@ -1,0 +1,130 @@
+"""Every read the dashboard makes, limited to the signed-in user's scope.
+
+Pages and callbacks import data functions from here, never from
+``opsmon.indicators`` or ``opsmon.ingest`` directly (``tests/dashboard/
+test_boundaries.py`` checks): each function here passes the current user's
+scope (:attr:`opsmon.access.users.User.scope`) to the API, which enforces it in
+SQL. A caller cannot pass a scope of its own, and without a signed-in user
+every read raises ``PermissionError`` — whatever a crafted request says.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from opsmon.access import audit
+from opsmon.access.upload_rules import upload_rules
+from opsmon.dashboard import context
+from opsmon.dashboard.auth import client_address, require_user
+from opsmon.indicators import export as _export
+from opsmon.indicators import query as _query
+from opsmon.indicators import restrict
+from opsmon.indicators import risk as _risk
+from opsmon.indicators import series as _series
+from opsmon.indicators import targets as _targets
+from opsmon.indicators import trends as _trends
+from opsmon.ingest import api as _ingest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def scope() -> str:
+    """The signed-in user's scope (a region adcode or a hospital code)."""
+    return require_user().scope
+
+
+def _scoped(fn: F) -> F:
+    """*fn* with ``scope=`` set from the signed-in user; refuses a scope from the caller."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "scope" in kwargs:
+            raise TypeError("the scope comes from the signed-in user, not from the caller")
+        return fn(*args, scope=scope(), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+query = _scoped(_query)
+series = _scoped(_series)
+risk_changes = _scoped(_risk.changes)
+risk_register = _scoped(_risk.register)
+evaluate_targets = _scoped(_targets.evaluate)
+yoy = _scoped(_trends.yoy)
+forecast_year_end = _scoped(_trends.forecast_year_end)
+progress_table = _scoped(_export.progress_table)
+progress_table_xlsx = _scoped(_export.progress_table_xlsx)
+flag_anomalies = _scoped(_trends.flag_anomalies)
+list_submissions = _scoped(_ingest.list_submissions)
+get_submission = _scoped(_ingest.get_submission)
+
+
+def visible_hospital(engine: Engine, hospital_code: str) -> bool:
+    """Whether the signed-in user may see *hospital_code* (an open or closed registered hospital)."""
+    where, params = restrict.hospitals("h", scope=scope(), hospital=hospital_code)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT 1 FROM hospitals h WHERE {where}"), params).first() is not None
+
+
+def visible_hospitals(engine: Engine) -> pd.DataFrame:
+    """The registry rows the signed-in user may see: hospital_code, name, adcode, level, tier, closed_period."""
+    where, params = restrict.hospitals("h", scope=scope())
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(
+            "SELECT hospital_code, name, adcode, level, tier, to_char(closed_period, 'YYYY-MM') AS closed_period "
+            f"FROM hospitals h WHERE {where} ORDER BY hospital_code"), conn, params=params)
+
+
+def list_revisions(engine: Engine, hospital_code: str, period: str | None = None, kind: str = "monthly"
+                   ) -> pd.DataFrame:
+    """A hospital's revisions (see :func:`opsmon.ingest.api.list_revisions`); empty outside the scope."""
+    if not visible_hospital(engine, hospital_code):
+        return _ingest.list_revisions(engine, hospital_code, period, kind).iloc[0:0]
+    return _ingest.list_revisions(engine, hospital_code, period, kind)
+
+
+def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """Stored current values of the rows named in *keys* — only the hospitals in scope are asked for."""
+    allowed = set(visible_hospitals(engine)["hospital_code"])
+    return _ingest.current_values(engine, kind, keys[keys["hospital_code"].isin(allowed)])
+
+
+def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None = None,
+           dry_run: bool = False) -> _ingest.FileResult:
+    """Ingest a file as the signed-in user: only the kinds their role may send, only rows in their scope.
+
+    A hospital user's file may hold only their own hospital's rows, a region user's only
+    the hospitals of their area (other rows are per-row errors, and nothing is stored).
+    A stored attempt is written to the audit log with its submission id.
+    """
+    user = require_user()
+    rules = upload_rules(engine, user)
+    result = _ingest.ingest_bytes(content, file_name, engine=engine, kind=kind, username=user.username,
+                                  dry_run=dry_run, allowed_hospitals=rules.allowed_hospitals,
+                                  allowed_kinds=rules.allowed_kinds)
+    if not dry_run:
+        audit.record(engine, "upload", username=user.username, address=client_address(),
+                     object=str(result.submission_id),
+                     details={"file": file_name, "kind": result.kind, "status": result.status, "rows": result.rows,
+                              "revisions": result.revisions_created, "errors": len(result.errors)})
+    return result
+
+
+def check_export() -> None:
+    """``PermissionError`` unless the signed-in user's role may export."""
+    user = require_user()
+    if not user.permissions.export:
+        raise PermissionError(f"a {user.role} user may not export")
+
+
+def record_export(what: str, rows: int, **details: Any) -> None:
+    """Write an export (what, how many rows, the selection) to the audit log."""
+    user = require_user()
+    audit.record(context.engine(), "export", username=user.username, address=client_address(), object=what,
+                 details={"rows": int(rows), **details})

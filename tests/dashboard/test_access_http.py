@@ -1,0 +1,235 @@
+"""Access control through crafted HTTP requests, as an attacker would send them.
+
+A real ``opsmon serve`` on the demo database; sessions signed in through the
+sign-in form with the demo accounts; callbacks called by POSTing to
+``/_dash-update-component`` with whatever inputs an attacker likes (another
+region's or hospital's code). The assertions read the raw response bodies: no
+out-of-scope hospital code or name may appear anywhere in them.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import pandas as pd
+import pytest
+import requests
+import sqlalchemy as sa
+
+from opsmon.indicators import reporting
+
+PASSWORDS = {"demo-admin": "opsmon-admin-demo", "demo-leader": "opsmon-leader-demo",
+             "demo-analyst": "opsmon-analyst-demo", "demo-supervisor": "opsmon-supervisor-demo",
+             "demo-hospital": "opsmon-hospital-demo"}
+USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
+
+
+def session_for(base: str, username: str) -> requests.Session:
+    """A requests session signed in through the form."""
+    s = requests.Session()
+    r = s.post(f"{base}/login", data={"username": username, "password": PASSWORDS[username]}, allow_redirects=False)
+    assert r.status_code == 302, r.text
+    return s
+
+
+class Callbacks:
+    """Build ``/_dash-update-component`` bodies from the app's own dependency list."""
+
+    def __init__(self, base: str, session: requests.Session):
+        self.base, self.session = base, session
+        deps = session.get(f"{base}/_dash-dependencies")
+        assert deps.status_code == 200
+        self.deps = deps.json()
+
+    def spec(self, output_id: str) -> dict:
+        found = [d for d in self.deps if f"{output_id}." in d["output"]]
+        assert found, f"no callback writes {output_id}"
+        return found[0]
+
+    def call(self, output_id: str, values: dict[str, object], changed: str | None = None) -> requests.Response:
+        """POST the callback writing *output_id*; *values* maps 'id.property' to an input or state value.
+
+        *changed* is the input that fired (default: the first).
+        """
+        dep = self.spec(output_id)
+        outs = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
+        outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outs]
+
+        def items(kind: str) -> list[dict]:
+            return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                    for i in dep[kind]]
+
+        body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+                "inputs": items("inputs"), "state": items("state"),
+                "changedPropIds": [changed] if changed else [f"{i['id']}.{i['property']}" for i in dep["inputs"]][:1]}
+        return self.session.post(f"{self.base}/_dash-update-component", json=body)
+
+
+@pytest.fixture(scope="module")
+def registry(demo_engine) -> pd.DataFrame:
+    with demo_engine.connect() as conn:
+        return pd.read_sql_query(sa.text(
+            "SELECT h.hospital_code, h.name, a.ancestor_adcode AS prefecture FROM hospitals h "
+            "JOIN region_ancestors a ON a.adcode = h.adcode JOIN regions r ON r.adcode = a.ancestor_adcode "
+            "WHERE r.level = 'prefecture' OR (r.level = 'county' AND r.parent_adcode = '220000')"), conn)
+
+
+@pytest.fixture(scope="module")
+def period(demo_engine) -> str:
+    return reporting.latest_period(demo_engine)
+
+
+def own_hospital(demo_engine) -> str:
+    with demo_engine.connect() as conn:
+        return conn.execute(sa.text("SELECT hospital_code FROM users WHERE username = 'demo-hospital'")).scalar_one()
+
+
+def leaked(text: str, allowed: set[str], registry: pd.DataFrame) -> list[str]:
+    """Hospital codes and names in *text* that are not in *allowed*."""
+    codes = {c for c in USCC.findall(text) if c in set(registry["hospital_code"])} - allowed
+    names = {n for code, n in zip(registry["hospital_code"], registry["name"]) if code not in allowed and n in text}
+    return sorted(codes | names)
+
+
+# --------------------------------------------------------------------------- no session
+def test_without_a_session_nothing_is_served(dashboard_server):
+    page = requests.get(f"{dashboard_server}/rankings?level=hospital", allow_redirects=False)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+    assert requests.get(f"{dashboard_server}/_dash-layout").status_code == 401
+    assert requests.get(f"{dashboard_server}/_dash-dependencies").status_code == 401
+    # dash-auth's public-route shortcut (a callback claiming pathname=/login) must not open callbacks.
+    body = {"output": "navbar.children", "outputs": {"id": "navbar", "property": "children"},
+            "inputs": [{"id": "url", "property": "pathname", "value": "/login"},
+                       {"id": "url", "property": "search", "value": ""}], "changedPropIds": ["url.pathname"]}
+    assert requests.post(f"{dashboard_server}/_dash-update-component", json=body).status_code == 401
+    assert requests.get(f"{dashboard_server}/healthz").text == "ok"
+
+
+def test_a_wrong_password_is_refused_and_logged(dashboard_server, demo_engine):
+    r = requests.post(f"{dashboard_server}/login", data={"username": "demo-leader", "password": "guess-guess-1"},
+                      allow_redirects=False)
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
+    with demo_engine.connect() as conn:
+        logged = conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'signin.failure' "
+                                      "AND username = 'demo-leader'")).scalar_one()
+    assert logged >= 1
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(dashboard_server):
+    s = session_for(dashboard_server, "demo-leader")
+    assert s.get(f"{dashboard_server}/_dash-layout").status_code == 200
+    copied = dict(s.cookies)
+    assert s.post(f"{dashboard_server}/logout", allow_redirects=False).status_code == 302
+    assert s.get(f"{dashboard_server}/_dash-layout").status_code == 401
+    assert requests.get(f"{dashboard_server}/_dash-layout", cookies=copied).status_code == 401
+
+
+def test_the_session_cookie_is_http_only_and_same_site(dashboard_server):
+    r = requests.post(f"{dashboard_server}/login", data={"username": "demo-leader",
+                                                         "password": PASSWORDS["demo-leader"]}, allow_redirects=False)
+    cookie = r.headers["Set-Cookie"]
+    assert "opsmon_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is marked Secure
+
+
+# --------------------------------------------------------------------------- the hospital user
+def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engine, registry, period):
+    own = own_hospital(demo_engine)
+    s = session_for(dashboard_server, "demo-hospital")
+    cb = Callbacks(dashboard_server, s)
+    view = {"lang": "zh"}
+    responses = [
+        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
+                                   "rankings-period.value": period, "rankings-span.value": "month",
+                                   "rankings-view.data": view}),
+        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "county",
+                                   "rankings-period.value": period, "rankings-span.value": "month",
+                                   "rankings-region.value": "220100", "rankings-view.data": view}),
+        cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
+                                  "overview-view.data": {"lang": "zh", "region": "220100"}}),
+        cb.call("hospital-search", {"hospital-search.search_value": "医院", "url.search": ""}),
+    ]
+    other = registry[registry["hospital_code"] != own].iloc[0]["hospital_code"]
+    responses.append(cb.call("hospital-kpis", {"hospital-period.value": period, "hospital-span.value": "month",
+                                               "hospital-view.data": {"code": other, "lang": "zh", "tier": "三级"}}))
+    responses.append(cb.call("_pages_content", {"_pages_location.pathname": f"/hospital/{other}",
+                                                "_pages_location.search": ""}))
+    for r in responses:
+        assert r.status_code in (200, 204, 403), r.text[:300]
+        assert leaked(r.text, {own}, registry) == []
+    # Its own hospital does appear where it should.
+    assert own in responses[0].text
+
+
+def test_a_hospital_user_cannot_export(dashboard_server, period):
+    s = session_for(dashboard_server, "demo-hospital")
+    r = Callbacks(dashboard_server, s).call(
+        "rankings-download", {"rankings-csv.n_clicks": 1, "rankings-indicator.value": "surplus_rate",
+                              "rankings-level.value": "hospital", "rankings-period.value": period,
+                              "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}})
+    assert r.status_code == 403 and "content" not in r.text
+
+
+# --------------------------------------------------------------------------- the prefecture supervisor
+def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, registry, period):
+    allowed = set(registry.loc[registry["prefecture"] == "220100", "hospital_code"])
+    s = session_for(dashboard_server, "demo-supervisor")
+    cb = Callbacks(dashboard_server, s)
+    view = {"lang": "zh"}
+    responses = [
+        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
+                                   "rankings-period.value": period, "rankings-span.value": "month",
+                                   "rankings-region.value": "220200", "rankings-view.data": view}),
+        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
+                                   "rankings-period.value": period, "rankings-span.value": "month",
+                                   "rankings-view.data": view}),
+        cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
+                                  "overview-view.data": {"lang": "zh", "region": "220000"}}),
+        cb.call("risk-kpis", {"risk-period.value": period, "risk-view.data": view}),
+    ]
+    for r in responses:
+        assert r.status_code in (200, 204), r.text[:300]
+        assert leaked(r.text, allowed, registry) == []
+    assert any(code in responses[1].text for code in allowed)
+    # Its export holds its own hospitals only, and is in the audit log.
+    r = cb.call("rankings-download", {"rankings-csv.n_clicks": 1, "rankings-indicator.value": "surplus_rate",
+                                      "rankings-level.value": "hospital", "rankings-period.value": period,
+                                      "rankings-span.value": "month", "rankings-view.data": view})
+    assert r.status_code == 200
+    payload = r.json()["response"]["rankings-download"]["data"]
+    table = pd.read_csv(io.BytesIO(base64.b64decode(payload["content"])), skiprows=2, dtype={"code": str})
+    assert len(table) > 0 and set(table["code"]) <= allowed
+
+
+def test_exports_are_audited_with_their_row_counts(dashboard_server, demo_engine, period):
+    s = session_for(dashboard_server, "demo-analyst")
+    r = Callbacks(dashboard_server, s).call(
+        "rankings-download", {"rankings-xlsx.n_clicks": 1, "rankings-indicator.value": "debt_ratio",
+                              "rankings-level.value": "county", "rankings-period.value": period,
+                              "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}},
+        changed="rankings-xlsx.n_clicks")
+    assert r.status_code == 200
+    with demo_engine.connect() as conn:
+        entry = conn.execute(sa.text("SELECT object, details FROM audit_log WHERE action = 'export' "
+                                     "AND username = 'demo-analyst' ORDER BY audit_id DESC LIMIT 1")).one()
+    assert entry.object.endswith(".xlsx") and entry.details["rows"] == 60
+
+
+def test_a_leader_may_view_but_not_export(dashboard_server, period):
+    s = session_for(dashboard_server, "demo-leader")
+    cb = Callbacks(dashboard_server, s)
+    args = {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "county",
+            "rankings-period.value": period, "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}}
+    assert cb.call("rankings-chart", args).status_code == 200
+    assert cb.call("rankings-download", {**args, "rankings-csv.n_clicks": 1}).status_code == 403
+
+
+def test_the_layout_of_a_page_the_role_may_not_open_says_so(dashboard_server):
+    s = session_for(dashboard_server, "demo-hospital")
+    body = json.dumps(s.get(f"{dashboard_server}/_dash-layout").json(), ensure_ascii=False)
+    assert "user-name" in body  # the navbar shows who is signed in
+    for label in ("排名", "趋势", "风险"):  # pages a hospital user may not open are not offered
+        assert f'"children": "{label}"' not in body
