@@ -77,8 +77,7 @@ def send(content: bytes, filename: str, *, rows: int) -> dict:
 def with_preamble(csv: bytes, title: str, as_of: datetime | None, lang: str) -> bytes:
     """*csv* (UTF-8 with BOM) headed by '# title' and '# 数据截至…' lines (:data:`PREAMBLE_LINES`)."""
     as_of_text = t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
-    lines = [f"# {' '.join(title.split())}", f"# {as_of_text}"]
-    assert len(lines) == PREAMBLE_LINES
+    lines = [f"# {' '.join(title.split())}", f"# {as_of_text}"]  # PREAMBLE_LINES of them
     body = csv.removeprefix(b"\xef\xbb\xbf")
     return b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8") + b"\n" + body
 

