@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import sign_in
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -97,6 +97,20 @@ def click_region(browser, code: str, graph: str = "overview-map") -> None:
                                                              "button": "left", "clickCount": 1})
 
 
+def click_region_until(browser, code: str, arrived, attempts: int = 3) -> None:
+    """Click *code* on the map until *arrived*(browser) holds — a click that lands while the figure is
+    still being redrawn is lost, and a person would simply click again."""
+    for attempt in range(attempts):
+        click_region(browser, code)
+        try:
+            wait_until(browser, arrived, timeout=15)
+            return
+        except TimeoutException:
+            if attempt == attempts - 1:
+                raise
+            settled(browser)
+
+
 def pick(browser, dropdown_id: str, value: str) -> None:
     """Choose *value* in a Dash dropdown the way a person does."""
     browser.find_element(By.ID, dropdown_id).click()
@@ -143,14 +157,12 @@ def test_map_drills_to_counties_then_hospitals_then_a_profile_in_three_clicks(br
     browser.get(dashboard_url + "/")
     wait_css(browser, "#overview-map path.choroplethlocation")
     settled(browser)
-    click_region(browser, "220100")                                   # click 1: 长春市
-    wait_until(browser, lambda b: "region=220100" in b.current_url)
+    click_region_until(browser, "220100", lambda b: "region=220100" in b.current_url)  # click 1: 长春市
     wait_until(browser, lambda b: set(map_locations(b)) == changchun)
     assert "长春市" in browser.find_element(By.ID, "overview-crumbs").text
     settled(browser)
 
-    click_region(browser, county)                                     # click 2: a county
-    wait_until(browser, lambda b: f"region={county}" in b.current_url)
+    click_region_until(browser, county, lambda b: f"region={county}" in b.current_url)  # click 2: a county
     links = wait_until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#overview-grid a.opsmon-link"))
     settled(browser)
     links = browser.find_elements(By.CSS_SELECTOR, "#overview-grid a.opsmon-link")

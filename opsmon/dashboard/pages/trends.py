@@ -22,6 +22,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
+from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import indicator_value, period_label
 from opsmon.dashboard.strings import t
@@ -210,12 +211,18 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
     return main, yoy_fig, forecasts
 
 
+@memo
+def year_end_forecast(engine, indicator_id: str, code: str, period: str) -> dict:
+    """The year-end forecast (two Holt-Winters fits, ~0.5 s each): memoised per data version and scope."""
+    return data.forecast_year_end(engine, indicator_id, code, period)
+
+
 def _forecast(engine, ind, code: str, name: str, period: str, frame: pd.DataFrame, target_rows: pd.DataFrame,
               span: str, color: str, fig: go.Figure, lang: str) -> html.Div | None:
     """A forecast line for *code* (text), drawing it on *fig* where it belongs."""
     fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
     if ind.basis == "flow" and ind.kind != "growth":
-        result = data.forecast_year_end(engine, ind.id, code, period)
+        result = year_end_forecast(engine, ind.id, code, period)
         if pd.isna(result["forecast"]):
             return html.Div(t("trends.no_forecast_data", lang).format(name=name), className="opsmon-note")
         december = f"{result['year']}-12"
