@@ -151,6 +151,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hospital.see_trends": ("趋势分析", "Trends"),
     "hospital.see_rankings": ("同级排名", "Tier ranking"),
     "hospital.peer_line": ("{tier}医院中位数 {median}（{n} 家）", "{tier} median {median} ({n} hospitals)"),
+    "hospital.no_peers": ("本账号仅可查看本院数据", "Your account sees this hospital only"),
     "hospital.above": ("高于中位数", "above median"),
     "hospital.below": ("低于中位数", "below median"),
     "hospital.equal": ("等于中位数", "at the median"),

@@ -160,8 +160,11 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
     for r in responses:
         assert r.status_code in (200, 204, 403), r.text[:300]
         assert leaked(r.text, {own}, registry) == []
-    # Its own hospital does appear where it should.
+    # Its own hospital does appear where it should — without a peer median (that would be others' data).
     assert own in responses[0].text
+    mine = cb.call("hospital-kpis", {"hospital-period.value": period, "hospital-span.value": "month",
+                                     "hospital-view.data": {"code": own, "lang": "zh", "tier": "三级"}})
+    assert "本账号仅可查看本院数据" in mine.text and "中位数" not in mine.text
 
 
 def test_a_hospital_user_cannot_export(dashboard_server, period):

@@ -168,12 +168,14 @@ def _comparison(ind, value: float, median: float, lang: str) -> tuple[str, str |
 def kpi_cards(engine, code: str, tier: str, period: str, span: str, lang: str) -> dbc.Row:
     peers = peer_frame(engine, code, tier, period, span)
     cards = []
+    # A hospital user's scope holds only its own hospital: no peers to compare with (and none to disclose).
+    alone = data.scope() == code
     for ind_id, p in peers.iterrows():
         ind = get(ind_id)
-        word, tone = _comparison(ind, p["value"], p["median"], lang)
-        sub = t("hospital.peer_line", lang).format(tier=c.enum_label(tier, lang),
-                                                   median=indicator_value(ind, p["median"], lang),
-                                                   n=int(p["n"]) if pd.notna(p["n"]) else 0)
+        word, tone = (None, None) if alone else _comparison(ind, p["value"], p["median"], lang)
+        sub = t("hospital.no_peers", lang) if alone else t("hospital.peer_line", lang).format(
+            tier=c.enum_label(tier, lang), median=indicator_value(ind, p["median"], lang),
+            n=int(p["n"]) if pd.notna(p["n"]) else 0)
         cards.append(c.kpi(ind.label(lang), indicator_value(ind, p["value"], lang), f"hospital-kpi-{ind_id}",
                            sub=[sub, html.Span(f" · {word}", className=f"kpi-cmp kpi-cmp-{tone}") if word else None],
                            tone=tone))
