@@ -66,3 +66,16 @@ def test_without_a_signed_in_user_nothing_is_read(app, engine):
         data.query(engine, "surplus_rate", "province", "2025-03")
     with signed_in(app, engine, make_user(engine)), pytest.raises(TypeError, match="signed-in user"):
         data.query(engine, "surplus_rate", "province", "2025-03", scope="220000")
+
+
+def test_the_upload_page_offers_only_the_kinds_the_role_may_send(app, engine):
+    from opsmon.dashboard.pages import upload
+
+    with signed_in(app, engine, make_user(engine, "clerk-a", "hospital", A)):
+        clerk_page = str(upload.layout())
+    with signed_in(app, engine, make_user(engine)):
+        admin_page = str(upload.layout())
+    # The kind choices and the template buttons.
+    assert "'value': 'registry'" not in clerk_page and "'kind': 'registry'" not in clerk_page
+    assert "'value': 'monthly'" in clerk_page and "'kind': 'progress'" in clerk_page
+    assert "'value': 'registry'" in admin_page and "'kind': 'registry'" in admin_page

@@ -38,7 +38,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon import config
-from opsmon.dashboard import context, data
+from opsmon.dashboard import auth, context, data
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import t
 from opsmon.ingest import api
@@ -406,8 +406,10 @@ def _history_grid(engine) -> dag.AgGrid:
 def layout(**_query: str) -> html.Div:
     """The page: upload and preview, then the history and the templates."""
     engine = context.engine()
+    # Only the kinds this user's role may send (the server refuses the others anyway).
+    kinds = [k for k in KINDS if k in auth.require_user().permissions.upload_kinds]
     kind_options = [{"label": t("upload.kind.auto"), "value": "auto"}] + [
-        {"label": t(f"kind.{k}"), "value": k} for k in KINDS]
+        {"label": t(f"kind.{k}"), "value": k} for k in kinds]
     upload = dbc.Card(dbc.CardBody([
         html.H4(t("upload.title")),
         html.P(t("upload.intro"), className="text-muted"),
@@ -446,7 +448,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(t("templates.title"), className="opsmon-section-title"),
         html.P(t("templates.hint"), className="text-muted small"),
         html.Div([dbc.Button(t(f"kind.{k}"), id={"type": "upload-template", "kind": k}, color="link",
-                             className="me-3 ps-0") for k in KINDS]),
+                             className="me-3 ps-0") for k in kinds]),
         dcc.Download(id="upload-template-download"),
     ]))
     return html.Div([upload, history, downloads])
