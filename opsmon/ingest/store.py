@@ -142,7 +142,13 @@ def _copy_frame(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
 
 
 def check_locks(conn: sa.Connection, periods: list[str]) -> None:
-    """Raise :class:`PeriodLocked` when any of *periods* ('YYYY-MM') is locked."""
+    """Raise :class:`PeriodLocked` when any of *periods* ('YYYY-MM') is locked.
+
+    Holds a SHARE lock on ``period_locks`` until the storing transaction ends: a lock
+    being taken meanwhile waits for this upload to finish, so no upload lands in a
+    period locked while it was being stored.
+    """
+    conn.execute(sa.text("LOCK TABLE period_locks IN SHARE MODE"))
     rows = conn.execute(
         sa.text(
             "SELECT to_char(period, 'YYYY-MM') AS period, locked_by, "

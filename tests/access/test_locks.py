@@ -105,3 +105,20 @@ def test_after_unlocking_the_same_file_is_accepted(registered):
 def test_a_lock_on_another_period_does_not_block_an_upload(registered):
     locks.lock(registered, "2025-02", by="王科长")
     assert ingest(registered, monthly(month()), "3月快报.csv").status == "accepted"
+
+
+def test_a_lock_waits_for_an_upload_being_stored_in_that_period(registered):
+    import threading
+
+    from opsmon.ingest import store
+
+    with registered.connect() as upload:  # an upload mid-transaction, past its lock check
+        upload.begin()
+        store.check_locks(upload, ["2025-03"])
+        done = threading.Event()
+        locker = threading.Thread(target=lambda: (locks.lock(registered, "2025-03", by="admin"), done.set()))
+        locker.start()
+        assert not done.wait(1.0)  # the lock waits: it cannot slip in under the upload
+        upload.commit()
+    locker.join(10)
+    assert done.is_set() and list(locks.list_locks(registered)["period"]) == ["2025-03"]
