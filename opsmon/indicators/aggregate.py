@@ -64,23 +64,33 @@ DUE_SQL = ("(CAST({p} + interval '1 month' + make_interval(days => :due_day) AS 
            "AT TIME ZONE :timezone)")
 
 
-def _month_sql() -> str:
+# Restricts a build to the hospitals in the bound array :changed (an incremental refresh).
+ONLY_CHANGED = "AND {col} = ANY(CAST(:changed AS bpchar[]))"
+
+
+def _month_sql(create: str = "CREATE TABLE ind_month_build", only_changed: bool = False) -> str:
     stocks = ", ".join(f"e.{c}" for c in STOCKS)
     progress = ", ".join(f"pg.{c}" for c in catalogue.PROGRESS_FIELDS if c != "pilot_projects_year")
+
+    def only(col: str) -> str:
+        return ONLY_CHANGED.format(col=col) if only_changed else ""
+
     return f"""
-CREATE TABLE ind_month_build AS
+{create} AS
 WITH cal AS ({CALENDAR_SQL}),
-mv AS (SELECT * FROM monthly_values WHERE is_current),
+mv AS (SELECT * FROM monthly_values WHERE is_current {only('hospital_code')}),
 keys AS (
     SELECT hospital_code, period FROM mv
     UNION
     SELECT f.hospital_code, cal.period
-    FROM (SELECT hospital_code, min(period) AS first FROM progress_values WHERE is_current GROUP BY 1) f
+    FROM (SELECT hospital_code, min(period) AS first FROM progress_values
+          WHERE is_current {only('hospital_code')} GROUP BY 1) f
     JOIN cal ON cal.period >= f.first
 ),
 first_in AS (  -- revisions exist only for accepted files: the first one's arrival decides timeliness
     SELECT DISTINCT ON (m.hospital_code, m.period) m.hospital_code, m.period, s.received_at
     FROM monthly_values m JOIN submissions s USING (submission_id)
+    WHERE true {only('m.hospital_code')}
     ORDER BY m.hospital_code, m.period, m.revision
 ),
 trail AS (
@@ -105,7 +115,7 @@ LEFT JOIN trail t ON t.hospital_code = k.hospital_code AND t.period = k.period
 """
 
 
-def _span_sql() -> str:
+def _span_sql(create: str = "CREATE TABLE ind_span_build", only_changed: bool = False) -> str:
     # One dense row per hospital and calendar month, then running sums per span window:
     # every month is present, so "the last 12 rows" is the last 12 months. (Running
     # totals differenced with lag() need one sort instead of three but measured slower:
@@ -128,10 +138,11 @@ def _span_sql() -> str:
     rows = ", ".join([f"('month', {', '.join(columns)})"] + [
         f"('{span}', {', '.join(f'{span}__{c}' for c in columns)})" for span in windows])
     window_defs = ", ".join(f"{span} AS ({spec})" for span, spec in windows.items())
+    only = ONLY_CHANGED.format(col="hospital_code") if only_changed else ""
     return f"""
-CREATE TABLE ind_span_build AS
+{create} AS
 WITH cal AS ({CALENDAR_SQL}),
-mv AS (SELECT * FROM monthly_values WHERE is_current),
+mv AS (SELECT * FROM monthly_values WHERE is_current {only}),
 dense AS (
     SELECT h.hospital_code, cal.period, {dense}
     FROM (SELECT DISTINCT hospital_code FROM mv) h CROSS JOIN cal
@@ -169,17 +180,87 @@ SWAP_STATEMENTS: tuple[str, ...] = (
     "ALTER INDEX ind_month_build_key RENAME TO ind_month_key",
     "ALTER INDEX ind_span_build_key RENAME TO ind_span_key",
 )
+# An incremental refresh: the changed hospitals' rows rebuilt aside, then swapped in.
+DELTA_STATEMENTS: tuple[str, ...] = (
+    _month_sql("CREATE TEMP TABLE ind_month_delta ON COMMIT DROP", only_changed=True),
+    _span_sql("CREATE TEMP TABLE ind_span_delta ON COMMIT DROP", only_changed=True),
+    "DELETE FROM ind_month WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
+    "INSERT INTO ind_month SELECT * FROM ind_month_delta",
+    "DELETE FROM ind_span WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
+    "INSERT INTO ind_span SELECT * FROM ind_span_delta",
+)
 # Part of the source key: a change to the SQL above rebuilds the tables on the next refresh.
-SQL_FINGERPRINT = hashlib.sha256("\n".join(BUILD_STATEMENTS).encode()).hexdigest()[:12]
+SQL_FINGERPRINT = hashlib.sha256("\n".join(BUILD_STATEMENTS + DELTA_STATEMENTS).encode()).hexdigest()[:12]
+# Above this share of the hospitals an incremental refresh is no cheaper than a rebuild.
+INCREMENTAL_SHARE = 0.05
 
 
 @dataclass(frozen=True)
 class RefreshResult:
-    """What a refresh did."""
+    """What a refresh did: nothing, a full rebuild, or an incremental one of *changed* hospitals."""
 
     rebuilt: bool
     source_key: str
     seconds: float
+    changed: tuple[str, ...] | None = None  # None: everything (or nothing) was rebuilt
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What a derived table was last built from (``indicator_state``)."""
+
+    source_key: str | None
+    watermark: int | None
+    calendar: str | None
+
+
+def base_key(key: str | None) -> str | None:
+    """A source key without its data version: what must not change for an incremental refresh."""
+    return key.split("|", 1)[1] if key and "|" in key else None
+
+
+def watermark(conn: sa.Connection) -> int:
+    """Submissions up to this id are fully visible now.
+
+    Below the oldest one still 'processing' (its rows may commit after this build),
+    else the newest id. A later refresh looks again at everything above it.
+    """
+    return conn.execute(sa.text(
+        "SELECT coalesce((SELECT min(submission_id) - 1 FROM submissions WHERE status = 'processing'), "
+        "(SELECT max(submission_id) FROM submissions), 0)")).scalar_one()
+
+
+def calendar(conn: sa.Connection) -> str:
+    """The months every build covers ('first..last'): a new month changes every hospital's rows."""
+    row = conn.execute(sa.text(f"SELECT min(period), max(period) FROM ({CALENDAR_SQL}) c")).one()
+    return f"{row[0]}..{row[1]}"
+
+
+def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
+    """Hospitals with values from submissions after *since*; None when a registry file arrived too."""
+    registry = conn.execute(sa.text(
+        "SELECT EXISTS (SELECT 1 FROM submissions WHERE submission_id > :w AND kind = 'registry')"),
+        {"w": since}).scalar_one()
+    if registry:
+        return None  # openings and closings change who is assessed: rebuild everything
+    return list(conn.execute(sa.text(
+        "SELECT hospital_code FROM monthly_values WHERE submission_id > :w "
+        "UNION SELECT hospital_code FROM progress_values WHERE submission_id > :w"), {"w": since}).scalars())
+
+
+def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState) -> list[str] | None:
+    """The hospitals to rebuild for *name*, or None when only a full rebuild is right."""
+    if stored.watermark is None or base_key(stored.source_key) != base_key(key):
+        return None
+    if stored.calendar != calendar(conn):
+        return None
+    changed = changed_hospitals(conn, stored.watermark)
+    if not changed:
+        # The data version moved but no submission explains it (values edited outside ingest,
+        # which always writes a new submission): rebuild everything rather than guess.
+        return None
+    total = conn.execute(sa.text("SELECT count(*) FROM hospitals")).scalar_one()
+    return changed if len(changed) <= max(50, INCREMENTAL_SHARE * total) else None
 
 
 def due_settings(conn: sa.Connection) -> dict[str, object]:
@@ -202,20 +283,34 @@ def source_key(conn: sa.Connection) -> str:
 
 def stored_key(conn: sa.Connection, name: str) -> str | None:
     """The source key *name* was last built from (None if never)."""
-    return conn.execute(sa.text("SELECT source_key FROM indicator_state WHERE name = :n"), {"n": name}).scalar()
+    return stored_state(conn, name).source_key
 
 
-def record_key(conn: sa.Connection, name: str, key: str, seconds: float) -> None:
-    """Remember that *name* is now built from *key*."""
+def stored_state(conn: sa.Connection, name: str) -> BuildState:
+    """What *name* was last built from."""
+    row = conn.execute(sa.text("SELECT source_key, watermark, calendar FROM indicator_state WHERE name = :n"),
+                       {"n": name}).first()
+    return BuildState(*row) if row else BuildState(None, None, None)
+
+
+def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: int | None = None,
+               cal: str | None = None) -> None:
+    """Remember that *name* is now built from *key* (and submissions up to *mark*, over *cal*)."""
     conn.execute(sa.text(
-        "INSERT INTO indicator_state (name, source_key, refreshed_at, seconds) VALUES (:n, :k, now(), :s) "
+        "INSERT INTO indicator_state (name, source_key, refreshed_at, seconds, watermark, calendar) "
+        "VALUES (:n, :k, now(), :s, :w, :c) "
         "ON CONFLICT (name) DO UPDATE SET source_key = EXCLUDED.source_key, refreshed_at = now(), "
-        "seconds = EXCLUDED.seconds"
-    ), {"n": name, "k": key, "s": seconds})
+        "seconds = EXCLUDED.seconds, watermark = EXCLUDED.watermark, calendar = EXCLUDED.calendar"
+    ), {"n": name, "k": key, "s": seconds, "w": mark, "c": cal})
 
 
 def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
-    """Rebuild ``ind_month`` and ``ind_span`` if the data changed (or *force*); cheap otherwise."""
+    """Bring ``ind_month`` and ``ind_span`` up to date if the data changed (or *force*); cheap otherwise.
+
+    When only some hospitals' values changed since the last build (and not the months
+    covered, the due settings, the registry or this module's SQL), only their rows are
+    rebuilt; otherwise both tables are rebuilt aside and swapped in.
+    """
     with engine.connect() as conn:
         key = source_key(conn)
         if not force and stored_key(conn, "aggregates") == key:
@@ -224,15 +319,22 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
         key = source_key(conn)  # another process may have rebuilt while we waited
-        if not force and stored_key(conn, "aggregates") == key:
+        stored = stored_state(conn, "aggregates")
+        if not force and stored.source_key == key:
             return RefreshResult(False, key, 0.0)
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
         params = due_settings(conn)
-        for statement in BUILD_STATEMENTS:
-            conn.execute(sa.text(statement), params if ":due_day" in statement else {})
-        for statement in SWAP_STATEMENTS:
-            conn.execute(sa.text(statement))
+        mark, cal = watermark(conn), calendar(conn)
+        changed = None if force else incremental_set(conn, "aggregates", key, stored)
+        if changed is not None:
+            for statement in DELTA_STATEMENTS:
+                conn.execute(sa.text(statement), {**params, "changed": changed})
+        else:
+            for statement in BUILD_STATEMENTS:
+                conn.execute(sa.text(statement), params if ":due_day" in statement else {})
+            for statement in SWAP_STATEMENTS:
+                conn.execute(sa.text(statement))
         seconds = time.perf_counter() - started
-        record_key(conn, "aggregates", key, seconds)
-    return RefreshResult(True, key, seconds)
+        record_key(conn, "aggregates", key, seconds, mark, cal)
+    return RefreshResult(True, key, seconds, tuple(changed) if changed is not None else None)

@@ -70,11 +70,15 @@ METRICS: dict[str, str] = {
 _MONTH_RULES = [r for r in RULES if r.metric in METRICS]
 
 
-def _fired_sql(severity: dict[str, str]) -> str:
+def _fired_sql(severity: dict[str, str], only_changed: bool = False) -> str:
     """Every firing, with the hospital's previous and next assessed month for the episode logic.
 
-    *severity* maps a rule id to an SQL expression over ``metric`` giving 1–3 or NULL.
+    *severity* maps a rule id to an SQL expression over ``metric`` giving 1–3 or NULL;
+    *only_changed* limits it to the hospitals in the bound array ``:changed``.
     """
+    def only(col: str) -> str:
+        return aggregate.ONLY_CHANGED.format(col=col) if only_changed else ""
+
     stocks = ", ".join(f"p.{c}" for c in catalogue.STOCK_FIELDS)
     metric_cols = ",\n           ".join(f"CAST({sql} AS numeric) AS {name}" for name, sql in METRICS.items())
     month_rules = ", ".join(
@@ -96,7 +100,7 @@ WITH base AS (
     FROM ind_month p
     JOIN ind_span m ON m.hospital_code = p.hospital_code AND m.period = p.period AND m.span = 'month'
     JOIN ind_span y ON y.hospital_code = p.hospital_code AND y.period = p.period AND y.span = 'ytd'
-    WHERE p.reported = 1
+    WHERE p.reported = 1 {only('p.hospital_code')}
     WINDOW w AS (PARTITION BY p.hospital_code ORDER BY p.period)
 ), flagged AS (
     SELECT base.*, coalesce(prev_adjacent AND long_term_loans > prev_long_term_loans, false) AS loans_rose
@@ -117,7 +121,7 @@ WITH base AS (
 ), missing AS (
     SELECT h.hospital_code, d.period, CAST(1 - coalesce(p.timely, 0) AS numeric) AS late,
            lag(d.period) OVER w AS prev_assessed, lead(d.period) OVER w AS next_assessed
-    FROM hospitals h JOIN due_passed d ON {restrict.open_at('h', 'd.period')}
+    FROM hospitals h JOIN due_passed d ON {restrict.open_at('h', 'd.period')} {only('h.hospital_code')}
     LEFT JOIN ind_month p ON p.hospital_code = h.hospital_code AND p.period = d.period
     WINDOW w AS (PARTITION BY h.hospital_code ORDER BY d.period)
 ), assessed AS (
@@ -167,17 +171,22 @@ def _severity_sql(rows: list[sa.Row]) -> dict[str, str]:
 _SEVERITY = "CASE {} WHEN 1 THEN 'yellow' WHEN 2 THEN 'orange' WHEN 3 THEN 'red' END"
 
 
-def _refresh_statements(severity: dict[str, str]) -> tuple[str, ...]:
-    """The statements that rebuild the firings and merge the episodes into the register."""
+def _refresh_statements(severity: dict[str, str], only_changed: bool = False) -> tuple[str, ...]:
+    """The statements that rebuild the firings and merge the episodes into the register.
+
+    With *only_changed*, for the hospitals in ``:changed`` only (the others' rows stand).
+    """
+    mine = aggregate.ONLY_CHANGED.format(col="{t}.hospital_code") if only_changed else ""
     return (
-        f"CREATE TEMP TABLE risk_fired ON COMMIT DROP AS {_fired_sql(severity)}",
+        f"CREATE TEMP TABLE risk_fired ON COMMIT DROP AS {_fired_sql(severity, only_changed)}",
         # Fresh statistics for the temp table and the target: without them the anti-joins below
         # are planned as nested loops, quadratic at national size (hours instead of seconds).
         "ANALYZE risk_fired",
         "ANALYZE risk_firings",
         # Firings: a merge rather than delete-all-and-insert: after an upload few rows change.
-        """DELETE FROM risk_firings f WHERE NOT EXISTS (
-    SELECT 1 FROM risk_fired x WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)""",
+        f"""DELETE FROM risk_firings f WHERE NOT EXISTS (
+    SELECT 1 FROM risk_fired x WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)
+    {mine.format(t='f')}""",
         f"""UPDATE risk_firings f SET level = {_SEVERITY.format('x.severity')}, metric = x.metric
 FROM risk_fired x
 WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period
@@ -207,9 +216,10 @@ FROM runs GROUP BY hospital_code, rule, run""",
         "ANALYZE risk_register",
         # Merge: drop episodes the data no longer support, update changed ones, add new ones —
         # in that order, so "one open episode per hospital and rule" holds after every statement.
-        """DELETE FROM risk_register r WHERE NOT EXISTS (
+        f"""DELETE FROM risk_register r WHERE NOT EXISTS (
     SELECT 1 FROM risk_episodes e
-    WHERE e.hospital_code = r.hospital_code AND e.rule = r.rule AND e.first_period = r.first_period)""",
+    WHERE e.hospital_code = r.hospital_code AND e.rule = r.rule AND e.first_period = r.first_period)
+    {mine.format(t='r')}""",
         """UPDATE risk_register r SET last_period = e.last_period, level = e.level, max_level = e.max_level,
     metric = e.metric, months_firing = e.months_firing, resolved_period = e.resolved_period, updated_at = now()
 FROM risk_episodes e
@@ -228,7 +238,8 @@ WHERE NOT EXISTS (SELECT 1 FROM risk_register r WHERE r.hospital_code = e.hospit
 
 # Part of the source key: a change to the SQL rebuilds the register on the next refresh.
 SQL_FINGERPRINT = hashlib.sha256("\n".join(
-    _refresh_statements({r.id: "NULL" for r in RULES}) + (_thresholds_sql(),)).encode()).hexdigest()[:12]
+    _refresh_statements({r.id: "NULL" for r in RULES}) + _refresh_statements({r.id: "NULL" for r in RULES}, True)
+    + (_thresholds_sql(),)).encode()).hexdigest()[:12]
 
 
 def _as_of(as_of: datetime | None) -> datetime:
@@ -251,7 +262,8 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
     """Bring ``risk_firings`` and ``risk_register`` up to date; return whether anything was recomputed.
 
     Refreshes the aggregates first. Cheap when neither the data, the thresholds,
-    the due settings nor the last month due (at *as_of*) changed.
+    the due settings nor the last month due (at *as_of*) changed; when only some
+    hospitals' values changed, only their firings and episodes are recomputed.
     """
     aggregate.refresh(engine)
     as_of = _as_of(as_of)
@@ -262,15 +274,18 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": aggregate.LOCK_KEY})
         key = _source_key(conn, as_of)
-        if not force and aggregate.stored_key(conn, "risk_register") == key:
+        stored = aggregate.stored_state(conn, "risk_register")
+        if not force and stored.source_key == key:
             return False
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
-        params = {**aggregate.due_settings(conn), "as_of": as_of}
+        mark, cal = aggregate.watermark(conn), aggregate.calendar(conn)
+        changed = None if force else aggregate.incremental_set(conn, "risk_register", key, stored)
+        params = {**aggregate.due_settings(conn), "as_of": as_of, "changed": changed or []}
         severity = _severity_sql(conn.execute(sa.text(_thresholds_sql())).all())
-        for statement in _refresh_statements(severity):
+        for statement in _refresh_statements(severity, only_changed=changed is not None):
             conn.execute(sa.text(statement), params)
-        aggregate.record_key(conn, "risk_register", key, time.perf_counter() - started)
+        aggregate.record_key(conn, "risk_register", key, time.perf_counter() - started, mark, cal)
     return True
 
 

@@ -87,6 +87,14 @@ def own_hospital(demo_engine) -> str:
         return conn.execute(sa.text("SELECT hospital_code FROM users WHERE username = 'demo-hospital'")).scalar_one()
 
 
+def body(r: requests.Response) -> str:
+    """A response as text with Chinese readable (Dash escapes non-ASCII characters in its JSON)."""
+    try:
+        return json.dumps(r.json(), ensure_ascii=False)
+    except ValueError:
+        return r.text
+
+
 def leaked(text: str, allowed: set[str], registry: pd.DataFrame) -> list[str]:
     """Hospital codes and names in *text* that are not in *allowed*."""
     codes = {c for c in USCC.findall(text) if c in set(registry["hospital_code"])} - allowed
@@ -159,12 +167,12 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
                                                 "_pages_location.search": ""}))
     for r in responses:
         assert r.status_code in (200, 204, 403), r.text[:300]
-        assert leaked(r.text, {own}, registry) == []
+        assert leaked(body(r), {own}, registry) == []
     # Its own hospital does appear where it should — without a peer median (that would be others' data).
-    assert own in responses[0].text
+    assert own in body(responses[0])
     mine = cb.call("hospital-kpis", {"hospital-period.value": period, "hospital-span.value": "month",
                                      "hospital-view.data": {"code": own, "lang": "zh", "tier": "三级"}})
-    assert "本账号仅可查看本院数据" in mine.text and "中位数" not in mine.text
+    assert "本账号仅可查看本院数据" in body(mine) and "中位数" not in body(mine)
 
 
 def test_a_hospital_user_cannot_export(dashboard_server, period):
@@ -195,8 +203,9 @@ def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, regist
     ]
     for r in responses:
         assert r.status_code in (200, 204), r.text[:300]
-        assert leaked(r.text, allowed, registry) == []
-    assert any(code in responses[1].text for code in allowed)
+        assert leaked(body(r), allowed, registry) == []
+    assert any(code in body(responses[1]) for code in allowed)
+    assert any(name in body(responses[1]) for name in registry.loc[registry["hospital_code"].isin(allowed), "name"])
     # Its export holds its own hospitals only, and is in the audit log.
     r = cb.call("rankings-download", {"rankings-csv.n_clicks": 1, "rankings-indicator.value": "surplus_rate",
                                       "rankings-level.value": "hospital", "rankings-period.value": period,
