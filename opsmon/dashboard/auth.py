@@ -32,6 +32,7 @@ from dash_auth import check_groups
 from dash_auth.auth import Auth
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
+from sqlalchemy import exc as sa_exc
 
 from opsmon import config
 from opsmon.access import roles, signin
@@ -255,7 +256,31 @@ def install(app: dash.Dash, settings: config.Settings | None = None) -> SessionA
     server.add_url_rule("/logout", "opsmon_logout", logout, methods=["GET", "POST"])
     server.add_url_rule("/healthz", "opsmon_healthz", healthz)
     server.register_error_handler(PermissionError, forbidden)
+    server.register_error_handler(sa_exc.OperationalError, database_unavailable)
+    server.register_error_handler(sa_exc.InterfaceError, database_unavailable)
     return SessionAuth(app)
+
+
+def database_unavailable(error: Exception) -> flask.Response:
+    """The database is down or restarting: 503 with a message for people, never a traceback.
+
+    The pool pings connections before use, so once the server is back the next request
+    works again by itself. A previewed upload stays on the server (for an hour) and can be
+    confirmed again.
+    """
+    log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+    lang = "en" if "lang=en" in (flask.request.referrer or "") + flask.request.full_path else "zh"
+    message = t("error.database", lang)
+    if flask.request.path.startswith("/_dash") or flask.request.method != "GET":
+        response = flask.make_response(flask.jsonify(error="database_unavailable", message=message), 503)
+    else:
+        response = flask.make_response(
+            f'<!doctype html><meta charset="utf-8"><title>{escape(t("app.title", lang))}</title>'
+            f'<link rel="stylesheet" href="/assets/vendor/00-bootstrap-5.3.9.min.css">'
+            f'<main class="container" style="max-width:36rem;margin-top:15vh">'
+            f'<div class="alert alert-warning" id="database-unavailable">{escape(message)}</div></main>', 503)
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def forbidden(error: PermissionError) -> flask.Response:

@@ -464,10 +464,6 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Templates have the header, drop-downs and a sheet of instructions, for last month. "
         "The command opsmon template --kind monthly writes them too.",
     ),
-    "error.database": (
-        "数据库暂时无法连接，请稍后刷新页面。",
-        "The database is temporarily unavailable; please refresh in a moment.",
-    ),
     # ── Sign-in, roles and access (opsmon/dashboard/auth.py, shell.py) ──
     "login.title": ("登录", "Sign in"),
     "login.username": ("用户名", "User name"),
@@ -480,6 +476,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.notice": ("本系统数据仅限授权人员使用，所有操作均记录在案。",
                      "Authorised users only; every action is recorded."),
     "nav.signout": ("退出", "Sign out"),
+    "error.database": ("数据库暂时无法连接（可能正在重启），请稍后重试。已预览的上传文件会在服务器保留 1 小时，恢复后可再次确认入库。",
+                       "The database cannot be reached just now (it may be restarting); please try again shortly. "
+                       "A previewed upload is kept on the server for an hour and can be confirmed once it is back."),
     "nav.admin": ("管理", "Admin"),
     "access.denied_title": ("无权访问", "Not permitted"),
     "access.denied": ("您的账号（{role}）无权查看此页面。", "Your account ({role}) may not open this page."),
