@@ -75,3 +75,13 @@ def test_outside_production_a_key_is_made_once_and_kept_private(engine, tmp_path
     first = create_app(engine, settings).server.secret_key
     assert len(first) == 64 and create_app(engine, settings).server.secret_key == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_the_cookie_is_marked_secure_over_https_only(app, engine):
+    make_user(engine)
+    form = {"username": "test-admin", "password": "test-password-1"}
+    over_https = app.server.test_client().post("/login", data=form, base_url="https://opsmon.example")
+    over_http = app.server.test_client().post("/login", data=form, base_url="http://127.0.0.1")
+    secure = over_https.headers["Set-Cookie"]
+    assert "opsmon_session=" in secure and "Secure" in secure and "HttpOnly" in secure
+    assert "Secure" not in over_http.headers["Set-Cookie"]
