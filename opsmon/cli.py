@@ -144,6 +144,7 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
     """
     import sqlalchemy.exc
 
+    from opsmon.access.audit import record_upload
     from opsmon.ingest import ingest_path
 
     engine = _engine()
@@ -170,6 +171,8 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
             for path in bar:
                 result = ingest_path(path, engine=engine, kind=kind, username=username, dry_run=dry_run, **rules)
                 results.append(result)
+                if not dry_run:
+                    record_upload(engine, result, username=username)
                 if fmt == "text" and not show_bar:
                     click.echo(_text_report(result, dry_run))  # as it happens, for logs
     except sqlalchemy.exc.SQLAlchemyError as exc:

@@ -49,6 +49,13 @@ def record(db: Engine | Connection, action: str, *, username: str | None, addres
             conn.execute(statement, params)
 
 
+def record_upload(db: Engine | Connection, result: Any, *, username: str, address: str | None = None) -> None:
+    """Log a stored upload attempt: *result* is an :class:`opsmon.ingest.api.FileResult`."""
+    record(db, "upload", username=username, address=address, object=str(result.submission_id),
+           details={"file": result.file, "kind": result.kind, "status": result.status, "rows": result.rows,
+                    "revisions": result.revisions_created, "errors": len(result.errors)})
+
+
 def search(engine: Engine, *, username: str | None = None, action: str | None = None, text: str | None = None,
            since: datetime | None = None, until: datetime | None = None, limit: int = 500) -> pd.DataFrame:
     """Entries newest first, filtered by user, action (or an action prefix like 'user.'), free text, time.

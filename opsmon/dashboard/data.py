@@ -109,10 +109,7 @@ def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None =
                                   dry_run=dry_run, allowed_hospitals=rules.allowed_hospitals,
                                   allowed_kinds=rules.allowed_kinds)
     if not dry_run:
-        audit.record(engine, "upload", username=user.username, address=client_address(),
-                     object=str(result.submission_id),
-                     details={"file": file_name, "kind": result.kind, "status": result.status, "rows": result.rows,
-                              "revisions": result.revisions_created, "errors": len(result.errors)})
+        audit.record_upload(engine, result, username=user.username, address=client_address())
     return result
 
 

@@ -153,6 +153,10 @@ def test_as_a_hospital_user_applies_its_scope_and_kinds(url, engine, files):
     assert [e["code"] for e in json.loads(result.stdout)["files"][0]["errors"]] == ["kind_not_permitted"]
     assert count(engine, "SELECT count(*) FROM monthly_values") == 0
     assert run(url, "--as", "clerk-a", *files(a__csv=GOOD)).exit_code == 0  # its own hospital's row
+    with engine.connect() as conn:  # every stored attempt is in the audit log, refused ones too
+        logged = conn.execute(sa.text("SELECT details ->> 'status' FROM audit_log WHERE action = 'upload' "
+                                      "AND username = 'clerk-a' ORDER BY audit_id")).scalars().all()
+    assert logged == ["rejected", "rejected", "accepted"]
 
 
 def test_as_an_unknown_or_viewing_user_is_refused(url, engine, files):
