@@ -175,9 +175,11 @@ def test_map_drills_to_counties_then_hospitals_then_a_profile_in_three_clicks(br
     wait_css(browser, "#hospital-kpis .kpi-value")
     assert browser.find_element(By.CSS_SELECTOR, ".opsmon-page-title").text == target
 
+    settled(browser)
     browser.back()                                                    # back walks up again
     wait_until(browser, lambda b: f"region={county}" in b.current_url)
     wait_css(browser, "#overview-grid a.opsmon-link")
+    settled(browser)  # as a person would: the page has finished loading before Back is pressed again
     browser.back()
     wait_until(browser, lambda b: b.current_url.endswith("region=220100") or "region=220100&" in b.current_url)
     wait_until(browser, lambda b: set(map_locations(b)) == changchun)
