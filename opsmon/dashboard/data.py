@@ -84,9 +84,8 @@ def visible_hospitals(engine: Engine) -> pd.DataFrame:
 def list_revisions(engine: Engine, hospital_code: str, period: str | None = None, kind: str = "monthly"
                    ) -> pd.DataFrame:
     """A hospital's revisions (see :func:`opsmon.ingest.api.list_revisions`); empty outside the scope."""
-    if not visible_hospital(engine, hospital_code):
-        return _ingest.list_revisions(engine, hospital_code, period, kind).iloc[0:0]
-    return _ingest.list_revisions(engine, hospital_code, period, kind)
+    frame = _ingest.list_revisions(engine, hospital_code, period, kind)
+    return frame if visible_hospital(engine, hospital_code) else frame.iloc[0:0]
 
 
 def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFrame:

@@ -102,6 +102,13 @@ def leaked(text: str, allowed: set[str], registry: pd.DataFrame) -> list[str]:
     return sorted(codes | names)
 
 
+def ranking(period: str, level: str, **more: object) -> dict[str, object]:
+    """The rankings page's inputs: surplus_rate (unless *more* says otherwise) at *level* for *period*, by month."""
+    return {"rankings-indicator.value": "surplus_rate", "rankings-level.value": level,
+            "rankings-period.value": period, "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"},
+            **more}
+
+
 # --------------------------------------------------------------------------- no session
 def test_without_a_session_nothing_is_served(dashboard_server):
     page = requests.get(f"{dashboard_server}/rankings?level=hospital", allow_redirects=False)
@@ -148,14 +155,9 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
     own = own_hospital(demo_engine)
     s = session_for(dashboard_server, "demo-hospital")
     cb = Callbacks(dashboard_server, s)
-    view = {"lang": "zh"}
     responses = [
-        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
-                                   "rankings-period.value": period, "rankings-span.value": "month",
-                                   "rankings-view.data": view}),
-        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "county",
-                                   "rankings-period.value": period, "rankings-span.value": "month",
-                                   "rankings-region.value": "220100", "rankings-view.data": view}),
+        cb.call("rankings-chart", ranking(period, "hospital")),
+        cb.call("rankings-chart", ranking(period, "county", **{"rankings-region.value": "220100"})),
         cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
                                   "overview-view.data": {"lang": "zh", "region": "220100"}}),
         cb.call("hospital-search", {"hospital-search.search_value": "医院", "url.search": ""}),
@@ -178,9 +180,7 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
 def test_a_hospital_user_cannot_export(dashboard_server, period):
     s = session_for(dashboard_server, "demo-hospital")
     r = Callbacks(dashboard_server, s).call(
-        "rankings-download", {"rankings-csv.n_clicks": 1, "rankings-indicator.value": "surplus_rate",
-                              "rankings-level.value": "hospital", "rankings-period.value": period,
-                              "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}})
+        "rankings-download", ranking(period, "hospital", **{"rankings-csv.n_clicks": 1}))
     assert r.status_code == 403 and "content" not in r.text
 
 
@@ -191,12 +191,8 @@ def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, regist
     cb = Callbacks(dashboard_server, s)
     view = {"lang": "zh"}
     responses = [
-        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
-                                   "rankings-period.value": period, "rankings-span.value": "month",
-                                   "rankings-region.value": "220200", "rankings-view.data": view}),
-        cb.call("rankings-chart", {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "hospital",
-                                   "rankings-period.value": period, "rankings-span.value": "month",
-                                   "rankings-view.data": view}),
+        cb.call("rankings-chart", ranking(period, "hospital", **{"rankings-region.value": "220200"})),
+        cb.call("rankings-chart", ranking(period, "hospital")),
         cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
                                   "overview-view.data": {"lang": "zh", "region": "220000"}}),
         cb.call("risk-kpis", {"risk-period.value": period, "risk-view.data": view}),
@@ -207,9 +203,7 @@ def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, regist
     assert any(code in body(responses[1]) for code in allowed)
     assert any(name in body(responses[1]) for name in registry.loc[registry["hospital_code"].isin(allowed), "name"])
     # Its export holds its own hospitals only, and is in the audit log.
-    r = cb.call("rankings-download", {"rankings-csv.n_clicks": 1, "rankings-indicator.value": "surplus_rate",
-                                      "rankings-level.value": "hospital", "rankings-period.value": period,
-                                      "rankings-span.value": "month", "rankings-view.data": view})
+    r = cb.call("rankings-download", ranking(period, "hospital", **{"rankings-csv.n_clicks": 1}))
     assert r.status_code == 200
     payload = r.json()["response"]["rankings-download"]["data"]
     table = pd.read_csv(io.BytesIO(base64.b64decode(payload["content"])), skiprows=2, dtype={"code": str})
@@ -219,9 +213,8 @@ def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, regist
 def test_exports_are_audited_with_their_row_counts(dashboard_server, demo_engine, period):
     s = session_for(dashboard_server, "demo-analyst")
     r = Callbacks(dashboard_server, s).call(
-        "rankings-download", {"rankings-xlsx.n_clicks": 1, "rankings-indicator.value": "debt_ratio",
-                              "rankings-level.value": "county", "rankings-period.value": period,
-                              "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}},
+        "rankings-download", ranking(period, "county", **{"rankings-xlsx.n_clicks": 1,
+                                                          "rankings-indicator.value": "debt_ratio"}),
         changed="rankings-xlsx.n_clicks")
     assert r.status_code == 200
     with demo_engine.connect() as conn:
@@ -233,8 +226,7 @@ def test_exports_are_audited_with_their_row_counts(dashboard_server, demo_engine
 def test_a_leader_may_view_but_not_export(dashboard_server, period):
     s = session_for(dashboard_server, "demo-leader")
     cb = Callbacks(dashboard_server, s)
-    args = {"rankings-indicator.value": "surplus_rate", "rankings-level.value": "county",
-            "rankings-period.value": period, "rankings-span.value": "month", "rankings-view.data": {"lang": "zh"}}
+    args = ranking(period, "county")
     assert cb.call("rankings-chart", args).status_code == 200
     assert cb.call("rankings-download", {**args, "rankings-csv.n_clicks": 1}).status_code == 403
 
