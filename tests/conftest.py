@@ -127,3 +127,27 @@ def demo_engine(demo_url: str) -> Iterator[Engine]:
     eng = sa.create_engine(demo_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def national_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A national instance (100000 全国, every mainland province) with a small demo, loaded through ingest."""
+    from opsmon import config, geo
+    from opsmon.demo.load import load_demo
+
+    name = databases.create()
+    url = databases.url_for(name)
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    settings = config.Settings(database_url=url, data_dir=tmp_path_factory.mktemp("national"), province=geo.NATION,
+                               secret_key=None, production=False)
+    outcome = load_demo(engine, settings, seed=11, n_hospitals=500, months=2)
+    assert outcome.rejected == 0, "the national demo files must all pass validation"
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def national_engine(national_url: str) -> Iterator[Engine]:
+    eng = sa.create_engine(national_url, poolclass=sa.NullPool)
+    yield eng
+    eng.dispose()

@@ -26,11 +26,12 @@ class Role:
 
 
 ROLES: dict[str, Role] = {r.id: r for r in (
-    Role("admin", "系统管理员", "Administrator", ("province",), True, True,
+    # "nation" exists only in a national instance; an administrator sits at the top (see users._unit).
+    Role("admin", "系统管理员", "Administrator", ("province", "nation"), True, True,
          ("monthly", "progress", "registry"), admin=True),
-    Role("leader", "委领导", "Leader", ("province", "prefecture", "county"), True, False, ()),
+    Role("leader", "委领导", "Leader", ("nation", "province", "prefecture", "county"), True, False, ()),
     # Analysts bulk-load history for their area as well as export it.
-    Role("analyst", "数据分析员", "Analyst", ("province", "prefecture", "county"), True, True,
+    Role("analyst", "数据分析员", "Analyst", ("nation", "province", "prefecture", "county"), True, True,
          ("monthly", "progress")),
     Role("supervisor", "市县卫生健康委", "Supervisor", ("prefecture", "county"), True, True, ()),
     Role("hospital", "医院填报员", "Hospital", ("hospital",), False, False, ("monthly", "progress")),

@@ -22,7 +22,7 @@ class UploadRules:
 
 
 def upload_rules(engine: Engine, user: User) -> UploadRules:
-    """A hospital user: its own hospital; a region user: the hospitals of its area; the province: any.
+    """A hospital user: its own hospital; a region user: the hospitals of its area; the top of the hierarchy: any.
 
     ``PermissionError`` for a role that may not upload at all.
     """
@@ -32,8 +32,9 @@ def upload_rules(engine: Engine, user: User) -> UploadRules:
     if user.hospital_code:
         return UploadRules(role.upload_kinds, {user.hospital_code.strip()})
     with engine.connect() as conn:
-        level = conn.execute(sa.text("SELECT level FROM regions WHERE adcode = :c"), {"c": user.scope}).scalar()
-        if level == "province":
+        is_root = conn.execute(sa.text("SELECT parent_adcode IS NULL FROM regions WHERE adcode = :c"),
+                               {"c": user.scope}).scalar()
+        if is_root:
             return UploadRules(role.upload_kinds, None)
         codes = conn.execute(sa.text(
             "SELECT h.hospital_code FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "

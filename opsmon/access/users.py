@@ -94,14 +94,18 @@ def get_user(engine: Engine, username: str) -> User | None:
 def _unit(conn: sa.Connection, role: roles.Role, unit: str) -> dict[str, str | None]:
     unit = unit.strip().upper()
     if len(unit) == 18:
-        found = conn.execute(sa.text("SELECT 'hospital' FROM hospitals WHERE hospital_code = :u"), {"u": unit})
+        found = conn.execute(sa.text("SELECT 'hospital', false FROM hospitals WHERE hospital_code = :u"), {"u": unit})
     else:
-        found = conn.execute(sa.text("SELECT level FROM regions WHERE adcode = :u"), {"u": unit})
-    level = found.scalar()
+        found = conn.execute(sa.text("SELECT level, parent_adcode IS NULL FROM regions WHERE adcode = :u"),
+                             {"u": unit})
+    level, is_root = found.first() or (None, False)
     if level is None:
         raise UserError(f"unknown org unit {unit!r}: give a region adcode or a registered hospital code")
     if level not in role.units:
         raise UserError(f"a {role.id} user belongs to a {' or '.join(role.units)}, not a {level} ({unit})")
+    if role.admin and not is_root:
+        # Administration (users, locks, the audit log) is database-wide: only at the top of the hierarchy.
+        raise UserError(f"a {role.id} user belongs to the top of the hierarchy, not a {level} ({unit})")
     return {"region_adcode": None if level == "hospital" else unit,
             "hospital_code": unit if level == "hospital" else None}
 

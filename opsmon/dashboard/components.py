@@ -8,6 +8,7 @@ every label comes from :mod:`opsmon.dashboard.strings`. Data reads go through
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import dash_ag_grid as dag
@@ -33,12 +34,12 @@ RISK_CLASS = {"red": "opsmon-risk-red", "orange": "opsmon-risk-orange", "yellow"
 
 # ----------------------------------------------------------------------------------------- data helpers
 def province() -> str:
-    """The adcode of the province the app's database serves."""
-    return reporting.province_code(context.engine())
+    """The adcode of the region the app's database serves: its province (100000 in a national instance)."""
+    return reporting.root_code(context.engine())
 
 
 def regions() -> pd.DataFrame:
-    """The province's region table (adcode, name, level, parent_adcode, geo_parent_adcode)."""
+    """The served region's table (adcode, name, level, parent_adcode, geo_parent_adcode)."""
     return geo.load_regions(province())
 
 
@@ -56,7 +57,7 @@ def available_periods(engine=None) -> list[str]:
     if latest is None:
         return []
     start = ind_periods.add_months(ind_periods.to_date(latest), -(HISTORY_MONTHS - 1))
-    frame = data.series(engine, "hospitals_reporting", reporting.province_code(engine), start, latest)
+    frame = data.series(engine, "hospitals_reporting", reporting.root_code(engine), start, latest)
     months = frame.loc[frame["value"] > 0, "period"].tolist()
     return sorted(months, reverse=True) or [latest]
 
@@ -215,33 +216,46 @@ def regions_in_scope() -> set[str]:
     return found
 
 
-def region_options(lang: str, levels: Sequence[str] = ("province", "prefecture", "county")) -> list[dict]:
-    """Regions as options: the province, then each prefecture followed by its counties (indented).
+def region_options(lang: str, levels: Sequence[str] = ("nation", "province", "prefecture", "county"),
+                   include_root: bool = True) -> list[dict]:
+    """Regions of *levels* as options, top down: each unit followed by the units under it (indented).
+
+    ``include_root=False`` leaves out the served province (or nation): for pickers whose empty value means it.
 
     Only the regions in the signed-in user's scope are offered (the server enforces the scope anyway).
     """
-    options = _region_options(lang, tuple(levels))
+    options = _region_options(province(), lang, tuple(levels), include_root)
     allowed = regions_in_scope()
     return [o for o in options if o["value"] in allowed]
 
 
-def _region_options(lang: str, levels: tuple[str, ...]) -> list[dict]:
-    frame = regions()
-    options = []
-    prov = frame[frame["level"] == "province"].iloc[0]
-    if "province" in levels:
-        options.append({"label": prov["name"], "value": prov["adcode"]})
-    direct = frame[(frame["level"] == "county") & (frame["parent_adcode"] == prov["adcode"])]
-    for pref in frame[frame["level"] == "prefecture"].itertuples():
-        if "prefecture" in levels:
-            options.append({"label": pref.name, "value": pref.adcode})
-        if "county" in levels:
-            kids = frame[(frame["level"] == "county") & (frame["parent_adcode"] == pref.adcode)]
-            options += [{"label": f"\u3000{k.name}", "value": k.adcode, "search": f"{pref.name}{k.name}"}
-                        for k in kids.itertuples()]
-    if "county" in levels:
-        options += [{"label": f"{d.name}（{t('region.direct', lang)}）", "value": d.adcode}
-                    for d in direct.itertuples()]
+@lru_cache(maxsize=8)
+def _region_options(root: str, lang: str, levels: tuple[str, ...], include_root: bool) -> list[dict]:
+    frame = geo.load_regions(root)
+    names = dict(zip(frame["adcode"], frame["name"]))
+    level_of = dict(zip(frame["adcode"], frame["level"]))
+    parent_of = dict(zip(frame["adcode"], frame["parent_adcode"]))
+    # Under each unit: the prefecture-level units first, then the county-level units it runs
+    # directly (吉林 梅河口市), each in code order.
+    children: dict[str | None, list[str]] = {}
+    for code in sorted(frame["adcode"], key=lambda a: (level_of[a] == "county", a)):
+        children.setdefault(parent_of[code], []).append(code)
+    options: list[dict] = []
+    todo = [(code, 0) for code in reversed(children.get(None, []))]
+    while todo:  # depth first, in order
+        code, depth = todo.pop()
+        todo += [(kid, depth + 1) for kid in reversed(children.get(code, []))]
+        if level_of[code] not in levels or (code == root and not include_root):
+            continue
+        parent = parent_of[code]
+        # The root and the level under it start at the margin; counties are indented under their prefecture.
+        indent = "\u3000" * max(depth - 1, 0)
+        if level_of[code] == "county" and level_of[parent] in ("province", "nation"):
+            options.append({"label": f"{indent}{names[code]}（{t('region.direct', lang)}）", "value": code})
+        elif level_of[code] == "county":
+            options.append({"label": indent + names[code], "value": code, "search": names[parent] + names[code]})
+        else:
+            options.append({"label": indent + names[code], "value": code})
     return options
 
 
@@ -271,7 +285,7 @@ def filter_controls(prefix: str, lang: str, values: dict[str, Any], region: str 
     if with_region:
         cols.append(dbc.Col([
             dbc.Label(t("filter.region", lang), html_for=f"{prefix}-region"),
-            dropdown(lang, id=f"{prefix}-region", options=region_options(lang, ("prefecture", "county")),
+            dropdown(lang, id=f"{prefix}-region", options=region_options(lang, include_root=False),
                          value=region, placeholder=t("filter.whole_province", lang)),
         ], xs=6, md=4, xl=2))
     return cols

@@ -49,7 +49,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "group.financial": ("财务结构与效率", "Financial structure and efficiency"),
     "group.counts": ("报送与计数", "Reporting and counts"),
     "group.programme": ("运营管理建设", "Operations-management programme"),
-    "level.province": ("全省", "Province"),
+    "level.province": ("省（区、市）", "Provinces"),
     "level.prefecture": ("市（州）", "Prefectures"),
     "level.county": ("县（市、区）", "Counties"),
     "level.hospital": ("医院", "Hospitals"),
@@ -84,6 +84,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.resolved_period": ("解除月份", "Resolved in"),
     "col.months_firing": ("持续月数", "Months"),
     "col.region": ("所在地区", "Region"),
+    "col.province": ("省（区、市）", "Province"),
     "col.prefecture": ("市（州）", "Prefecture"),
     "col.county": ("县（市、区）", "County"),
     "col.tier": ("级别", "Tier"),
@@ -122,6 +123,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     # 总览 Overview
     "overview.map_indicator": ("地图指标", "Map indicator"),
     "overview.map_title_at": ("{name} · {indicator} · {period}", "{name} · {indicator} · {period}"),
+    "overview.no_boundaries": ("未随系统提供该地区的边界文件（opsmon geo build 可生成），请查看右侧表格。",
+                               "No boundaries are shipped for this area (opsmon geo build makes them); "
+                               "see the table."),
     "overview.map_hint": ("点击地图上的地区逐级查看：市（州）→ 县（市、区）→ 医院；上方路径可逐级返回。",
                           "Click a region to drill down: prefecture → county → hospitals; the path above walks back."),
     "overview.hospitals_in": ("{name}的医院（{n} 家）— 点击医院名称查看详情", "Hospitals in {name} ({n}) — click a name"),

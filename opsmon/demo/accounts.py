@@ -30,7 +30,8 @@ class DemoAccount:
 def _units(engine: Engine) -> dict[str, tuple[str, str]]:
     """role → (unit code, unit name) in this database."""
     with engine.connect() as conn:
-        province = conn.execute(sa.text("SELECT adcode, name FROM regions WHERE level = 'province'")).one()
+        # The top of the hierarchy: the province, or the nation in a national instance.
+        province = conn.execute(sa.text("SELECT adcode, name FROM regions WHERE parent_adcode IS NULL")).one()
         prefecture = conn.execute(sa.text("SELECT adcode, name FROM regions WHERE adcode = :p"),
                                   {"p": SUPERVISED_PREFECTURE}).one()
         # The first open hospital of the supervised prefecture: the hospital user's and supervisor's views overlap.

@@ -159,6 +159,13 @@ def _geo(counties: pd.DataFrame) -> _Geo:
         else:
             others.append(code)
     prefs = sorted({p for p in pref_of.values() if p in set(frame["prefecture_adcode"])})
+    if not prefs:
+        # A municipality whose districts report straight to it (重庆): each district stands in
+        # for a prefecture with itself as the seat, so city-owned hospitals have a home.
+        prefs = [code for code in others if name[code].endswith("区")] or others[:1]
+        for pref in prefs:
+            seats[pref].append(pref)
+            others.remove(pref)
     for pref in prefs:
         if not seats[pref]:  # no districts (e.g. 延边州): its first city is the seat (延吉市)
             first = min(c for c in others if pref_of[c] == pref)
@@ -1032,3 +1039,34 @@ def generate(counties: pd.DataFrame, end_period: str, months: int = 36, n_hospit
     return DemoData(registry=registry, monthly=monthly, progress=progress, arrivals=arrivals, missing=missing,
                     corrections=corrections, start_period=str(periods[0]), end_period=str(periods[-1]),
                     now=now, province_name=geo.province_name)
+
+
+def generate_national(counties: pd.DataFrame, end_period: str, months: int = 60, n_hospitals: int = 12_000,
+                      seed: int = 2025, now: pd.Timestamp | None = None) -> DemoData:
+    """Generate a national roll-up: every province of *counties* generated as :func:`generate` does, combined.
+
+    *counties* is the national county table (``adcode, name, prefecture_adcode``); each
+    province gets hospitals in proportion to its county-level units (at least 12), with
+    its own seed, so one province's figures do not depend on the others'.
+    """
+    frame = counties.astype({"adcode": str})
+    by_province = dict(tuple(frame.groupby(frame["adcode"].str[:2], sort=True)))
+    total = len(frame)
+    parts = [generate(part, end_period, months=months, n_hospitals=max(12, round(n_hospitals * len(part) / total)),
+                      seed=seed + int(prefix), now=now)
+             for prefix, part in by_province.items()]
+
+    def combined(name: str, keys: list[str]) -> pd.DataFrame:
+        # Empty parts (a small province without corrections) would turn numeric columns to object.
+        frames = [getattr(p, name) for p in parts if len(getattr(p, name))] or [getattr(parts[0], name)]
+        return pd.concat(frames, ignore_index=True).sort_values(keys, ignore_index=True)
+
+    first = parts[0]
+    return DemoData(registry=combined("registry", ["hospital_code"]),
+                    monthly=combined("monthly", ["period", "hospital_code"]),
+                    progress=combined("progress", ["period", "hospital_code"]),
+                    arrivals=combined("arrivals", ["period", "hospital_code"]),
+                    missing=combined("missing", ["period", "hospital_code"]),
+                    corrections=combined("corrections", ["period", "hospital_code"]),
+                    start_period=first.start_period, end_period=first.end_period, now=first.now,
+                    province_name="全国")

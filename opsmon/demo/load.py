@@ -17,10 +17,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon import config, indicators
+from opsmon import config, geo, indicators
 from opsmon.demo.accounts import DemoAccount, accounts_table, ensure_demo_accounts
 from opsmon.demo.files import write_files
-from opsmon.demo.generate import default_now, generate
+from opsmon.demo.generate import default_now, generate, generate_national
 from opsmon.ingest import ingest_path
 from opsmon.periods import LOCAL_TZ, last_month
 from opsmon.sql import migrate
@@ -90,7 +90,9 @@ def load_demo(
     progress(f"generating {n_hospitals} hospitals × {months} months ending {end_period} (seed {seed})")
     # Nothing may arrive after the real present, whatever day of the month the demo runs.
     now = min(default_now(end_period), pd.Timestamp.now(tz=LOCAL_TZ).tz_localize(None))
-    data = generate(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed, now=now)
+    # A national instance (OPSMON_PROVINCE=100000) gets every province, each generated like the demo province.
+    make = generate_national if settings.province == geo.NATION else generate
+    data = make(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed, now=now)
     out_dir = settings.data_dir / "demo" / f"seed{seed}"
     files = write_files(data, out_dir)
     progress(f"wrote {len(files)} files to {out_dir}; loading them through the ingest path")

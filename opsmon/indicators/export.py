@@ -25,7 +25,7 @@ from opsmon.indicators.programme import PROGRAMME_IDS
 from opsmon.indicators.query import COLUMNS, LEVELS, fetch, level_of
 
 Format = Literal["csv", "xlsx", "json"]
-LEVEL_LABELS = {"province": "省", "prefecture": "市（州）", "county": "县（市、区）", "hospital": "医院"}
+LEVEL_LABELS = {"nation": "全国", "province": "省", "prefecture": "市（州）", "county": "县（市、区）", "hospital": "医院"}
 HEADERS_ZH = {
     "level": "层级", "code": "代码", "name": "名称", "parent_code": "上级代码", "indicator": "指标代码",
     "label": "指标", "period": "报告期", "span": "统计口径", "value": "数值", "unit": "单位",
@@ -133,7 +133,7 @@ def progress_table(engine: Engine, period: str, *, region: str | None = None, sc
     programme indicator its value and, for ratios, ``<id>__numerator`` and
     ``<id>__denominator``.
     """
-    parent = region or reporting.province_code(engine)
+    parent = region or reporting.root_code(engine)
     ids = ["hospitals_expected", "hospitals_reporting", "reporting_rate", *PROGRAMME_IDS]
     level = level_of(engine, parent)
     if level == "hospital":
@@ -162,7 +162,7 @@ def progress_table_xlsx(engine: Engine, period: str, *, region: str | None = Non
 
     *as_of* defaults to the latest accepted submission's time.
     """
-    parent = region or reporting.province_code(engine)
+    parent = region or reporting.root_code(engine)
     table = progress_table(engine, period, region=parent, scope=scope, filters=filters)
     columns: list[tuple[str, str, str]] = [("name", "地区", "@"), ("hospitals_expected", "应报医院数", "0"),
                                            ("hospitals_reporting", "已报医院数", "0"),

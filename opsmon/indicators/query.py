@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 from opsmon.indicators import aggregate, catalogue, periods, restrict
 from opsmon.indicators.catalogue import Indicator
 
-LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "hospital")
+LEVELS: tuple[str, ...] = ("nation", "province", "prefecture", "county", "hospital")  # "nation": national instance
 COLUMNS: list[str] = ["level", "code", "name", "parent_code", "indicator", "period", "span", "value",
                       "numerator", "denominator", "reporting", "expected"]
 # What the ``ids`` argument accepts: an id, an entry, a list of either, or None for all.

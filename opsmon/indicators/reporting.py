@@ -40,10 +40,10 @@ ORDER BY k.adcode
 """)
 
 
-def province_code(engine: Engine) -> str:
-    """The adcode of the province this database serves."""
+def root_code(engine: Engine) -> str:
+    """The adcode of the region this database serves: its province, or 100000 for a national instance."""
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT adcode FROM regions WHERE level = 'province'")).scalar_one()
+        return conn.execute(sa.text("SELECT adcode FROM regions WHERE parent_adcode IS NULL")).scalar_one()
 
 
 def latest_period(engine: Engine) -> str | None:

@@ -112,9 +112,9 @@ def evaluate(engine: Engine, region: str | None = None, as_of: str | date | None
     :func:`opsmon.indicators.query.query`: a region outside the scope (or a hospital
     scope) gives an empty frame. Columns: :data:`COLUMNS`.
     """
-    from opsmon.indicators.reporting import province_code
+    from opsmon.indicators.reporting import root_code
 
-    region = restrict.check_region(region) or province_code(engine)
+    region = restrict.check_region(region) or root_code(engine)
     aggregate.refresh(engine)
     as_of_date = periods.to_date(as_of) if as_of else _latest_period(engine)
     rows: list[dict] = []

@@ -327,11 +327,11 @@ SUBMISSION_COLUMNS = ("submission_id, kind, username, file_name, sha256, size_by
                       "status, rows_total, rows_accepted, revisions_created")
 
 
-# Submissions a scope may see: those whose uploader belongs inside it (the province sees all,
+# Submissions a scope may see: those whose uploader belongs inside it (the top of the hierarchy sees all,
 # including CLI and demo loads). A file's errors quote its rows, so a hospital sees only its own users' files.
 _SUBMITTED_IN_SCOPE = """(
     CAST(:scope AS text) IS NULL
-    OR :scope = (SELECT adcode FROM regions WHERE level = 'province')
+    OR :scope = (SELECT adcode FROM regions WHERE parent_adcode IS NULL)
     OR username IN (SELECT u.username FROM users u WHERE u.hospital_code = :scope)
     OR username IN (SELECT u.username FROM users u LEFT JOIN hospitals h ON h.hospital_code = u.hospital_code
                     WHERE coalesce(h.adcode, u.region_adcode) IN

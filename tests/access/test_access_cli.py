@@ -106,7 +106,7 @@ def test_no_command_accepts_a_password_as_an_argument(url, registered):
     ("analyst", "229999", "unknown org unit '229999'"),
     ("hospital", "220102", "a hospital user belongs to a hospital, not a county (220102)"),
     ("supervisor", "220000", "a supervisor user belongs to a prefecture or county, not a province (220000)"),
-    ("admin", "220100", "a admin user belongs to a province, not a prefecture (220100)"),
+    ("admin", "220100", "a admin user belongs to a province or nation, not a prefecture (220100)"),
 ])
 def test_a_bad_role_or_unit_exits_1_with_a_clear_message_and_creates_nothing(url, registered, role, unit, message):
     result = add(url, "someone", role, unit)

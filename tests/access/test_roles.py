@@ -33,7 +33,7 @@ def test_an_unknown_role_is_a_value_error_listing_the_roles():
 
 def test_only_hospital_users_belong_to_hospitals_and_only_admins_need_the_province():
     assert [r.id for r in roles.ROLES.values() if "hospital" in r.units] == ["hospital"]
-    assert roles.get("admin").units == ("province",)
+    assert roles.get("admin").units == ("province", "nation")
     assert "province" not in roles.get("supervisor").units
 
 

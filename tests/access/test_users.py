@@ -110,7 +110,7 @@ def test_a_unit_that_fits_the_role_is_accepted(registered, role, unit):
     ("hospital", "220000", "a hospital user belongs to a hospital, not a province"),
     ("supervisor", "220000", "a supervisor user belongs to a prefecture or county, not a province"),
     ("supervisor", A, "a supervisor user belongs to a prefecture or county, not a hospital"),
-    ("admin", "220100", "a admin user belongs to a province, not a prefecture"),
+    ("admin", "220100", "a admin user belongs to a province or nation, not a prefecture"),
     ("admin", A, "not a hospital"),
     ("leader", A, "not a hospital"),
     ("analyst", A, "not a hospital"),

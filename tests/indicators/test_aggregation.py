@@ -240,7 +240,7 @@ def test_bad_arguments_are_refused(province):
     with pytest.raises(KeyError, match="unknown indicator"):
         query(province, "no_such_thing", "province", "2025-01")
     with pytest.raises(ValueError, match="level"):
-        query(province, "surplus_rate", "nation", "2025-01")
+        query(province, "surplus_rate", "country", "2025-01")
     with pytest.raises(ValueError, match="span"):
         query(province, "surplus_rate", "province", "2025-01", span="week")
     with pytest.raises(ValueError, match="filter"):

@@ -1,7 +1,8 @@
-"""总览 Overview: the cockpit — KPI cards, a map that drills province → prefecture → county → hospitals.
+"""总览 Overview: the cockpit — KPI cards, a map that drills (nation →) province → prefecture → county → hospitals.
 
 URL: ``/?period=YYYY-MM&indicator=<id>&region=<adcode>&lang=en``. ``region`` is
-the unit in view: the province (default) maps its prefectures and the county-level
+the unit in view: the nation (a national instance's default) maps its provinces; the province
+(a provincial instance's default) maps its prefectures and the county-level
 units it administers directly; a prefecture maps its counties; a county keeps its
 prefecture's map (outlined) and lists its hospitals, each linking to its profile.
 Clicking the map navigates one level down (a new URL, so the back button walks up
@@ -39,12 +40,19 @@ def register() -> None:
     dash.register_page(__name__, path=PATH, name="nav.overview", title=t("app.title"), layout=layout, order=0)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def province_geojson(province: str) -> dict:
-    """Prefectures plus the county-level units the province administers directly.
+    """Prefectures plus the county-level units *province* administers directly.
 
-    The direct units come last so they are drawn over the prefecture around them.
+    The direct units come last so they are drawn over the prefecture around them. A
+    national instance without *province*'s own files draws its prefectures from the
+    national layer (the direct units then have no outline).
     """
+    if not geo.has_layer(province, "prefectures"):
+        regions = geo.load_regions(geo.NATION)
+        inside = set(regions.loc[regions["parent_adcode"] == province, "adcode"])
+        features = [f for f in geo.load_geojson(geo.NATION, "prefectures")["features"] if f["id"] in inside]
+        return {"type": "FeatureCollection", "features": features}
     regions = geo.load_regions(province)
     direct = set(regions.loc[(regions["level"] == "county") & (regions["parent_adcode"] == province), "adcode"])
     counties = geo.load_geojson(province, "counties")["features"]
@@ -56,7 +64,12 @@ def province_geojson(province: str) -> dict:
 
 @lru_cache(maxsize=64)
 def prefecture_geojson(province: str, prefecture: str) -> dict:
-    """The counties whose territory lies in *prefecture* (including any the province administers directly)."""
+    """The counties whose territory lies in *prefecture* (including any the province administers directly).
+
+    Empty when *province*'s county boundaries are not shipped (a national instance ships none).
+    """
+    if not geo.has_layer(province, "counties"):
+        return {"type": "FeatureCollection", "features": []}
     regions = geo.load_regions(province)
     inside = set(regions.loc[(regions["level"] == "county") & (regions["geo_parent_adcode"] == prefecture),
                              "adcode"])
@@ -153,13 +166,14 @@ def _target_line(engine, region: str, period: str, ind_id: str, lang: str, popul
 def kpi_cards(engine, region: str, period: str, lang: str) -> dbc.Row:
     """The cockpit's cards for *region* (the province or a drilled-into region) and *period*."""
     regions = c.regions()
-    level = _level(region, regions) or "province"
+    level = _level(region, regions)
+    top = region == c.province()
     frame = data.query(engine, KPI_IDS, level, period, region=region)
     row = frame[frame["code"] == region].set_index("indicator")
     v = row["value"].to_dict() if len(row) else {}
     population = row["expected"].to_dict() if len(row) else {}
     expected, reporting_n = v.get("hospitals_expected"), v.get("hospitals_reporting")
-    scope = None if level == "province" else region
+    scope = None if top else region
     changes = data.risk_changes(engine, period, region=scope)
     serious = changes[changes["level"].isin(["red", "orange"])]
     open_serious = serious[serious["status"].isin(["new", "persisting"])]
@@ -169,7 +183,7 @@ def kpi_cards(engine, region: str, period: str, lang: str) -> dbc.Row:
     secondary_line, secondary_tone = _target_line(engine, region, period, "ops_platform_coverage_secondary", lang,
                                                   population.get("ops_platform_coverage_secondary", 1))
     link = lambda path, **params: state.href(path, lang, period=period, **params)  # noqa: E731
-    region_param = None if level == "province" else region
+    region_param = None if top else region
     cards = [
         c.kpi(t("overview.kpi.hospitals", lang), integer(expected), "kpi-expected",
               sub=t("overview.kpi.hospitals_sub", lang).format(name=c.region_name(region, regions))),
@@ -206,22 +220,33 @@ def kpi_cards(engine, region: str, period: str, lang: str) -> dbc.Row:
 
 # ----------------------------------------------------------------------------------------- map and table
 def map_frame(engine, region: str, period: str, indicator: str, lang: str) -> tuple[pd.DataFrame, dict, str | None]:
-    """The regions drawn for the view at *region*: frame (code, label, value, reporting, expected), geojson, highlight."""
+    """The regions drawn for the view at *region*: frame (code, label, value, reporting, expected), geojson, highlight.
+
+    The nation maps its provinces; a province its prefecture-level units (with the county-level
+    cities it runs directly); a prefecture its counties; a county its prefecture's counties, itself outlined.
+    """
     regions = c.regions()
-    province = c.province()
+    level_of = regions.set_index("adcode")["level"]
     level = _level(region, regions)
     direct_label = t("region.direct", lang)
-    if level == "province":
+    if level == "nation":
+        frame = data.query(engine, indicator, "province", period).assign(is_direct=False)
+        geojson, highlight = geo.load_geojson(geo.NATION, "provinces"), None
+    elif level == "province":
         # Prefecture level includes the county-level cities the province runs directly.
-        frame = data.query(engine, indicator, "prefecture", period)
-        frame["is_direct"] = frame["code"].map(regions.set_index("adcode")["level"]) == "county"
-        geojson, highlight = province_geojson(province), None
+        frame = data.query(engine, indicator, "prefecture", period, region=region)
+        frame["is_direct"] = frame["code"].map(level_of) == "county"
+        geojson, highlight = province_geojson(region), None
     else:
         prefecture = region if level == "prefecture" else regions.set_index("adcode").loc[region, "geo_parent_adcode"]
+        province = geo.province_of(prefecture)
         geojson = prefecture_geojson(province, prefecture)
-        inside = {f["properties"]["adcode"] for f in geojson["features"]}
-        counties = data.query(engine, indicator, "county", period)
-        frame = counties[counties["code"].isin(inside)].assign(is_direct=lambda f: f["parent_code"] == province)
+        inside = set(regions.loc[(regions["level"] == "county") & (regions["geo_parent_adcode"] == prefecture),
+                                 "adcode"])
+        # The whole province's counties: a directly run county reports to the province, not the prefecture.
+        counties = data.query(engine, indicator, "county", period, region=province)
+        frame = counties[counties["code"].isin(inside)].assign(
+            is_direct=lambda f: f["parent_code"].map(level_of) == "province")
         highlight = region if level == "county" else None
     frame = frame.sort_values(["is_direct", "code"]).reset_index(drop=True)
     frame["label"] = frame["name"].where(~frame["is_direct"], frame["name"] + f"（{direct_label}）")
@@ -235,8 +260,8 @@ def _breadcrumb(region: str, period: str, indicator: str, lang: str) -> dbc.Brea
     items = []
     for code in chain:
         name = c.region_name(code, regions)
-        if code != province and regions.set_index("adcode").loc[code, "parent_adcode"] == province \
-                and _level(code, regions) == "county":
+        parent = regions.set_index("adcode").loc[code, "parent_adcode"]
+        if parent is not None and _level(parent, regions) == "province" and _level(code, regions) == "county":
             name += f"（{t('region.direct', lang)}）"
         href = state.href("/", lang, period=period, indicator=indicator,
                           region=None if code == province else code)
@@ -304,7 +329,9 @@ def update(period: str | None, indicator: str | None, view: dict | None = None):
                 t("overview.map_title", lang), t("overview.table_title", lang))
     ind = get(indicator)
     frame, geojson, highlight = map_frame(engine, region, period, indicator, lang)
-    if frame["value"].notna().any():
+    if not geojson["features"]:
+        fig = empty_figure(t("overview.no_boundaries", lang))
+    elif frame["value"].notna().any():
         fig = region_map(frame, geojson, ind, title=ind.label(lang), highlight=highlight,
                          coverage_text=t("col.coverage_short", lang))
     else:
@@ -324,8 +351,8 @@ c.url_sync("overview", CONTROLS, read, params)
 
 
 def drill_target(location: str | None, regions: pd.DataFrame) -> str | None:
-    """The region a click on *location* opens: a prefecture or a county (None for anything else)."""
-    return location if _level(location, regions) in ("prefecture", "county") else None
+    """The region a click on *location* opens: a province (national map), prefecture or county (None otherwise)."""
+    return location if _level(location, regions) in ("province", "prefecture", "county") else None
 
 
 @callback(Output("overview-nav", "search"), Input("overview-map", "clickData"),

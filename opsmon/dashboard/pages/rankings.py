@@ -29,6 +29,11 @@ from opsmon.indicators.restrict import TIERS
 
 PATH = "/rankings"
 LEVELS = ("prefecture", "county", "hospital")
+
+
+def levels() -> tuple[str, ...]:
+    """The levels to rank at: a national instance ranks provinces too."""
+    return (("province",) if c.regions()["level"].eq("nation").any() else ()) + LEVELS
 DEFAULT_INDICATOR = "surplus_rate"
 CHART_ROWS = 30
 FILTER_IDS = ("tier", "category", "affiliation", "authority", "pilot")
@@ -51,7 +56,7 @@ def read(query: dict, periods: list[str] | None = None) -> dict:
     pilot = view_filters.get("pilot")
     return {
         "indicator": state.indicator(query.get("indicator"), DEFAULT_INDICATOR),
-        "level": state.choice(query.get("level"), LEVELS, "hospital"),
+        "level": state.choice(query.get("level"), levels(), "hospital"),
         "period": state.period(query.get("period"), periods),
         "span": state.span(query.get("span")),
         "region": state.choice(query.get("region"), set(c.regions()["adcode"]) - {c.province()}, None),
@@ -78,7 +83,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
                  c.indicator_dropdown("rankings-indicator", indicator, lang)], xs=12, md=6, xl=4),
         dbc.Col([dbc.Label(t("common.level", lang)),
                  dbc.RadioItems(id="rankings-level", value=level, inline=True, className="opsmon-radio",
-                                options=[{"label": t(f"level.{lv}", lang), "value": lv} for lv in LEVELS])],
+                                options=[{"label": t(f"level.{lv}", lang), "value": lv} for lv in levels()])],
                 xs=12, md=6, xl=3),
         dbc.Col([dbc.Label(t("overview.period", lang), html_for="rankings-period"),
                  c.period_dropdown("rankings-period", periods, period, lang)], xs=6, md=4, xl=2),
@@ -153,14 +158,15 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
 def _columns(ind, level: str, lang: str, parts_format: str = ",.2~f") -> list[dict]:
     fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
     name_header = t(f"col.{level}", lang)
-    parent_header = t({"hospital": "col.county", "county": "col.prefecture"}.get(level, "col.region"), lang)
+    parent_header = t({"hospital": "col.county", "county": "col.prefecture", "prefecture": "col.province"}.get(
+        level, "col.region"), lang)
     change = (c.number_column("change", t("rankings.change_pp", lang), "+.1f", minWidth=100) if ind.unit == "%"
               else c.number_column("change", t("rankings.change_growth", lang), "+.1%", minWidth=100))
     columns = [
         c.number_column("rank", t("col.rank", lang), ",.0f", pinned="left", maxWidth=90, minWidth=80),
         c.link_column("name", name_header, pinned="left", minWidth=200 if level == "hospital" else 150),
     ]
-    if level != "prefecture":
+    if level not in ("province", "prefecture"):
         columns.append({"field": "parent", "headerName": parent_header, "minWidth": 120})
     if level == "hospital":
         columns.append({"field": "tier_label", "headerName": t("col.tier", lang), "minWidth": 95})

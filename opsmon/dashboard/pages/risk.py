@@ -81,7 +81,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
                 xs=6, md=4, xl=2),
         dbc.Col([dbc.Label(t("filter.region", lang), html_for="risk-region"),
                  c.dropdown(lang, id="risk-region", value=region, placeholder=t("filter.whole_province", lang),
-                              options=c.region_options(lang, ("prefecture", "county")))], xs=6, md=4, xl=2),
+                              options=c.region_options(lang, include_root=False))], xs=6, md=4, xl=2),
         dbc.Col([dbc.Label(t("filter.tier", lang), html_for="risk-tier"),
                  c.dropdown(lang, id="risk-tier", multi=True, value=tiers, placeholder=t("filter.all", lang),
                               options=[{"label": c.enum_label(x, lang), "value": x} for x in TIERS])],

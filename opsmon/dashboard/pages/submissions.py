@@ -59,7 +59,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
                  c.period_dropdown("submissions-period", periods, period, lang)], xs=12, md=4, xl=3),
         dbc.Col([dbc.Label(t("filter.region", lang), html_for="submissions-region"),
                  c.dropdown(lang, id="submissions-region", value=region, placeholder=t("filter.whole_province", lang),
-                              options=c.region_options(lang, ("prefecture", "county")))], xs=12, md=4, xl=3),
+                              options=c.region_options(lang, include_root=False))], xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
     upload = dcc.Link(t("submissions.upload_link", lang), href=state.href("/upload", lang),
                       className="btn btn-sm btn-primary")
@@ -90,13 +90,14 @@ def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
     level = regions.set_index("adcode")["level"].get(parent)
     # The view's children (prefecture level includes the directly run county-level cities); a county
     # shows its own row.
-    child = {"province": "prefecture", "prefecture": "county"}.get(level, "county")
+    child = {"nation": "province", "province": "prefecture", "prefecture": "county"}.get(level, "county")
     long = data.query(engine, RATE_IDS, child, period, region=parent)
     long = long[(long["parent_code"] == parent) | ((level == "county") & (long["code"] == parent))]
     wide = long.pivot(index=["code", "name", "parent_code"], columns="indicator", values="value").reset_index()
     wide.columns.name = None
-    wide["is_direct"] = (wide["parent_code"] == province) & (wide["code"].map(
-        regions.set_index("adcode")["level"]) == "county")
+    level_of = regions.set_index("adcode")["level"]
+    wide["is_direct"] = wide["parent_code"].map(level_of).isin(["province", "nation"]) & (
+        wide["code"].map(level_of) == "county")
     return wide.sort_values(["is_direct", "code"]).reset_index(drop=True)
 
 

@@ -61,7 +61,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
                  c.period_dropdown("targets-period", periods, period, lang)], xs=12, md=4, xl=3),
         dbc.Col([dbc.Label(t("filter.region", lang), html_for="targets-region"),
                  c.dropdown(lang, id="targets-region", value=region, clearable=False,
-                              options=c.region_options(lang, ("province", "prefecture")))], xs=12, md=4, xl=3),
+                              options=c.region_options(lang, ("nation", "province", "prefecture")))], xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
     return html.Div([
         dcc.Location(id="targets-url", refresh=False),

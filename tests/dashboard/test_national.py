@@ -1,0 +1,62 @@
+"""The dashboard on a national instance: the map starts at the provinces and drills down as far as boundaries go."""
+
+from __future__ import annotations
+
+from conftest import signed_in
+
+from opsmon import geo
+from opsmon.dashboard import components as c
+from opsmon.dashboard.app import create_app
+from opsmon.dashboard.pages import overview, rankings
+from opsmon.indicators import reporting
+
+
+def test_the_national_map_shows_every_province_with_a_boundary(national_engine):
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    with signed_in(app, national_engine, "demo-admin"):
+        kpis, fig, table, crumbs, *_ = overview.update(period, "reporting_rate")
+    outlined = {f["id"] for f in geo.load_geojson(geo.NATION, "provinces")["features"]}
+    assert len(fig.data[0].locations) == 31 and set(fig.data[0].locations) <= outlined
+    assert len(table.rowData) == 31
+    assert [item["label"] for item in crumbs.items] == ["全国"]
+
+
+def test_a_province_without_its_own_files_maps_its_prefectures_from_the_national_layer(national_engine):
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    with signed_in(app, national_engine, "demo-admin"):
+        frame, geojson, _ = overview.map_frame(national_engine, "420000", period, "reporting_rate", "zh")
+    codes = set(frame["code"])
+    assert {"420100", "429004"} <= codes  # 武汉市 and 仙桃市 (run by the province directly)
+    assert frame.set_index("code").loc["429004", "is_direct"]
+    # Prefectures are outlined; the national files have no county layer for 仙桃.
+    assert "420100" in {f["id"] for f in geojson["features"]}
+
+
+def test_a_prefecture_without_county_boundaries_says_so_and_still_lists_its_counties(national_engine):
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    view = {"lang": "zh", "region": "420100"}
+    with signed_in(app, national_engine, "demo-admin"):
+        kpis, fig, table, *_ = overview.update(period, "reporting_rate", view)
+    assert fig.layout.annotations[0].text.startswith("未随系统提供该地区的边界文件")
+    assert len(table.rowData) == 13  # 武汉市's 13 districts
+
+
+def test_a_province_with_shipped_files_keeps_its_county_map(national_engine):
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    with signed_in(app, national_engine, "demo-admin"):
+        frame, geojson, _ = overview.map_frame(national_engine, "220100", period, "reporting_rate", "zh")
+    assert len(geojson["features"]) == len(frame) > 0
+
+
+def test_region_pickers_and_rankings_offer_the_provinces(national_engine):
+    app = create_app(national_engine)
+    with signed_in(app, national_engine, "demo-admin"):
+        options = c.region_options("zh", include_root=False)
+        levels = rankings.levels()
+    assert options[0] == {"label": "北京市", "value": "110000"}
+    assert "100000" not in {o["value"] for o in options}
+    assert levels[0] == "province"
