@@ -44,9 +44,12 @@ from sqlalchemy.engine import Engine
 
 from bench.common import RESULTS, machine, percentile, throwaway_database, write_section
 from opsmon import config
+from opsmon.indicators import reporting
 from opsmon.sql import db
 
 PROVINCE = "220000"
+# scale → (hospitals, months, the instance's root)
+SCALES = {"province": (300, 36, PROVINCE), "national": (12_000, 60, "100000")}
 GOAL_MS = 300.0
 ENDPOINT = "/_dash-update-component"
 SECRET_KEY = secrets.token_hex(32)
@@ -60,8 +63,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 # ---------------------------------------------------------------------------------------------
 @contextmanager
-def demo_database(url: str | None, hospitals: int, months: int) -> Iterator[Engine]:
-    """An engine on *url* as it is, or on a throwaway database loaded with the demo province."""
+def demo_database(url: str | None, hospitals: int, months: int, province: str = PROVINCE) -> Iterator[Engine]:
+    """An engine on *url* as it is, or on a throwaway database loaded with the demo (province or nation)."""
     if url:
         engine = sa.create_engine(db.sqlalchemy_url(url), poolclass=sa.NullPool)
         try:
@@ -72,7 +75,7 @@ def demo_database(url: str | None, hospitals: int, months: int) -> Iterator[Engi
     from opsmon.demo.load import load_demo
 
     with throwaway_database() as engine, tempfile.TemporaryDirectory() as data_dir:
-        settings = config.Settings(database_url=None, data_dir=Path(data_dir), province=PROVINCE,
+        settings = config.Settings(database_url=None, data_dir=Path(data_dir), province=province,
                                    secret_key=None, production=False)
         outcome = load_demo(engine, settings, n_hospitals=hospitals, months=months,
                             progress=lambda msg: print(f"# {msg}", file=sys.stderr, flush=True))
@@ -135,7 +138,8 @@ def sign_in(engine: Engine, base: str) -> dict[str, str]:
     from opsmon.access import users  # only where the dashboard has sign-in
 
     if users.get_user(engine, BENCH_USER) is None:
-        users.add_user(engine, BENCH_USER, BENCH_PASSWORD, "admin", PROVINCE, display_name="bench/dashboard.py")
+        users.add_user(engine, BENCH_USER, BENCH_PASSWORD, "admin", reporting.root_code(engine),
+                       display_name="bench/dashboard.py")
     else:
         users.set_password(engine, BENCH_USER, BENCH_PASSWORD)
     jar = http.cookiejar.CookieJar()
@@ -157,6 +161,7 @@ def peak_rss_mb(pid: int) -> float:
 # ---------------------------------------------------------------------------------------------
 def views(engine: Engine) -> list[tuple[str, str]]:
     """(label, path) of every page, and of views reached by clicking: drilled regions, filters, an earlier month."""
+    root = reporting.root_code(engine)
     with engine.connect() as conn:
         latest = conn.execute(sa.text("SELECT to_char(max(period), 'YYYY-MM') FROM monthly_values")).scalar_one()
         hospital = conn.execute(sa.text(
@@ -165,7 +170,7 @@ def views(engine: Engine) -> list[tuple[str, str]]:
         prefecture, county = conn.execute(sa.text(
             "SELECT r.parent_adcode, h.adcode FROM hospitals h JOIN regions r ON r.adcode = h.adcode "
             "WHERE r.parent_adcode <> :p GROUP BY 1, 2 ORDER BY count(*) DESC, 2 LIMIT 1"),
-            {"p": PROVINCE}).one()
+            {"p": root}).one()
     earlier = str(pd.Period(latest, "M") - 12)
     return [
         ("overview", "/"),
@@ -177,7 +182,7 @@ def views(engine: Engine) -> list[tuple[str, str]]:
         ("rankings, 三级 hospitals", f"/rankings?indicator=debt_ratio&level=hospital&tier={quote('三级')}"),
         ("rankings, counties YTD", "/rankings?indicator=alos&level=county&span=ytd"),
         ("trends", "/trends"),
-        ("trends, 3 regions", f"/trends?codes={PROVINCE},{prefecture},{county}"),
+        ("trends, 3 regions", f"/trends?codes={root},{prefecture},{county}"),
         ("risk", "/risk"),
         ("risk, a year earlier", f"/risk?period={earlier}"),
         ("targets", "/targets"),
@@ -320,11 +325,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 120-hospital, 14-month demo and 5 warm passes")
     parser.add_argument("--repeat", type=int, help="warm passes (default 20, 5 with --quick)")
     parser.add_argument("--database-url", help="bench this already-loaded database instead of loading the demo")
+    parser.add_argument("--scale", choices=list(SCALES), default="province",
+                        help="the demo to load: province (300 × 36) or national (12 000 × 60, 全国)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
     repeat = args.repeat or (5 if args.quick else 20)
-    hospitals, months = (120, 14) if args.quick else (300, 36)
-    with demo_database(args.database_url, hospitals, months) as engine, \
+    hospitals, months, province = SCALES[args.scale]
+    if args.quick:
+        hospitals, months = hospitals * 2 // 5, 14
+    with demo_database(args.database_url, hospitals, months, province) as engine, \
             tempfile.TemporaryDirectory() as work:
         with engine.connect() as conn:
             n_hosp = conn.execute(sa.text("SELECT count(*) FROM hospitals")).scalar_one()
@@ -347,8 +356,9 @@ def main() -> None:
         text = table(captured, about, rss)
         print(text)
         if not args.no_write:
-            flags = " --quick" if args.quick else ""
-            write_section("dashboard", f"Dashboard callbacks (`python -m bench.dashboard{flags}`)", text,
+            flags = (" --quick" if args.quick else "") + (f" --scale {args.scale}" if args.scale != "province" else "")
+            key = "dashboard" if args.scale == "province" else f"dashboard-{args.scale}"
+            write_section(key, f"Dashboard callbacks, {args.scale} (`python -m bench.dashboard{flags}`)", text,
                           machine(engine))
             print(f"# wrote {RESULTS}", file=sys.stderr)
 
