@@ -795,16 +795,16 @@ def _arrivals(h: pd.DataFrame, periods: pd.PeriodIndex, now: pd.Timestamp,
         day_late = rng.choice(len(late_days), H, p=w_late / w_late.sum()) if late_days else np.zeros(H, int)
         minutes = rng.integers(0, 9 * 60, H)  # business hours, 08:30–17:30
         seconds = rng.integers(0, 60, H)
-        for i in range(H):
-            if missing[i]:
-                received = pd.NaT
-            else:
-                day = on_days[day_on[i]] if on_time[i] else late_days[day_late[i]]
-                received = day + pd.Timedelta(minutes=510 + int(minutes[i]), seconds=int(seconds[i]))
-                if received > now:
-                    received = pd.NaT
-            rows.append((h["hospital_code"].iat[i], str(period), received))
-    return pd.DataFrame(rows, columns=["hospital_code", "period", "received_at"])
+        # Whole-array arithmetic (a Python loop per hospital-month took minutes at national size).
+        on_arr = pd.DatetimeIndex(on_days)
+        late_arr = pd.DatetimeIndex(late_days) if late_days else on_arr[:1]  # unused: all on time then
+        late_pick = late_arr[np.minimum(day_late, len(late_arr) - 1)]
+        day = np.where(on_time, on_arr[day_on].to_numpy(), late_pick.to_numpy())
+        received = pd.DatetimeIndex(day) + pd.to_timedelta(510 * 60 + minutes * 60 + seconds, unit="s")
+        received = received.where(~missing & (received <= now))
+        rows.append(pd.DataFrame({"hospital_code": h["hospital_code"].to_numpy(), "period": str(period),
+                                  "received_at": received}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def _corrections(monthly: pd.DataFrame, arrivals: pd.DataFrame, periods: pd.PeriodIndex, now: pd.Timestamp,
