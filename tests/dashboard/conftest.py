@@ -109,6 +109,8 @@ def dashboard_server(demo_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 def dashboard_url(dashboard_server: str, browser) -> str:
     """The demo server's URL, with the browser signed in as the demo administrator."""
     sign_in(browser, dashboard_server, "demo-admin", "opsmon-admin-demo")
+    # The browser is shared: forget console messages of earlier tests' pages (an outage test leaves 503s).
+    browser.get_log("browser")
     return dashboard_server
 
 
