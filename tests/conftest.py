@@ -105,21 +105,27 @@ DEMO_HOSPITALS = 120
 DEMO_MONTHS = 14
 
 
-@pytest.fixture(scope="session")
-def demo_url(databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database holding a small demo province, loaded through the ingest path (read-only for tests)."""
+def load_demo_database(databases: Databases, data_dir, province: str, template: str | None = None,
+                       **demo: int) -> str:
+    """A new database holding a demo (*province*, or 100000 for a national one) loaded through ingest; its URL."""
     from opsmon import config
     from opsmon.demo.load import load_demo
 
-    name = databases.create(template=template_db)
-    url = databases.url_for(name)
+    url = databases.url_for(databases.create(template=template))
     engine = sa.create_engine(url, poolclass=sa.NullPool)
-    settings = config.Settings(database_url=url, data_dir=tmp_path_factory.mktemp("demo"), province=PROVINCE,
-                               secret_key=None, production=False)
-    outcome = load_demo(engine, settings, seed=7, n_hospitals=DEMO_HOSPITALS, months=DEMO_MONTHS)
+    settings = config.Settings(database_url=url, data_dir=data_dir, province=province, secret_key=None,
+                               production=False)
+    outcome = load_demo(engine, settings, **demo)
     assert outcome.rejected == 0, "the demo files must all pass validation"
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def demo_url(databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database holding a small demo province, loaded through the ingest path (read-only for tests)."""
+    return load_demo_database(databases, tmp_path_factory.mktemp("demo"), PROVINCE, template_db,
+                              seed=7, n_hospitals=DEMO_HOSPITALS, months=DEMO_MONTHS)
 
 
 @pytest.fixture(scope="session")
@@ -132,18 +138,8 @@ def demo_engine(demo_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def national_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A national instance (100000 全国, every mainland province) with a small demo, loaded through ingest."""
-    from opsmon import config, geo
-    from opsmon.demo.load import load_demo
-
-    name = databases.create()
-    url = databases.url_for(name)
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    settings = config.Settings(database_url=url, data_dir=tmp_path_factory.mktemp("national"), province=geo.NATION,
-                               secret_key=None, production=False)
-    outcome = load_demo(engine, settings, seed=11, n_hospitals=500, months=2)
-    assert outcome.rejected == 0, "the national demo files must all pass validation"
-    engine.dispose()
-    return url
+    return load_demo_database(databases, tmp_path_factory.mktemp("national"), "100000",
+                              seed=11, n_hospitals=500, months=2)
 
 
 @pytest.fixture(scope="session")
