@@ -18,7 +18,7 @@ import pandas as pd
 
 from opsmon.ingest import uscc
 from opsmon.ingest.fields import FIELDS, KEYS, Field, by_code
-from opsmon.ingest.parse import Parsed, make_problem, missing_mask
+from opsmon.ingest.parse import Parsed, ascii_codes, make_problem, missing_mask
 from opsmon.ingest.problems import Problem
 
 
@@ -220,39 +220,78 @@ def validate(parsed: Parsed, context: Context) -> list[Problem]:
 
 def _cells(mask: pd.DataFrame) -> Iterable[tuple[int, str]]:
     """(row, column) of the True cells of a boolean frame, row by row."""
-    stacked = mask.fillna(False).astype(bool).stack()
-    return [(int(r), str(c)) for r, c in stacked.index[stacked.to_numpy()]]
+    # np.nonzero walks the array in C order: row by row, columns in the frame's order.
+    rows, cols = np.nonzero(mask.fillna(False).astype(bool).to_numpy())
+    return [(int(mask.index[r]), str(mask.columns[c])) for r, c in zip(rows, cols, strict=True)]
 
 
 def _missing_values(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
     cols = [c for c, f in fields.items() if f.required and c in frame]
     if not cols:
         return []
-    # Cells that failed to parse are parse problems already: only truly empty cells here.
-    empty = missing_mask(raw[cols].stack()).unstack().reindex(index=frame.index, columns=cols)
-    mask = frame[cols].isna() & empty.fillna(False).astype(bool)
-    return [_problem("missing_value", row=r, field=fields[c], value=raw.at[r, c]) for r, c in _cells(mask)]
+    # Cells that failed to parse are parse problems already: only truly empty cells here. The
+    # text is looked at only where there is no value (usually nowhere), not in every cell.
+    cells = _cells(frame[cols].isna())
+    if not cells:
+        return []
+    empty = missing_mask(pd.Series([raw.at[r, c] for r, c in cells], dtype="string")).to_numpy(dtype=bool)
+    return [_problem("missing_value", row=r, field=fields[c], value=raw.at[r, c])
+            for (r, c), e in zip(cells, empty, strict=True) if e]
+
+
+# GB 32100 in arrays: the value of each ASCII code (-1: not in the charset), the weights.
+_USCC_VALUE = np.full(256, -1, dtype=np.int64)
+_USCC_VALUE[[ord(c) for c in uscc.CHARSET]] = np.arange(len(uscc.CHARSET))
+_USCC_WEIGHTS = np.array(uscc.WEIGHTS, dtype=np.int64)[:, None]
+
+
+def _valid_codes(codes: pd.Series) -> np.ndarray:
+    """:func:`uscc.valid_mask` as a bool array, the ASCII codes checked over a matrix of codes.
+
+    uscc.valid_mask runs a regex, a split and a dict lookup per code; here the common case —
+    18 ASCII characters — is checked in numpy (same pattern, same check character), and
+    only other codes (non-ASCII, too long, NA) go through it.
+    """
+    t = codes.to_numpy(dtype=object)
+    usable, chars, length = ascii_codes(t)
+    # A workbook's text may hold a NUL, which the matrix would drop at the end: such codes too
+    # (their length differs from the matrix's) go through uscc.valid_mask. One check a row.
+    usable &= np.array([len(c) if isinstance(c, str) else -1 for c in t], dtype=np.int64) == length
+    valid = np.zeros(len(t), dtype=bool)
+    if len(chars) >= 18:
+        value = _USCC_VALUE[chars[:18]]
+        digits = ((chars[2:8] - 48) <= 9).all(axis=0)  # characters 3–8: the division code
+        well_formed = (length == 18) & digits & (value >= 0).all(axis=0)
+        check = (31 - (value[:17] * _USCC_WEIGHTS).sum(axis=0) % 31) % 31
+        valid = well_formed & (value[17] == check)
+    rest = ~usable
+    if rest.any():
+        valid[rest] = uscc.valid_mask(codes[rest]).to_numpy(dtype=bool)
+    return valid
 
 
 def _bad_codes(frame: pd.DataFrame, raw: pd.DataFrame, f: Field) -> tuple[pd.Series, list[Problem]]:
     """Invalid USCCs in column *f*; returns the valid mask and the problems."""
     codes = _str(frame[f.code])
-    valid = uscc.valid_mask(codes).astype(bool)
+    valid = _valid_codes(codes)
     present = codes.notna().to_numpy(dtype=bool)
     bad = present & ~valid
-    length = codes.str.len()
-    well_formed = codes.str.fullmatch(uscc.PATTERN.pattern).fillna(False).astype(bool)
-    chars_ok = codes.str.fullmatch(f"[{uscc.CHARSET}]*").fillna(False).astype(bool)
-    variants = pd.Series("check", index=frame.index)
-    variants[~well_formed] = "format"
-    variants[~chars_ok] = "chars"
-    variants[(length != 18).fillna(True).astype(bool)] = "length"
-    out = [
-        _problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
-                 length=int(length[r]))
-        for r in _rows(bad)
-    ]
-    return pd.Series(valid.to_numpy() & present, index=frame.index), out
+    out: list[Problem] = []
+    if bad.any():  # why each is wrong, for the message: only for the bad codes
+        wrong = codes[bad]
+        length = wrong.str.len()
+        well_formed = wrong.str.fullmatch(uscc.PATTERN.pattern).fillna(False).astype(bool)
+        chars_ok = wrong.str.fullmatch(f"[{uscc.CHARSET}]*").fillna(False).astype(bool)
+        variants = pd.Series("check", index=wrong.index)
+        variants[~well_formed] = "format"
+        variants[~chars_ok] = "chars"
+        variants[(length != 18).fillna(True).astype(bool)] = "length"
+        out = [
+            _problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
+                     length=int(length[r]))
+            for r in wrong.index
+        ]
+    return pd.Series(valid & present, index=frame.index), out
 
 
 def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context: Context,
@@ -392,6 +431,12 @@ def _registry(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field], 
 
 # ---------------------------------------------------------------------------------------------
 # Plausibility (monthly): the file's rows against the hospital's own previous months.
+#
+# The rows are matched on integer keys — a hospital number and a period number — instead of
+# merging on strings: a 12,000-hospital file against 24 months of history joins ~300,000
+# rows several times. Period numbers are ranks in string order, so they compare as the
+# 'YYYY-MM' texts do; per-value string work (the period of each history row, the month
+# before) runs once per distinct value. Same rows matched, same floats, same warnings.
 def plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame | None) -> list[Problem]:
     """Warnings: unit slips (~1000×), unusual month-over-month changes, open-bed jumps."""
     if history is None or frame.empty or not {"hospital_code", "period"} <= set(frame.columns):
@@ -406,22 +451,38 @@ def plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame |
 
     hist = history.loc[:, ~history.columns.duplicated(keep="last")]
     hist = hist.reindex(columns=list(dict.fromkeys(["hospital_code", "period", *hist.columns])))
-    hist["period"] = _str(hist["period"].map(_period_text))
-    hist["hospital_code"] = _str(hist["hospital_code"]).str.strip()
-    hist = hist.reindex(columns=["hospital_code", "period", *value_cols])
-    for c in value_cols:
-        hist[c] = pd.to_numeric(hist[c], errors="coerce").astype("float64")
-    # The file's own rows replace history for the same (hospital, period).
-    keys = cur[["hospital_code", "period"]].assign(_in_file=True)
-    hist = hist.merge(keys, on=["hospital_code", "period"], how="left")
-    hist = hist[hist["_in_file"].isna()].drop(columns="_in_file")
-    series = pd.concat([hist, cur.drop(columns="row")], ignore_index=True)
-    series = series.dropna(subset=["hospital_code", "period"]).drop_duplicates(["hospital_code", "period"])
+    # The history's codes and periods as the string rules read them (codes stripped, periods
+    # 'YYYY-MM'), worked out once per distinct value.
+    hist_codes, code_texts = _distinct(hist["hospital_code"], lambda s: _str(s).str.strip())
+    hist_periods, period_texts = _distinct(hist["period"], lambda s: _str(s.map(_period_text)))
+    hist = hist.reindex(columns=value_cols)
 
-    prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in value_cols}})
-    cur = cur.assign(prev_period=_shift(cur["period"], -1)).merge(prev, on=["hospital_code", "prev_period"],
-                                                                 how="left")
-    cur = cur.set_index("row")
+    cur["prev_period"] = _each_distinct(cur["period"], lambda s: _shift(s, -1))
+    keys = _Keys([cur["hospital_code"], code_texts], [cur["period"], period_texts])
+    cur_key = keys.of(keys.hospital(cur["hospital_code"]), keys.period(cur["period"]))
+    hist_key = keys.of(keys.hospital(code_texts)[hist_codes], keys.period(period_texts)[hist_periods])
+    hist_key[(hist_codes < 0) | (hist_periods < 0)] = -1
+    # The file's own rows replace history for the same (hospital, period); then one row a key,
+    # the first (history first), as drop_duplicates on the string keys kept it.
+    older = ~np.isin(hist_key, cur_key)
+    series_key = np.concatenate([hist_key[older], cur_key])
+    keep = (series_key >= 0) & ~pd.Series(series_key).duplicated().to_numpy()
+    series_key = series_key[keep]
+
+    def series(c: str) -> np.ndarray:
+        """Column *c* of the series (history, then file), a float per key."""
+        h = hist[c]
+        h = h.to_numpy() if h.dtype == "float64" else pd.to_numeric(h, errors="coerce").astype("float64").to_numpy()
+        return np.concatenate([h[older], cur[c].to_numpy(dtype="float64")])[keep]
+
+    # Each row of the file with its hospital's month before (NaN: none stored or in the file).
+    at = pd.Index(series_key).get_indexer(keys.of(keys.hospital(cur["hospital_code"]), keys.period(cur["prev_period"])))
+    if (at < 0).all():
+        # No row has a month before: every check below compares with it (an unusual change
+        # too: this month's own change is NaN), so none can warn — a hospital's first upload.
+        return []
+    before = {f"{c}_prev": np.append(series(c), np.nan)[at] for c in value_cols}  # -1 picks the NaN
+    cur = pd.concat([cur, pd.DataFrame(before, index=cur.index)], axis=1).set_index("row")
 
     out: list[Problem] = []
     money = [c for c in value_cols if fields[c].type == "money"]
@@ -441,8 +502,57 @@ def plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame |
         jump = (before > 0) & ((now - before).abs() / before > BEDS_JUMP)
         out += [_warning("beds_jump", None, cur, raw, r, fields["open_beds"]) for r in _rows(jump)]
 
-    out += _unusual_changes(cur, series, raw, fields, flagged)
+    changes = {c: series(c) for c in CHANGE_METRICS if c in cur}
+    out += _unusual_changes(cur, changes, series_key, keys, raw, fields, flagged)
     return out
+
+
+class _Keys:
+    """(hospital, period) pairs as single int64 keys (-1: a part is missing).
+
+    Hospitals are numbered in any order; periods by rank in string order over every period
+    seen and the month before each, so ranks compare as the 'YYYY-MM' texts do.
+    """
+
+    def __init__(self, codes: list[pd.Series], periods: list[pd.Series]):
+        self.hospitals = pd.Index(pd.unique(pd.concat([_str(c) for c in codes]).dropna()), dtype="string")
+        seen = pd.Series(pd.unique(pd.concat([_str(p) for p in periods]).dropna()), dtype="string")
+        texts = sorted({*seen, *_shift(seen, -1).dropna()})
+        self.periods = pd.Index(texts, dtype="string")
+        # The rank of the month before each period (-1: none).
+        self.before = self.period(_shift(pd.Series(texts, dtype="string"), -1))
+
+    def hospital(self, codes: pd.Series) -> np.ndarray:
+        return self.hospitals.get_indexer(_str(codes))
+
+    def period(self, periods: pd.Series) -> np.ndarray:
+        return self.periods.get_indexer(_str(periods))
+
+    def of(self, hospital: np.ndarray, period: np.ndarray) -> np.ndarray:
+        return np.where((hospital >= 0) & (period >= 0), hospital.astype(np.int64) * len(self.periods) + period, -1)
+
+    def split(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return key // len(self.periods), key % len(self.periods)
+
+
+def _each_distinct(values: pd.Series, fn: Any) -> pd.Series:
+    """``fn(values)`` worked out once per distinct value (see :func:`_distinct`); NA stays NA."""
+    which, done = _distinct(values, fn)
+    # Position -1 (NA) picks the NA appended at the end.
+    return pd.Series(np.append(done.to_numpy(dtype=object), pd.NA)[which], index=values.index, dtype=done.dtype)
+
+
+def _distinct(values: pd.Series, fn: Any) -> tuple[np.ndarray, pd.Series]:
+    """*values* as positions into ``fn(distinct values)`` (-1: NA), *fn* run once per distinct value.
+
+    *fn* must work value by value and be idempotent. Only strings are grouped by equality
+    (1 == 1.0 == True would merge values that read differently): other values go through
+    *fn* one by one first.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = fn(values)
+    which, uniques = pd.factorize(values)
+    return which, fn(pd.Series(uniques, dtype=object)).reset_index(drop=True)
 
 
 def _period_text(v: Any) -> Any:
@@ -453,24 +563,31 @@ def _period_text(v: Any) -> Any:
     return str(v)[:7]
 
 
-def _unusual_changes(cur: pd.DataFrame, series: pd.DataFrame, raw: pd.DataFrame,
-                     fields: dict[str, Field], flagged: set[tuple[int, str]]) -> list[Problem]:
-    """Robust z-score of this month's log change against the hospital's earlier log changes."""
+def _unusual_changes(cur: pd.DataFrame, changes: dict[str, np.ndarray], series_key: np.ndarray, keys: _Keys,
+                     raw: pd.DataFrame, fields: dict[str, Field], flagged: set[tuple[int, str]]) -> list[Problem]:
+    """Robust z-score of this month's log change against the hospital's earlier log changes.
+
+    *changes* holds the change metrics of every known (hospital, month) — history and file —
+    keyed by *series_key*; a hospital's past changes are those between two consecutive months.
+    """
     out: list[Problem] = []
     metrics = [c for c in CHANGE_METRICS if c in cur]
     if not metrics:
         return out
-    prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in metrics}})
-    changes = series.assign(prev_period=_shift(series["period"], -1)).merge(
-        prev[["hospital_code", "prev_period", *[f"{c}_prev" for c in metrics]]],
-        on=["hospital_code", "prev_period"], how="inner")
-    now = cur.reset_index()[["row", "hospital_code", "period"]]
+    hospital, period = keys.split(series_key)
+    at = pd.Index(series_key).get_indexer(keys.of(hospital, keys.before[period]))
+    pair = at >= 0  # a month whose month before is known too
+    hospital, period = hospital[pair], period[pair]
+    now = pd.DataFrame({"row": cur.index.to_numpy(), "hospital": keys.hospital(cur["hospital_code"]),
+                        "period": keys.period(cur["period"])})
     for c in metrics:
+        this, last = changes[c][pair], changes[c][at[pair]]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ok = (changes[c] > 0) & (changes[f"{c}_prev"] > 0)
-            log_change = np.log(changes[c].where(ok) / changes[f"{c}_prev"].where(ok))
-        past = changes.assign(r=log_change)[["hospital_code", "period", "r"]].dropna()
-        pairs = now.merge(past.rename(columns={"period": "past_period"}), on="hospital_code")
+            ok = (this > 0) & (last > 0)
+            log_change = np.log(np.where(ok, this, np.nan) / np.where(ok, last, np.nan))
+        known = ~np.isnan(log_change)
+        past = pd.DataFrame({"hospital": hospital[known], "past_period": period[known], "r": log_change[known]})
+        pairs = now.merge(past, on="hospital")
         pairs = pairs[pairs["past_period"] < pairs["period"]]
         if pairs.empty:
             continue
