@@ -226,11 +226,8 @@ def page_requests(driver, timeout: float = 60, quiet: float = 1.5) -> list[dict]
     raise SystemExit(f"{driver.current_url}: callbacks did not settle in {timeout:.0f} s")
 
 
-def capture(base: str, pages: list[tuple[str, str]], cookies: dict[str, str]) -> list[dict]:
-    """Open each view in headless Chromium; return the distinct callback requests as {page, name, body} dicts.
-
-    A request is kept once per view (Dash may repeat one); the shell's are kept from the first view only.
-    """
+def logging_chromium():
+    """Headless Chromium whose performance log records the requests a page sends."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -239,7 +236,15 @@ def capture(base: str, pages: list[tuple[str, str]], cookies: dict[str, str]) ->
     for flag in FLAGS:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def capture(base: str, pages: list[tuple[str, str]], cookies: dict[str, str]) -> list[dict]:
+    """Open each view in headless Chromium; return the distinct callback requests as {page, name, body} dicts.
+
+    A request is kept once per view (Dash may repeat one); the shell's are kept from the first view only.
+    """
+    driver = logging_chromium()
     captured: list[dict] = []
     shell_seen: set[str] = set()
     try:

@@ -24,6 +24,7 @@ PARTS: list[tuple[str, list[str], list[str] | None]] = [
     ("indicators", ["bench.indicators"], ["bench.indicators", "--quick"]),
     ("dashboard, province", ["bench.dashboard"], ["bench.dashboard", "--quick"]),
     ("dashboard, national", ["bench.dashboard", "--scale", "national"], None),
+    ("load test", ["bench.load"], ["bench.load", "--quick"]),
 ]
 
 
