@@ -281,6 +281,16 @@ def test_trend_lines_are_the_series_with_forecasts(demo_engine, request_context,
     assert any(shape.line.dash == "dash" for shape in main.layout.shapes)
 
 
+def test_trends_start_at_a_supervisors_own_region(app, demo_engine):
+    # A prefecture supervisor may not see the province: the page opens on their prefecture, not empty.
+    make_user(demo_engine, "trends-supervisor", "supervisor", "220200")
+    with signed_in(app, demo_engine, "trends-supervisor"):
+        options = {o["value"] for o in trends.unit_options("zh", reporting.latest_period(demo_engine))}
+        assert PROVINCE not in options and "220200" in options
+        assert trends.read({})["codes"] == ["220200"]
+        assert trends.read({"codes": PROVINCE})["codes"] == ["220200"]  # out of scope: dropped
+
+
 # ----------------------------------------------------------------------------------------- submissions
 def test_submission_monitor_lists_who_has_not_reported(demo_engine, request_context, period):
     missing = submissions.missing_hospitals(demo_engine, period, None)

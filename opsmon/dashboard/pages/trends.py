@@ -63,7 +63,7 @@ def read(query: dict, periods: list[str] | None = None, options: list[dict] | No
     valid = {o["value"] for o in options}
     units = [u.upper() if len(u) == 18 else u for u in state.as_list(query.get("codes"))]
     return {"indicator": state.indicator(query.get("indicator"), DEFAULT_INDICATOR),
-            "codes": [u for u in units if u in valid][:MAX_UNITS] or [c.province()],
+            "codes": [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()],
             "period": period, "months": int(state.choice(query.get("months"), [str(m) for m in MONTH_CHOICES], "24")),
             "span": state.span(query.get("span"))}
 
