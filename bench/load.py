@@ -69,7 +69,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, percentile, throwaway_database, write_section
+from bench.common import RESULTS, machine, percentile, record_goals, throwaway_database, write_section
 from bench.dashboard import ENDPOINT, free_port, logging_chromium, page_requests, short_output
 from opsmon import config
 from opsmon.access.users import add_user
@@ -83,9 +83,7 @@ WHY_GTHREAD = (
     "comes from processes — two per core, so one computes while the other waits on PostgreSQL — and a "
     "few threads per process keep it serving while a request only waits: on PostgreSQL, or on the "
     "ingest's lock on monthly_values, which queues simultaneous uploads in the database. More threads "
-    "would only queue CPU work inside a process (and past 20 sign-ins in flight from one address the sign-in "
-    "rate limit refuses correct passwords: opsmon/access/signin.py counts an attempt as a failure while its "
-    "password is checked); gevent would block on psycopg2.")
+    "would only queue CPU work inside a process; gevent would block on psycopg2.")
 # Region users cycle through these roles (supervisors of prefectures; leaders and analysts at the province).
 BROWSE_ROLES = ("supervisor", "supervisor", "supervisor", "leader", "analyst")
 # The views region users open (kind → path, filled in per user); the first is where sign-in lands.
@@ -918,6 +916,24 @@ def _row(label: str, samples: list[Sample]) -> str:
             f"{max(ms):,.0f} |")
 
 
+def goals(result: LoadResult, cfg: LoadConfig) -> list[dict]:
+    """The headline figures for the summary: server errors, lost uploads, p95 of all requests and uploads."""
+    accepted = result.outcomes().get("accepted", 0)
+    upload_ms = [s.ms for s in result.samples if s.name.startswith(("preview", "confirm"))]
+    users = f"{cfg.uploaders} uploading + {cfg.browsers} browsing, {cfg.seconds:.0f} s"
+    return [
+        {"figure": f"server errors (5xx) and requests without a response ({users})",
+         "value": f"{result.server_errors} + {result.no_response} of {len(result.samples):,}", "goal": "0",
+         "met": result.server_errors + result.no_response == 0},
+        {"figure": "accepted uploads stored as the next revision with their values",
+         "value": f"{accepted} of {accepted}" if not result.problems else f"{len(result.problems)} wrong",
+         "goal": "all", "met": not result.problems},
+        {"figure": "p95, all requests / upload preview and confirm",
+         "value": f"{percentile([s.ms for s in result.samples], 95):,.0f} / {percentile(upload_ms, 95):,.0f} ms",
+         "goal": "reported", "met": None},
+    ]
+
+
 def table(result: LoadResult, about: str) -> str:
     """The markdown: latency per request type and overall, then the checks."""
     order = ["login", "page", "_dash-layout", "_dash-dependencies"]
@@ -1040,6 +1056,8 @@ def main() -> None:
             if args.users_upload or args.users_browse or args.seconds:
                 flags += f" --users-upload {cfg.uploaders} --users-browse {cfg.browsers} --seconds {cfg.seconds:.0f}"
             write_section("load", f"Load test (`python -m bench.load{flags}`)", text, machine(engine))
+            if not args.quick:
+                record_goals("load test", "province", goals(result, cfg))
             print(f"# wrote {RESULTS}", file=sys.stderr)
         failed = result.server_errors or result.no_response or result.problems
     if failed:

@@ -5,6 +5,13 @@ Failed attempts are audit-log rows (``signin.failure``); an account with
 within :data:`WINDOW` is refused until the oldest of them leaves the window —
 without checking the password, so guessing gains nothing. Counting in the
 database makes the limit hold across all server processes.
+
+An attempt is logged as a failure ("checking") before its password is checked.
+For the account, a check in flight counts as a failure (simultaneous guesses at
+one password all count). For an address it does not: many people behind one
+office NAT signing in at the same moment are not guessing — the address has its
+own, higher cap of :data:`MAX_IN_FLIGHT_PER_ADDRESS` checks at once instead. A
+check unresolved after :data:`CHECK_TIMEOUT` (its process died) is a failure.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from opsmon.access.users import User
 WINDOW = timedelta(minutes=15)
 MAX_PER_ACCOUNT = 5
 MAX_PER_ADDRESS = 20
+MAX_IN_FLIGHT_PER_ADDRESS = 50
+CHECK_TIMEOUT = timedelta(minutes=1)  # a password check takes well under a second
 
 
 @dataclass(frozen=True)
@@ -40,20 +49,26 @@ def blocked_until(conn: sa.Connection, username: str, address: str | None) -> da
 
     An account's failures count only since its last successful sign-in.
     """
-    limits = [("username", username, MAX_PER_ACCOUNT), ("address", address, MAX_PER_ADDRESS)]
+    in_flight = ("details->>'reason' = 'checking' AND at > now() - CAST(:timeout AS interval)")
+    # (column, which failure rows count, limit, how long the limit-th most recent one blocks)
+    limits = [
+        ("username", "AND at > coalesce((SELECT max(at) FROM audit_log WHERE action = 'signin.success' "
+                     "AND username = :v), '-infinity')", MAX_PER_ACCOUNT, WINDOW),
+        ("address", f"AND NOT ({in_flight})", MAX_PER_ADDRESS, WINDOW),
+        ("address", f"AND {in_flight}", MAX_IN_FLIGHT_PER_ADDRESS, CHECK_TIMEOUT),
+    ]
     found: list[datetime] = []
-    for column, value, limit in limits:
+    for column, which, limit, lasts in limits:
+        value = username if column == "username" else address
         if not value:
             continue
-        since_success = ("AND at > coalesce((SELECT max(at) FROM audit_log WHERE action = 'signin.success' "
-                         "AND username = :v), '-infinity')" if column == "username" else "")
-        # The limit-th most recent failure in the window: blocked until it ages out.
+        # The limit-th most recent counted failure in the window: blocked until it ages out.
         at = conn.execute(sa.text(
             f"SELECT at FROM audit_log WHERE action = 'signin.failure' AND {column} = :v "
-            f"AND at > now() - CAST(:window AS interval) {since_success} ORDER BY at DESC OFFSET :k LIMIT 1"
-        ), {"v": value, "window": WINDOW, "k": limit - 1}).scalar()
+            f"AND at > now() - CAST(:window AS interval) {which} ORDER BY at DESC OFFSET :k LIMIT 1"
+        ), {"v": value, "window": lasts, "timeout": CHECK_TIMEOUT, "k": limit - 1}).scalar()
         if at is not None:
-            found.append(at + WINDOW)
+            found.append(at + lasts)
     return max(found) if found else None
 
 

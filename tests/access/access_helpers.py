@@ -19,14 +19,15 @@ def audit_rows(engine: Engine, action: str | None = None) -> list[sa.Row]:
 
 
 def backdate_failures(engine: Engine, n: int, age: str, *, username: str | None = None,
-                      address: str | None = None) -> None:
+                      address: str | None = None, reason: str = "password") -> None:
     """Insert *n* ``signin.failure`` rows dated *age* ago (an SQL interval such as '14 minutes').
 
-    Time travel for the rate-limit window, without sleeping.
+    Time travel for the rate-limit window, without sleeping. *reason* "checking": attempts
+    whose password check is still running (or whose process died).
     """
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO audit_log (at, username, address, action, details) "
-            "SELECT now() - CAST(:age AS interval), :u, :a, 'signin.failure', '{\"reason\": \"password\"}' "
+            "SELECT now() - CAST(:age AS interval), :u, :a, 'signin.failure', jsonb_build_object('reason', :r) "
             "FROM generate_series(1, :n)"
-        ), {"age": age, "u": username, "a": address, "n": n})
+        ), {"age": age, "u": username, "a": address, "n": n, "r": reason})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from access_helpers import OTHER_PASSWORD, PASSWORD, audit_rows, backdate_failures
 
 from opsmon.access import add_user, get_user, set_disabled, sign_in
-from opsmon.access.signin import MAX_PER_ACCOUNT, MAX_PER_ADDRESS, WINDOW
+from opsmon.access.signin import CHECK_TIMEOUT, MAX_IN_FLIGHT_PER_ADDRESS, MAX_PER_ACCOUNT, MAX_PER_ADDRESS, WINDOW
 
 pytestmark = pytest.mark.usefixtures("fast_argon2")
 
@@ -171,6 +171,38 @@ def test_failures_at_unknown_names_count_for_the_address(db):
     backdate_failures(db, MAX_PER_ADDRESS - 1, "1 minute", address=HOME)  # earlier guesses, names not logged
     assert sign_in(db, "wang.li", PASSWORD, HOME).ok
     assert not sign_in(db, "no.such.user", PASSWORD, HOME).ok
+    assert sign_in(db, "wang.li", PASSWORD, HOME).blocked_until is not None
+
+
+def test_many_people_signing_in_at_once_from_one_address_are_not_blocked(db):
+    # An office behind one NAT at a deadline: more checks in flight than the address's failure limit.
+    backdate_failures(db, MAX_PER_ADDRESS + 5, "2 seconds", address=HOME, reason="checking")
+    assert sign_in(db, "wang.li", PASSWORD, HOME).ok
+
+
+def test_simultaneous_correct_sign_ins_from_one_address_all_succeed(db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"staff{i}" for i in range(MAX_PER_ADDRESS + 10)]
+    for name in names:
+        add_user(db, name, PASSWORD, "analyst", "220100")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(lambda name: sign_in(db, name, PASSWORD, HOME), names))
+    assert all(o.ok for o in outcomes)
+
+
+def test_an_address_with_too_many_checks_at_once_waits_a_moment(db):
+    backdate_failures(db, MAX_IN_FLIGHT_PER_ADDRESS, "2 seconds", address=HOME, reason="checking")
+    result = sign_in(db, "wang.li", PASSWORD, HOME)
+    assert not result.ok
+    assert timedelta(0) < result.blocked_until - now(db) <= CHECK_TIMEOUT
+    assert sign_in(db, "wang.li", PASSWORD, ELSEWHERE).ok
+
+
+def test_a_check_that_never_finished_counts_as_a_failure_of_its_address(db):
+    # Its process died mid-check: after CHECK_TIMEOUT the row is a failure like any other.
+    stale = f"{int(CHECK_TIMEOUT.total_seconds()) + 30} seconds"
+    backdate_failures(db, MAX_PER_ADDRESS, stale, address=HOME, reason="checking")
     assert sign_in(db, "wang.li", PASSWORD, HOME).blocked_until is not None
 
 
