@@ -38,6 +38,11 @@ def province() -> str:
     return reporting.root_code(context.engine())
 
 
+def whole_region_label(lang: str) -> str:
+    """What an empty region filter means: 全省, or 全国 in a national instance."""
+    return t("filter.whole_nation" if province() == geo.NATION else "filter.whole_province", lang)
+
+
 def regions() -> pd.DataFrame:
     """The served region's table (adcode, name, level, parent_adcode, geo_parent_adcode)."""
     return geo.load_regions(province())
@@ -286,7 +291,7 @@ def filter_controls(prefix: str, lang: str, values: dict[str, Any], region: str 
         cols.append(dbc.Col([
             dbc.Label(t("filter.region", lang), html_for=f"{prefix}-region"),
             dropdown(lang, id=f"{prefix}-region", options=region_options(lang, include_root=False),
-                         value=region, placeholder=t("filter.whole_province", lang)),
+                         value=region, placeholder=whole_region_label(lang)),
         ], xs=6, md=4, xl=2))
     return cols
 

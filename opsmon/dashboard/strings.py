@@ -63,6 +63,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter.region": ("地区", "Region"),
     "filter.all": ("全部", "All"),
     "filter.whole_province": ("全省", "Whole province"),
+    "filter.whole_nation": ("全国", "Whole country"),
     "filters.used": ("筛选：{filters}", "Filters: {filters}"),
     "filters.none": ("无", "none"),
     "export.csv": ("下载 CSV", "CSV"),

@@ -34,6 +34,21 @@ def make_user(engine, username: str = "test-admin", role: str = "admin", unit: s
     return username
 
 
+def find(component, component_id: str):
+    """The component with *component_id* inside a Dash component tree (None if absent)."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    if children is None and isinstance(component, (list, tuple)):
+        children = component
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            hit = find(child, component_id)
+            if hit is not None:
+                return hit
+    return None
+
+
 @contextmanager
 def signed_in(app, engine, username: str) -> Iterator[object]:
     """A request context of *app* in which *username* is signed in (for calling callbacks as functions)."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import signed_in
+from conftest import find, signed_in
 
 from opsmon import geo
 from opsmon.dashboard import components as c
 from opsmon.dashboard.app import create_app
-from opsmon.dashboard.pages import overview, rankings
+from opsmon.dashboard.pages import overview, rankings, risk
 from opsmon.indicators import reporting
 
 
@@ -60,3 +60,10 @@ def test_region_pickers_and_rankings_offer_the_provinces(national_engine):
     assert options[0] == {"label": "北京市", "value": "110000"}
     assert "100000" not in {o["value"] for o in options}
     assert levels[0] == "province"
+
+
+def test_an_empty_region_filter_reads_whole_country(national_engine):
+    app = create_app(national_engine)
+    with signed_in(app, national_engine, "demo-admin"):
+        assert c.whole_region_label("zh") == "全国"
+        assert find(risk.layout("zh"), "risk-region").placeholder == "全国"

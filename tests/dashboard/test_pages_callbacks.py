@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import make_user, signed_in
+from conftest import find, make_user, signed_in
 from dash.exceptions import PreventUpdate
 
 from opsmon import geo
@@ -22,21 +22,6 @@ from opsmon.ingest import api as ingest_api
 
 PROVINCE = "220000"
 ZH = {"lang": "zh"}
-
-
-def find(component, component_id: str):
-    """The component with *component_id* inside a Dash component tree (None if absent)."""
-    if getattr(component, "id", None) == component_id:
-        return component
-    children = getattr(component, "children", None)
-    if children is None and isinstance(component, (list, tuple)):
-        children = component
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if child is not None and not isinstance(child, (str, int, float)):
-            hit = find(child, component_id)
-            if hit is not None:
-                return hit
-    return None
 
 
 @pytest.fixture(scope="module")

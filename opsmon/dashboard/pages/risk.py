@@ -80,7 +80,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
                               options=[{"label": t(f"risk.status.{s}", lang), "value": s} for s in STATUSES])],
                 xs=6, md=4, xl=2),
         dbc.Col([dbc.Label(t("filter.region", lang), html_for="risk-region"),
-                 c.dropdown(lang, id="risk-region", value=region, placeholder=t("filter.whole_province", lang),
+                 c.dropdown(lang, id="risk-region", value=region, placeholder=c.whole_region_label(lang),
                               options=c.region_options(lang, include_root=False))], xs=6, md=4, xl=2),
         dbc.Col([dbc.Label(t("filter.tier", lang), html_for="risk-tier"),
                  c.dropdown(lang, id="risk-tier", multi=True, value=tiers, placeholder=t("filter.all", lang),

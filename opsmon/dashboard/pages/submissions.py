@@ -58,7 +58,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
         dbc.Col([dbc.Label(t("overview.period", lang), html_for="submissions-period"),
                  c.period_dropdown("submissions-period", periods, period, lang)], xs=12, md=4, xl=3),
         dbc.Col([dbc.Label(t("filter.region", lang), html_for="submissions-region"),
-                 c.dropdown(lang, id="submissions-region", value=region, placeholder=t("filter.whole_province", lang),
+                 c.dropdown(lang, id="submissions-region", value=region, placeholder=c.whole_region_label(lang),
                               options=c.region_options(lang, include_root=False))], xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
     upload = dcc.Link(t("submissions.upload_link", lang), href=state.href("/upload", lang),
