@@ -191,10 +191,15 @@ def _refresh_statements(severity: dict[str, str], only_changed: bool = False) ->
 FROM risk_fired x
 WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period
   AND (f.level, f.metric) IS DISTINCT FROM ({_SEVERITY.format('x.severity')}, x.metric)""",
-        f"""INSERT INTO risk_firings (hospital_code, period, rule, level, metric)
-SELECT hospital_code, period, rule, {_SEVERITY.format('severity')}, metric FROM risk_fired x
+        # New rows are found first, then inserted: an anti-join against the table being filled
+        # is planned as a nested loop over its (analysed as empty) rows on a first build —
+        # each row then scans every row the statement has added so far (quadratic: minutes
+        # for the national register, where this takes seconds).
+        f"""CREATE TEMP TABLE risk_fired_new ON COMMIT DROP AS
+SELECT hospital_code, period, rule, {_SEVERITY.format('severity')} AS level, metric FROM risk_fired x
 WHERE NOT EXISTS (SELECT 1 FROM risk_firings f
                   WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)""",
+        "INSERT INTO risk_firings (hospital_code, period, rule, level, metric) SELECT * FROM risk_fired_new",
         # A firing continues its rule's run when the previous firing was in the hospital's
         # previous assessed month; otherwise a non-firing assessed month came between.
         f"""CREATE TEMP TABLE risk_episodes ON COMMIT DROP AS
@@ -226,13 +231,15 @@ FROM risk_episodes e
 WHERE e.hospital_code = r.hospital_code AND e.rule = r.rule AND e.first_period = r.first_period
   AND (r.last_period, r.level, r.max_level, r.metric, r.months_firing, r.resolved_period)
       IS DISTINCT FROM (e.last_period, e.level, e.max_level, e.metric, e.months_firing, e.resolved_period)""",
-        """INSERT INTO risk_register (hospital_code, rule, first_period, last_period, level, max_level, metric,
-                           months_firing, resolved_period)
+        """CREATE TEMP TABLE risk_episodes_new ON COMMIT DROP AS
 SELECT e.hospital_code, e.rule, e.first_period, e.last_period, e.level, e.max_level, e.metric,
        e.months_firing, e.resolved_period
 FROM risk_episodes e
 WHERE NOT EXISTS (SELECT 1 FROM risk_register r WHERE r.hospital_code = e.hospital_code AND r.rule = e.rule
                   AND r.first_period = e.first_period)""",
+        """INSERT INTO risk_register (hospital_code, rule, first_period, last_period, level, max_level, metric,
+                           months_firing, resolved_period)
+SELECT * FROM risk_episodes_new""",
     )
 
 

@@ -202,3 +202,19 @@ def test_changes_respect_the_scope(province):
     assert new == {"debt_ratio_high": "yellow", "deficit_ytd": "orange", "salary_arrears": "red"}
     outside = risk.changes(province, "2025-02", scope="220200", as_of=LATER)
     assert set(outside["adcode"]) <= {"220204"}
+
+
+def test_no_refresh_statement_reads_the_table_it_inserts_into():
+    # An INSERT whose anti-join reads its own target is planned as a nested loop over the
+    # (analysed-empty) table on a first build: quadratic, minutes at national size.
+    import re
+
+    from opsmon.indicators.risk import RULES, _refresh_statements
+
+    severity = {r.id: "NULL" for r in RULES}
+    for only_changed in (False, True):
+        for statement in _refresh_statements(severity, only_changed):
+            target = re.match(r"\s*INSERT INTO (\w+)", statement)
+            if target:
+                body = statement[target.end():]
+                assert not re.search(rf"\b{target.group(1)}\b", body), statement
