@@ -67,3 +67,24 @@ def test_an_empty_region_filter_reads_whole_country(national_engine):
     with signed_in(app, national_engine, "demo-admin"):
         assert c.whole_region_label("zh") == "全国"
         assert find(risk.layout("zh"), "risk-region").placeholder == "全国"
+
+
+def test_every_page_answers_in_a_national_instance(national_engine):
+    from opsmon.dashboard.pages import submissions, targets, trends
+
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    zh = {"lang": "zh"}
+    with signed_in(app, national_engine, "demo-admin"):
+        # The risk map counts serious episodes per province, outlined by the national layer.
+        kpis, fig, table, _ = risk.update(period, [], [], [], None, [], None, zh)
+        provinces = {f["id"] for f in geo.load_geojson(geo.NATION, "provinces")["features"]}
+        assert set(fig.data[0].locations) <= provinces and len(fig.data[0].locations) == 31
+        counts = risk.map_counts(risk.changes_frame(national_engine, period, [], [], [], None, [], "zh"))
+        assert counts["value"].sum() == sum(1 for r in table.rowData
+                                            if r["status"] != "resolved" and r["level"] in risk.SERIOUS)
+        assert targets.update(period, geo.NATION, zh)[0] is not None
+        assert trends.update("surplus_rate", [geo.NATION], period, 24, "month", zh)[0].data
+        assert submissions.update(period, None, zh)[0] is not None
+        ranked = rankings.update("surplus_rate", "province", period, "month", None, [], [], [], [], "", None, zh)
+        assert ranked is not None

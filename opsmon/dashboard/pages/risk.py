@@ -16,6 +16,7 @@ import pandas as pd
 from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from opsmon import geo
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map
@@ -149,14 +150,19 @@ def changes_frame(engine, period: str, rules: list[str], levels: list[str], stat
 
 
 def map_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Open red/orange episodes per mapped unit (prefecture, or directly administered county)."""
+    """Open red/orange episodes per mapped unit: prefecture or directly administered county
+    (a province's instance), province (a national one)."""
     regions = c.regions()
     province = c.province()
     parent = regions.set_index("adcode")["parent_adcode"]
-    units = regions[(regions["level"] == "prefecture") |
-                    ((regions["level"] == "county") & (regions["parent_adcode"] == province))]
     open_serious = frame[frame["status"].isin(["new", "persisting"]) & frame["level"].isin(SERIOUS)]
-    unit_of = [a if parent.get(a) == province else parent.get(a) for a in open_serious["adcode"]]
+    if province == geo.NATION:
+        units = regions[regions["level"] == "province"]
+        unit_of = [geo.province_of(a) for a in open_serious["adcode"]]
+    else:
+        units = regions[(regions["level"] == "prefecture") |
+                        ((regions["level"] == "county") & (regions["parent_adcode"] == province))]
+        unit_of = [a if parent.get(a) == province else parent.get(a) for a in open_serious["adcode"]]
     counts = open_serious.assign(unit=unit_of).groupby("unit").agg(
         value=("episode_id", "count"), hospitals=("hospital_code", "nunique"))
     out = units[["adcode", "name", "level"]].rename(columns={"adcode": "code"}).merge(
@@ -165,6 +171,11 @@ def map_counts(frame: pd.DataFrame) -> pd.DataFrame:
     out["hospitals"] = out["hospitals"].fillna(0).astype(int)
     out["is_direct"] = out["level"] == "county"
     return out.sort_values(["is_direct", "code"]).reset_index(drop=True)
+
+
+def map_geojson(root: str) -> dict:
+    """The outlines :func:`map_counts` counts in: the provinces of a national instance, else the prefectures."""
+    return geo.load_geojson(geo.NATION, "provinces") if root == geo.NATION else province_geojson(root)
 
 
 EXPORT_COLUMNS = [("status_text", "col.status", None), ("name", "col.hospital", None),
@@ -224,7 +235,7 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
     counts = map_counts(frame)
     counts["label"] = counts["name"].where(~counts["is_direct"], counts["name"] + f"（{t('region.direct', lang)}）")
     counts["extra"] = [t("risk.map_hospitals", lang).format(n=n) for n in counts["hospitals"]]
-    fig = region_map(counts, province_geojson(c.province()), _COUNT, title=t("risk.map_count", lang),
+    fig = region_map(counts, map_geojson(c.province()), _COUNT, title=t("risk.map_count", lang),
                      height=440, scale={"colorscale": "OrRd", "zmin": 0})
     title = t("risk.table_n", lang).format(period=period_label(period, lang), n=len(frame))
     if frame.empty:
