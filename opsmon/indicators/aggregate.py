@@ -167,8 +167,12 @@ BUILD_STATEMENTS: tuple[str, ...] = (
     "DROP TABLE IF EXISTS ind_span_build",
     _month_sql(),
     "CREATE UNIQUE INDEX ind_month_build_key ON ind_month_build (period, hospital_code)",
+    # By hospital too: an incremental refresh deletes the changed hospitals' rows, which the
+    # keys (period first) could only find by reading the whole index — 0.5 s at national size.
+    "CREATE INDEX ind_month_build_hospital ON ind_month_build (hospital_code)",
     _span_sql(),
     "CREATE UNIQUE INDEX ind_span_build_key ON ind_span_build (span, period, hospital_code)",
+    "CREATE INDEX ind_span_build_hospital ON ind_span_build (hospital_code)",
     "ANALYZE ind_month_build (period, hospital_code, reported)",
     "ANALYZE ind_span_build (span, period, hospital_code)",
 )
@@ -179,6 +183,8 @@ SWAP_STATEMENTS: tuple[str, ...] = (
     "ALTER TABLE ind_span_build RENAME TO ind_span",
     "ALTER INDEX ind_month_build_key RENAME TO ind_month_key",
     "ALTER INDEX ind_span_build_key RENAME TO ind_span_key",
+    "ALTER INDEX ind_month_build_hospital RENAME TO ind_month_hospital",
+    "ALTER INDEX ind_span_build_hospital RENAME TO ind_span_hospital",
 )
 # An incremental refresh: the changed hospitals' rows rebuilt aside, then swapped in.
 DELTA_STATEMENTS: tuple[str, ...] = (

@@ -182,7 +182,9 @@ def _refresh_statements(severity: dict[str, str], only_changed: bool = False) ->
         # Fresh statistics for the temp table and the target: without them the anti-joins below
         # are planned as nested loops, quadratic at national size (hours instead of seconds).
         "ANALYZE risk_fired",
-        "ANALYZE risk_firings",
+        # The targets' statistics matter for a full build (a first one starts from empty tables);
+        # after an upload they stand, and analysing 900 000 firings costs ~0.3 s.
+        *(() if only_changed else ("ANALYZE risk_firings",)),
         # Firings: a merge rather than delete-all-and-insert: after an upload few rows change.
         f"""DELETE FROM risk_firings f WHERE NOT EXISTS (
     SELECT 1 FROM risk_fired x WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)
@@ -218,7 +220,7 @@ SELECT hospital_code, rule, min(period) AS first_period, max(period) AS last_per
        (array_agg(next_assessed ORDER BY period DESC))[1] AS resolved_period
 FROM runs GROUP BY hospital_code, rule, run""",
         "ANALYZE risk_episodes",
-        "ANALYZE risk_register",
+        *(() if only_changed else ("ANALYZE risk_register",)),
         # Merge: drop episodes the data no longer support, update changed ones, add new ones —
         # in that order, so "one open episode per hospital and rule" holds after every statement.
         f"""DELETE FROM risk_register r WHERE NOT EXISTS (
