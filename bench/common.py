@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -20,6 +21,7 @@ from opsmon.sql import db
 
 MACHINE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).with_name("RESULTS.md")
+GOALS = Path(__file__).with_name("goals.json")  # every part's headline figures, for the summary table
 HEADER = "# Benchmark results\n\nFigures from the scripts in `bench/`, each section replaced by its script's latest run.\n"
 
 
@@ -87,4 +89,41 @@ def write_section(key: str, title: str, text: str, machine_line: str) -> None:
         current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
     else:
         current = current.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(current, encoding="utf-8")
+
+
+def record_goals(part: str, scale: str, figures: list[dict]) -> None:
+    """Keep *part*'s headline *figures* at *scale* in bench/goals.json and rebuild the summary.
+
+    Each figure: ``{"figure": what, "value": text, "goal": text, "met": bool | None}`` (None:
+    reported, no goal). The summary table at the top of RESULTS.md is made from the file,
+    so it always shows the latest run of each part and scale, with its date.
+    """
+    goals = json.loads(GOALS.read_text(encoding="utf-8")) if GOALS.exists() else {}
+    goals[f"{part} / {scale}"] = {"run": time.strftime("%Y-%m-%d"), "figures": figures}
+    GOALS.write_text(json.dumps(goals, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_summary(goals)
+
+
+def write_summary(goals: dict) -> None:
+    """The ``<!-- bench:summary -->`` section: every goal at both scales, one row each."""
+    order = ["ingest", "indicators", "dashboard", "load test"]
+    keys = sorted(goals, key=lambda k: (order.index(k.split(" / ")[0]) if k.split(" / ")[0] in order else 99,
+                                        k.split(" / ")[1] != "province", k))
+    lines = ["| part | scale | figure | measured | goal | met | run |", "|---|---|---|---:|---|---|---|"]
+    for key in keys:
+        part, scale = key.split(" / ")
+        for f in goals[key]["figures"]:
+            met = {True: "yes", False: "**no**", None: "—"}[f["met"]]
+            lines.append(f"| {part} | {scale} | {f['figure']} | {f['value']} | {f['goal']} | {met} | "
+                         f"{goals[key]['run']} |")
+    begin, end = "<!-- bench:summary -->", "<!-- /bench:summary -->"
+    section = (f"{begin}\n## Every goal at a glance\n\nMade from `bench/goals.json`, which each script updates "
+               f"with its headline figures; the sections below hold the detail.\n\n" + "\n".join(lines) + f"\n{end}")
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
+    if begin in current and end in current:
+        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
+    else:  # right after the header: the first thing a reader sees
+        head, _, rest = current.partition("<!-- bench:")
+        current = head.rstrip("\n") + "\n\n" + section + "\n\n" + ("<!-- bench:" + rest if rest else "")
     RESULTS.write_text(current, encoding="utf-8")

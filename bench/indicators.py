@@ -2,6 +2,7 @@
 
     python -m bench.indicators            # province (300 hospitals × 36 months) and national (12 000 × 60)
     python -m bench.indicators --quick    # province only
+    python -m bench.indicators --national-url URL  # national scale on a loaded national demo
     python -m bench.indicators --no-write # print only; leave bench/RESULTS.md alone
 
 Each scale runs in a throwaway database on DATABASE_URL's server (else the machine's
@@ -9,7 +10,11 @@ server). The data are made with plain SQL — random but valid rows (the account
 identities hold), a few months missing — not through ingest: this measures the
 indicator layer only. The national set puts its 12 000 hospitals in 吉林's 60 counties
 (one province's regions are loaded); the work per hospital-month is what a national
-roll-up does, the region tree is smaller.
+roll-up does, the region tree is smaller. ``--national-url`` measures the national scale on a
+database loaded with ``opsmon demo --scale national --no-serve`` instead (the demo's 12 000
+hospitals over every province's counties, through ingest): the real tree and realistic values
+(far fewer risk firings than the synthetic rows, of which half run a deficit). It stores one
+new revision of one hospital-month there per repeat, as an upload would.
 
 The figures: a full refresh of the materialised aggregates and the risk register,
 beside one sequential scan of ``monthly_values`` (``count(*)`` and a sum over every
@@ -30,11 +35,11 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, throwaway_database, timed, write_section
-from opsmon.indicators import aggregate, periods, query, risk, series, targets
+from bench.common import RESULTS, machine, record_goals, throwaway_database, timed, write_section
+from opsmon.indicators import aggregate, periods, query, reporting, risk, series, targets
 from opsmon.indicators.export import export_table, progress_table
 from opsmon.ingest import uscc
-from opsmon.sql import migrate
+from opsmon.sql import db, migrate
 
 PROVINCE = "220000"
 SCALES = {"province": (300, 36), "national": (12_000, 60)}
@@ -102,6 +107,12 @@ def synthetic(engine: Engine, hospitals: int, months: int) -> None:
         conn.execute(sa.text("UPDATE data_state SET version = version + 1"))
 
 
+def demo_size(engine: Engine) -> tuple[int, int, int]:
+    """Hospitals, months and current monthly rows of an already-loaded database."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT (SELECT count(*) FROM hospitals), count(DISTINCT period), count(*) "
+            "FROM monthly_values WHERE is_current")).one())
 
 
 def scan_ms(engine: Engine, repeat: int = 3) -> float:
@@ -140,6 +151,9 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
             "SELECT a.ancestor_adcode FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "
             "JOIN regions r ON r.adcode = a.ancestor_adcode AND r.level = 'prefecture' "
             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+        root, top = conn.execute(sa.text("SELECT adcode, level FROM regions WHERE parent_adcode IS NULL")).one()
+    # The levels below the root: a national instance has provinces between it and the prefectures.
+    below = "province" if top == "nation" else "prefecture"
     as_of = datetime.now(timezone.utc)
     refresh_repeat = 1 if scale == "national" else repeat
     scan = scan_ms(engine)
@@ -169,8 +183,8 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
                  ""))
     goal = f"goal < {QUERY_GOAL_MS[scale]} ms"
     queries: list[tuple[str, Callable[[], object]]] = [
-        ("query: province, all indicators, month (overview)", lambda: query(engine, None, "province", latest)),
-        ("query: prefectures, all indicators, YTD", lambda: query(engine, None, "prefecture", latest, span="ytd")),
+        (f"query: {top}, all indicators, month (overview)", lambda: query(engine, None, top, latest)),
+        (f"query: {below}s, all indicators, YTD", lambda: query(engine, None, below, latest, span="ytd")),
         ("query: counties, 5 indicators, month",
          lambda: query(engine, ["surplus_rate", "debt_ratio", "reporting_rate", "ops_platform_coverage_tertiary",
                                 "medical_revenue_growth"], "county", latest)),
@@ -181,12 +195,12 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
                                 "avg_inpatient_cost_growth"], "hospital", latest, span="year")),
         ("query: 三级 hospitals of a prefecture, scoped",
          lambda: query(engine, None, "hospital", latest, filters={"tier": "三级"}, scope=prefecture)),
-        ("series: province, whole history", lambda: series(engine, "surplus_rate", PROVINCE, first, latest)),
+        (f"series: {top}, whole history", lambda: series(engine, "surplus_rate", root, first, latest)),
         ("series: one hospital, 36 months",
          lambda: series(engine, "debt_ratio", hospital, periods.add_months(periods.to_date(latest), -35), latest)),
-        ("risk changes, province, latest month", lambda: risk.changes(engine, latest, as_of=as_of)),
-        ("targets with projections, province", lambda: targets.evaluate(engine, as_of=latest)),
-        ("进展情况表 (progress table), province", lambda: progress_table(engine, latest)),
+        (f"risk changes, {top}, latest month", lambda: risk.changes(engine, latest, as_of=as_of)),
+        (f"targets with projections, {top}", lambda: targets.evaluate(engine, as_of=latest)),
+        (f"进展情况表 (progress table), {top}", lambda: progress_table(engine, latest)),
         ("export XLSX: counties × all indicators", lambda: export_table(query(engine, None, "county", latest),
                                                                         "xlsx")),
     ]
@@ -196,10 +210,29 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
     return rows
 
 
-def table(scale: str, hospitals: int, months: int, rows_count: int, loaded_s: float,
+def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
+    """The headline figures for the summary: full refresh / scan, refresh after an upload, query latency."""
+    ms = {name: median for name, median, _worst, _note in rows}
+    scan = ms["one sequential scan of monthly_values"]
+    full = ms["full refresh: aggregates + risk register"]
+    after = ms["refresh after one hospital's new revision"]
+    slowest = max((median, name) for name, median, _w, _n in rows if name.startswith(("query", "series")))
+    limit = QUERY_GOAL_MS[scale]
+    return [
+        {"figure": "full refresh (aggregates + risk register) / one sequential scan",
+         "value": f"{full / scan:,.0f}× ({full / 1000:,.1f} s)", "goal": f"≤ {REFRESH_GOAL:g}×",
+         "met": full / scan <= REFRESH_GOAL},
+        {"figure": "refresh after one hospital's upload", "value": f"{after:,.0f} ms", "goal": "< 1 s (national)",
+         "met": after < 1000},
+        {"figure": f"slowest indicator query, median ({slowest[1].split(': ', 1)[1]})",
+         "value": f"{slowest[0]:,.0f} ms", "goal": f"< {limit} ms", "met": slowest[0] < limit},
+    ]
+
+
+def table(scale: str, hospitals: int, months: int, rows_count: int, source: str,
           rows: list[tuple[str, float, float, str]]) -> str:
     lines = [f"### {scale.capitalize()}: {hospitals:,} hospitals × {months} months "
-             f"({rows_count:,} monthly rows; synthetic data loaded in {loaded_s:.0f} s)", "",
+             f"({rows_count:,} monthly rows; {source})", "",
              "| operation | median ms | max ms | goal / ratio |", "|---|---:|---:|---|"]
     lines += [f"| {name} | {median:,.1f} | {worst:,.1f} | {note} |" for name, median, worst, note in rows]
     return "\n".join(lines)
@@ -209,27 +242,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the province scale only")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--national-url", help="a database loaded with opsmon demo --scale national, for the national scale")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    sections, about = [], ""
+    sections, about, figures = [], "", {}
     for scale, (hospitals, months) in SCALES.items():
         if args.quick and scale != "province":
             continue
-        with throwaway_database() as engine:
+        if scale == "national" and args.national_url:
+            engine = db.get_engine(args.national_url)
             about = machine(engine)
-            migrate.upgrade(engine, PROVINCE)
-            started = time.perf_counter()
-            synthetic(engine, hospitals, months)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
-                count = conn.execute(sa.text("SELECT count(*) FROM monthly_values")).scalar_one()
-            loaded = time.perf_counter() - started
-            text = table(scale, hospitals, months, count, loaded, run(engine, scale, args.repeat))
+            hospitals, months, count = demo_size(engine)
+            source = f"the national demo, loaded through ingest: {reporting.root_code(engine)}"
+            measured = run(engine, scale, args.repeat)
+            text = table(scale, hospitals, months, count, source, measured)
+            engine.dispose()
+        else:
+            with throwaway_database() as engine:
+                about = machine(engine)
+                migrate.upgrade(engine, PROVINCE)
+                started = time.perf_counter()
+                synthetic(engine, hospitals, months)
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(sa.text("VACUUM ANALYZE"))
+                    count = conn.execute(sa.text("SELECT count(*) FROM monthly_values")).scalar_one()
+                source = f"synthetic data loaded in {time.perf_counter() - started:.0f} s"
+                measured = run(engine, scale, args.repeat)
+            text = table(scale, hospitals, months, count, source, measured)
         print(text + "\n", flush=True)
         sections.append(text)
+        figures[scale] = goals(scale, measured)
     if not args.no_write:
         title = f"Indicators (`python -m bench.indicators{' --quick' if args.quick else ''}`)"
         write_section("indicators", title, "\n\n".join(sections), about)
+        if not args.quick:
+            for scale, lines in figures.items():
+                record_goals("indicators", scale, lines)
         print(f"# wrote {RESULTS}", file=sys.stderr)
 
 if __name__ == "__main__":

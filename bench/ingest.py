@@ -1,11 +1,14 @@
 """Ingest throughput beside a bare PostgreSQL COPY of the same rows.
 
-    python -m bench.ingest            # 12 000 hospitals: one month, then a 5-year history (720 000 rows)
-    python -m bench.ingest --quick    # 12 000-row month, 1-year history of 2 000 hospitals
+    python -m bench.ingest            # both scales: a province (300 hospitals: one month, a 3-year
+                                      # history) and the nation (12 000: one month, a 5-year history)
+    python -m bench.ingest --quick    # 300-hospital month and 1-year history; 12 000-row month,
+                                      # 1-year history of 2 000 hospitals
 
 Uses DATABASE_URL, else the machine's server (postgresql://postgres@127.0.0.1:5432/postgres); a
-throwaway database is created there and dropped afterwards. The registry is 12 000 hospitals
-with valid USCCs spread over 吉林's counties, loaded through ingest. Monthly files are UTF-8 CSVs
+throwaway database is created there for each scale and dropped afterwards. The registry (300 or
+12 000 hospitals with valid USCCs spread over 吉林's counties: the number of rows is what
+differs between the scales) is loaded through ingest. Monthly files are UTF-8 CSVs
 with the template's Chinese headers, values random but valid (every accounting identity holds,
 months move a few per cent), loaded through ``ingest_bytes`` exactly as an upload is: parse,
 validate (plausibility against the history already stored), store. The history is loaded as
@@ -33,7 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, throwaway_database, write_section
+from bench.common import RESULTS, machine, record_goals, throwaway_database, write_section
 from opsmon.ingest import api, store, uscc
 from opsmon.ingest.fields import MONTHLY, REGISTRY, value_columns
 from opsmon.sql import migrate
@@ -176,8 +179,14 @@ def ingest(engine: Engine, content: bytes, name: str) -> tuple[float, api.FileRe
 
 
 # ---------------------------------------------------------------------------------------------
+# scale: (hospitals, history hospitals, history months), full and --quick
+SCALES = {
+    "province": ((300, 300, 36), (300, 300, 12)),
+    "national": ((12_000, 12_000, 60), (12_000, 2_000, 12)),
+}
+
+
 def run(engine: Engine, n_hospitals: int, history_hospitals: int, history_months: int) -> list[dict]:
-    instrument()
     rows: list[dict] = []
     rng = np.random.default_rng(7)
 
@@ -239,40 +248,58 @@ def run(engine: Engine, n_hospitals: int, history_hospitals: int, history_months
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| case | rows | files | MB | ingest s | rows/s | COPY s | COPY rows/s | ingest / COPY |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| scale | case | rows | files | MB | ingest s | rows/s | COPY s | COPY rows/s | ingest / COPY "
+             f"(goal ≤ {GOAL:g}×) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['rows']:,} | {r['files']} | {r['mb']:.1f} | {r['ingest']:.2f} | "
+        lines.append(f"| {r['scale']} | {r['case']} | {r['rows']:,} | {r['files']} | {r['mb']:.1f} | {r['ingest']:.2f} | "
                      f"{r['rows'] / r['ingest']:,.0f} | {r['copy']:.2f} | {r['rows'] / r['copy']:,.0f} | "
                      f"**{r['ingest'] / r['copy']:.1f}×** |")
     lines += ["", "Where ingest's time goes (seconds, summed over the files; the rest is the submissions log, "
               "the SHA-256 and transaction overhead):", "",
-              "| case | parse | context queries | validate | store | rest |", "|---|---:|---:|---:|---:|---:|"]
+              "| scale | case | parse | context queries | validate | store | rest |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         p = r["phases"]
         validate = p.get("validate", 0.0)
         rest = r["ingest"] - sum(p.values())
-        lines.append(f"| {r['case']} | {p.get('parse', 0):.2f} | {p.get('context queries', 0):.2f} | "
+        lines.append(f"| {r['scale']} | {r['case']} | {p.get('parse', 0):.2f} | {p.get('context queries', 0):.2f} | "
                      f"{validate:.2f} | {p.get('store', 0):.2f} | {rest:.2f} |")
     return "\n".join(lines)
 
 
+def goal(r: dict) -> dict:
+    """One case as a line of the summary: ingest / COPY against the goal."""
+    ratio = r["ingest"] / r["copy"]
+    return {"figure": f"ingest / COPY: {r['case']}", "value": f"{ratio:.1f}× ({r['rows'] / r['ingest']:,.0f} rows/s)",
+            "goal": f"≤ {GOAL:g}×", "met": ratio <= GOAL}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 1-year history of 2 000 hospitals")
-    parser.add_argument("--hospitals", type=int, default=12_000)
+    parser.add_argument("--quick", action="store_true", help="1-year histories (2 000 hospitals at national scale)")
+    parser.add_argument("--scale", choices=[*SCALES, "both"], default="both")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    with throwaway_database() as engine:
-        migrate.upgrade(engine, PROVINCE)
-        history = (2_000, 12) if args.quick else (args.hospitals, 60)
-        rows = run(engine, args.hospitals, *history)
-        text = table(rows)
-        print(text)
-        if not args.no_write:
-            write_section("ingest", f"Ingest (`python -m bench.ingest{' --quick' if args.quick else ''}`)",
-                          text, machine(engine))
-            print(f"# wrote {RESULTS}", file=sys.stderr)
+    instrument()
+    rows = []
+    for scale, (full, quick) in SCALES.items():
+        if args.scale not in (scale, "both"):
+            continue
+        print(f"# {scale}: {quick if args.quick else full}", file=sys.stderr, flush=True)
+        with throwaway_database() as engine:
+            migrate.upgrade(engine, PROVINCE)
+            about = machine(engine)
+            rows += [{**r, "scale": scale} for r in run(engine, *(quick if args.quick else full))]
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        write_section("ingest", f"Ingest (`python -m bench.ingest{' --quick' if args.quick else ''}`)",
+                      text, about)
+        if not args.quick:
+            for scale in {r["scale"] for r in rows}:
+                record_goals("ingest", scale, [goal(r) for r in rows if r["scale"] == scale])
+        print(f"# wrote {RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ suite itself: the figures are not comparable with the full run's).
 
 The national dashboard part loads the national demo (12 000 hospitals × 60 months
 through the real ingest path), which takes the better part of an hour on a 2-core
-machine; ``--national-url`` points it at a database already loaded with
-``opsmon demo --scale national --no-serve`` instead.
+machine; ``--national-url`` points it (and the indicators' national scale, otherwise synthetic rows)
+at a database already loaded with ``opsmon demo --scale national --no-serve`` instead.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def main() -> None:
         if argv is None:
             print(f"# {name}: no quick form, skipped with --quick", file=sys.stderr)
             continue
-        if name.endswith("national") and args.national_url:
+        if args.national_url and name.endswith("national"):
             argv = [*argv, "--database-url", args.national_url]
+        elif args.national_url and name == "indicators":  # its province scale is synthetic either way
+            argv = [*argv, "--national-url", args.national_url]
         if args.no_write:
             argv = [*argv, "--no-write"]
         print(f"# {name}: python -m {' '.join(argv)}", file=sys.stderr, flush=True)
