@@ -240,6 +240,13 @@ def logging_chromium():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def sign_in_browser(driver, base: str, cookies: dict[str, str]) -> None:
+    """Give the browser a signed-in session: the session cookies, set on the app's own origin."""
+    driver.get(base + "/login")
+    for name, value in cookies.items():
+        driver.add_cookie({"name": name, "value": value, "path": "/"})
+
+
 def capture(base: str, pages: list[tuple[str, str]], cookies: dict[str, str], timeout: float = 60) -> list[dict]:
     """Open each view in headless Chromium; return the distinct callback requests as {page, name, body} dicts.
 
@@ -250,9 +257,7 @@ def capture(base: str, pages: list[tuple[str, str]], cookies: dict[str, str], ti
     shell_seen: set[str] = set()
     try:
         if cookies:
-            driver.get(base + "/login")
-            for name, value in cookies.items():
-                driver.add_cookie({"name": name, "value": value, "path": "/"})
+            sign_in_browser(driver, base, cookies)
         for label, path in pages:
             driver.get_log("performance")  # drop the previous page's events
             driver.get(base + path)

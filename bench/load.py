@@ -70,7 +70,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.common import RESULTS, machine, percentile, record_goals, throwaway_database, write_section
-from bench.dashboard import ENDPOINT, free_port, logging_chromium, page_requests, short_output
+from bench.dashboard import ENDPOINT, free_port, logging_chromium, page_requests, short_output, sign_in_browser
 from opsmon import config
 from opsmon.access.users import add_user
 from opsmon.demo.files import _write_monthly  # the demo's own writers: files as hospitals produce them
@@ -432,9 +432,7 @@ def capture(base: str, profiles: list[tuple[dict[str, str], list[tuple[str, str]
     try:
         for cookies, views in profiles:
             driver.delete_all_cookies()
-            driver.get(base + "/login")
-            for name, value in cookies.items():
-                driver.add_cookie({"name": name, "value": value, "path": "/"})
+            sign_in_browser(driver, base, cookies)
             for kind, path in views:
                 driver.get_log("performance")  # drop the previous page's events
                 driver.get(base + path)
