@@ -70,11 +70,17 @@ def map_locations(browser, graph: str = "overview-map") -> list[str]:
 
 def click_region(browser, code: str, graph: str = "overview-map") -> None:
     """Click inside the map shape of *code* (a point where that very shape is on top)."""
-    trace, index = browser.execute_script(
-        f"var data = document.querySelector('#{graph} .js-plotly-plot').data;"
-        "for (var i = 0; i < data.length; i++) { var j = Array.from(data[i].locations || []).indexOf(arguments[0]);"
-        "  if (j >= 0) return [i, j]; } return [-1, -1];", code)
-    assert trace >= 0, f"{code} is not on the map"
+    def find() -> list[int]:
+        return browser.execute_script(
+            f"var plot = document.querySelector('#{graph} .js-plotly-plot'); var data = (plot && plot.data) || [];"
+            "for (var i = 0; i < data.length; i++) { var j = Array.from(data[i].locations || []).indexOf(arguments[0]);"
+            "  if (j >= 0) return [i, j]; } return [-1, -1];", code)
+
+    # The map may still be drawing the page's previous answer: wait for the shape, then click it.
+    try:
+        trace, index = WebDriverWait(browser, 30, poll_frequency=0.2).until(lambda b: (f := find())[0] >= 0 and f)
+    except TimeoutException:
+        raise AssertionError(f"{code} is not on the map") from None
     path = browser.find_elements(By.CSS_SELECTOR, f"#{graph} .choropleth.trace")[trace].find_elements(
         By.CSS_SELECTOR, "path.choroplethlocation")[index]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", path)
