@@ -77,19 +77,28 @@ def machine(engine: Engine) -> str:
             f"machine; Python {platform.python_version()}, pandas {pd.__version__}")
 
 
+def _put_section(key: str, body: str, *, first: bool = False) -> None:
+    """Replace the ``<!-- bench:key -->`` section of RESULTS.md with *body*; a new one goes at the
+    end, or with *first* right after the header."""
+    begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
+    section = f"{begin}\n{body}\n{end}"
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
+    if begin in current and end in current:
+        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
+    elif first:
+        head, _, rest = current.partition("<!-- bench:")
+        current = head.rstrip("\n") + "\n\n" + section + "\n\n" + ("<!-- bench:" + rest if rest else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(current, encoding="utf-8")
+
+
 def write_section(key: str, title: str, text: str, machine_line: str) -> None:
     """Replace (or append) the ``<!-- bench:key -->`` section of RESULTS.md with *title* and *text*.
 
     *machine_line* is :func:`machine`'s description of where it ran.
     """
-    begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
-    section = f"{begin}\n## {title}\n\nRun {time.strftime('%Y-%m-%d')} on: {machine_line}.\n\n{text}\n{end}"
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    if begin in current and end in current:
-        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
-    else:
-        current = current.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
+    _put_section(key, f"## {title}\n\nRun {time.strftime('%Y-%m-%d')} on: {machine_line}.\n\n{text}")
 
 
 def record_goals(part: str, scale: str, figures: list[dict]) -> None:
@@ -106,24 +115,19 @@ def record_goals(part: str, scale: str, figures: list[dict]) -> None:
 
 
 def write_summary(goals: dict) -> None:
-    """The ``<!-- bench:summary -->`` section: every goal at both scales, one row each."""
+    """The ``<!-- bench:summary -->`` section, first in RESULTS.md: every goal at both scales, one row each."""
     order = ["ingest", "indicators", "dashboard", "load test"]
-    keys = sorted(goals, key=lambda k: (order.index(k.split(" / ")[0]) if k.split(" / ")[0] in order else 99,
-                                        k.split(" / ")[1] != "province", k))
+
+    def rank(key: str) -> tuple:
+        part, scale = key.split(" / ")
+        return (order.index(part) if part in order else len(order), scale != "province", key)
+
     lines = ["| part | scale | figure | measured | goal | met | run |", "|---|---|---|---:|---|---|---|"]
-    for key in keys:
+    for key in sorted(goals, key=rank):
         part, scale = key.split(" / ")
         for f in goals[key]["figures"]:
             met = {True: "yes", False: "**no**", None: "—"}[f["met"]]
             lines.append(f"| {part} | {scale} | {f['figure']} | {f['value']} | {f['goal']} | {met} | "
                          f"{goals[key]['run']} |")
-    begin, end = "<!-- bench:summary -->", "<!-- /bench:summary -->"
-    section = (f"{begin}\n## Every goal at a glance\n\nMade from `bench/goals.json`, which each script updates "
-               f"with its headline figures; the sections below hold the detail.\n\n" + "\n".join(lines) + f"\n{end}")
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    if begin in current and end in current:
-        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: section, current, flags=re.DOTALL)
-    else:  # right after the header: the first thing a reader sees
-        head, _, rest = current.partition("<!-- bench:")
-        current = head.rstrip("\n") + "\n\n" + section + "\n\n" + ("<!-- bench:" + rest if rest else "")
-    RESULTS.write_text(current, encoding="utf-8")
+    _put_section("summary", "## Every goal at a glance\n\nMade from `bench/goals.json`, which each script updates "
+                 "with its headline figures; the sections below hold the detail.\n\n" + "\n".join(lines), first=True)
