@@ -50,16 +50,15 @@ def blocked_until(conn: sa.Connection, username: str, address: str | None) -> da
     An account's failures count only since its last successful sign-in.
     """
     in_flight = ("details->>'reason' = 'checking' AND at > now() - CAST(:timeout AS interval)")
-    # (column, which failure rows count, limit, how long the limit-th most recent one blocks)
+    # (column, its value, which failure rows count, limit, how long the limit-th most recent one blocks)
     limits = [
-        ("username", "AND at > coalesce((SELECT max(at) FROM audit_log WHERE action = 'signin.success' "
-                     "AND username = :v), '-infinity')", MAX_PER_ACCOUNT, WINDOW),
-        ("address", f"AND NOT ({in_flight})", MAX_PER_ADDRESS, WINDOW),
-        ("address", f"AND {in_flight}", MAX_IN_FLIGHT_PER_ADDRESS, CHECK_TIMEOUT),
+        ("username", username, "AND at > coalesce((SELECT max(at) FROM audit_log WHERE action = 'signin.success' "
+                               "AND username = :v), '-infinity')", MAX_PER_ACCOUNT, WINDOW),
+        ("address", address, f"AND NOT ({in_flight})", MAX_PER_ADDRESS, WINDOW),
+        ("address", address, f"AND {in_flight}", MAX_IN_FLIGHT_PER_ADDRESS, CHECK_TIMEOUT),
     ]
     found: list[datetime] = []
-    for column, which, limit, lasts in limits:
-        value = username if column == "username" else address
+    for column, value, which, limit, lasts in limits:
         if not value:
             continue
         # The limit-th most recent counted failure in the window: blocked until it ages out.
