@@ -23,7 +23,7 @@ from opsmon.ingest.fields import FIELDS, Kind
 from opsmon.ingest.parse import KIND_NAMES, MAX_BYTES, Parsed, parse
 from opsmon.ingest.problems import Problem, errors, warnings
 from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
-from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, due_date
+from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, add_months, due_date, to_date
 
 Status = Literal["accepted", "unchanged", "rejected"]
 
@@ -98,7 +98,7 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
             # checked against the history before it, not against "now"). Month bounds are
             # dates worked out here: a date compared with date - interval is a timestamp
             # comparison, per row and column.
-            first, last = periods.min(), periods.max()
+            first, last = to_date(periods.min()), to_date(periods.max())
             numbers = [f.code for f in FIELDS["monthly"] if f.type in ("money", "count")]
             metrics = [c for c in numbers if c in CHANGE_METRICS]
             rows = ("SELECT CAST(hospital_code AS text) AS hospital_code, to_char(period, 'YYYY-MM') AS period, {} "
@@ -110,12 +110,12 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
             # fraction of the bytes to read.
             codes_text = ",".join(stored)
             recent = store.read_copy(conn, rows.format(", ".join(numbers), "<="),
-                                     {"codes": codes_text, "start": _month_start(first, -1),
-                                      "end": _month_start(last, 0)},
+                                     {"codes": codes_text, "start": add_months(first, -1).isoformat(),
+                                      "end": last.isoformat()},
                                      dtype=dtype)
             older = store.read_copy(conn, rows.format(", ".join(metrics), "<"),
-                                    {"codes": codes_text, "start": _month_start(first, -HISTORY_MONTHS),
-                                     "end": _month_start(first, -1)},
+                                    {"codes": codes_text, "start": add_months(first, -HISTORY_MONTHS).isoformat(),
+                                     "end": add_months(first, -1).isoformat()},
                                     dtype=dtype)
             parts = [part for part in (recent, older) if not part.empty] or [recent]
             history = pd.concat(parts, ignore_index=True).reindex(columns=list(recent.columns))
@@ -126,12 +126,6 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
         history=history,
         allowed_hospitals=allowed_hospitals,
     )
-
-
-def _month_start(period: str, months: int) -> str:
-    """The first day of the month *months* after *period* ('YYYY-MM'), as 'YYYY-MM-DD'."""
-    n = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
-    return f"{n // 12:04d}-{n % 12 + 1:02d}-01"
 
 
 def _in_sheet_order(problems: list[Problem], kind: Kind) -> list[Problem]:
