@@ -17,8 +17,9 @@ Two tables hold everything the indicator queries read, per hospital:
     reported a year earlier, and the year-earlier values of those months (growth
     compares like with like).
 
-Region values are sums over these rows at query time (cheap), so filters by
-hospital attributes and scopes apply at every level without a cube.
+Region values are sums over these rows: at query time where hospital filters
+apply, else read from ``ind_region``, built here from the same rows
+(:mod:`opsmon.indicators.region_sums`).
 
 :func:`refresh` rebuilds both tables in one transaction — new tables built
 aside, then swapped in, so readers wait only for the swap — when the data
@@ -31,11 +32,12 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import catalogue, programme
+from opsmon.indicators import catalogue, programme, region_sums
 from opsmon.indicators.periods import SPANS
 from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ
 
@@ -44,10 +46,7 @@ DEFAULT_TIMEZONE = str(LOCAL_TZ)
 
 FLOWS = catalogue.FLOW_FIELDS
 STOCKS = catalogue.STOCK_FIELDS
-# Flows some growth indicator compares with a year earlier (their matched sums are materialised).
-GROWTH_FLOWS: tuple[str, ...] = tuple(sorted({
-    f for ind in catalogue.CATALOGUE if ind.kind == "growth"
-    for f in catalogue.identifiers(ind.numerator + " " + (ind.denominator or "")) if f in catalogue.FLOW_FIELDS}))
+GROWTH_FLOWS = catalogue.GROWTH_FLOWS
 
 # The months any derived table covers: from the first to the last month with data.
 CALENDAR_SQL = """
@@ -175,6 +174,7 @@ BUILD_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ind_span_build_hospital ON ind_span_build (hospital_code)",
     "ANALYZE ind_month_build (period, hospital_code, reported)",
     "ANALYZE ind_span_build (span, period, hospital_code)",
+    *region_sums.build_statements(CALENDAR_SQL, "ind_month_build", "ind_span_build", "ind_region_build"),
 )
 SWAP_STATEMENTS: tuple[str, ...] = (
     "DROP TABLE IF EXISTS ind_month",
@@ -185,15 +185,22 @@ SWAP_STATEMENTS: tuple[str, ...] = (
     "ALTER INDEX ind_span_build_key RENAME TO ind_span_key",
     "ALTER INDEX ind_month_build_hospital RENAME TO ind_month_hospital",
     "ALTER INDEX ind_span_build_hospital RENAME TO ind_span_hospital",
+    "DROP TABLE IF EXISTS ind_region",
+    "ALTER TABLE ind_region_build RENAME TO ind_region",
+    "ALTER INDEX ind_region_build_key RENAME TO ind_region_key",
 )
 # An incremental refresh: the changed hospitals' rows rebuilt aside, then swapped in.
+# The region sums move by the changed hospitals' new values minus their old ones.
 DELTA_STATEMENTS: tuple[str, ...] = (
     _month_sql("CREATE TEMP TABLE ind_month_delta ON COMMIT DROP", only_changed=True),
     _span_sql("CREATE TEMP TABLE ind_span_delta ON COMMIT DROP", only_changed=True),
+    *region_sums.delta_statements(CALENDAR_SQL, -1),
     "DELETE FROM ind_month WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
     "INSERT INTO ind_month SELECT * FROM ind_month_delta",
     "DELETE FROM ind_span WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
     "INSERT INTO ind_span SELECT * FROM ind_span_delta",
+    *region_sums.delta_statements(CALENDAR_SQL, +1),
+    region_sums.merge_statement(),
 )
 # Part of the source key: a change to the SQL above rebuilds the tables on the next refresh.
 SQL_FINGERPRINT = hashlib.sha256("\n".join(BUILD_STATEMENTS + DELTA_STATEMENTS).encode()).hexdigest()[:12]
@@ -242,6 +249,28 @@ def calendar(conn: sa.Connection) -> str:
     return f"{row[0]}..{row[1]}"
 
 
+def basis(conn: sa.Connection) -> str:
+    """What an incremental refresh cannot change: the months covered and the registry.
+
+    Registry files always force a full build (:func:`changed_hospitals`); the
+    digest also catches the registry edited any other way (a hospital moved to
+    another county would otherwise be subtracted from the wrong region's sums).
+    """
+    digest = conn.execute(sa.text(
+        "SELECT md5(coalesce(string_agg(CAST(h AS text), '|' ORDER BY h.hospital_code), '')) FROM hospitals h"
+    )).scalar_one()
+    return f"{calendar(conn)}|{digest}"
+
+
+def covered_months(conn: sa.Connection) -> tuple[date, date] | None:
+    """The first and last month of the last aggregate build (None if never built, or built empty)."""
+    first, _, last = (stored_state(conn, "aggregates").calendar or "").split("|")[0].partition("..")
+    try:
+        return date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        return None
+
+
 def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
     """Hospitals with values from submissions after *since*; None when a registry file arrived too."""
     registry = conn.execute(sa.text(
@@ -258,7 +287,7 @@ def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState
     """The hospitals to rebuild for *name*, or None when only a full rebuild is right."""
     if stored.watermark is None or base_key(stored.source_key) != base_key(key):
         return None
-    if stored.calendar != calendar(conn):
+    if stored.calendar != basis(conn):
         return None
     changed = changed_hospitals(conn, stored.watermark)
     if not changed:
@@ -331,7 +360,7 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
         params = due_settings(conn)
-        mark, cal = watermark(conn), calendar(conn)
+        mark, cal = watermark(conn), basis(conn)
         changed = None if force else incremental_set(conn, "aggregates", key, stored)
         if changed is not None:
             for statement in DELTA_STATEMENTS:

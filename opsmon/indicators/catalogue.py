@@ -275,3 +275,9 @@ def check(entries: tuple[Indicator, ...] = CATALOGUE) -> None:
 
 
 check()
+
+# Flows some growth indicator compares with a year earlier: their matched sums are materialised
+# (opsmon.indicators.aggregate), and only theirs.
+GROWTH_FLOWS: tuple[str, ...] = tuple(sorted({
+    f for ind in CATALOGUE if ind.kind == "growth"
+    for f in identifiers(ind.numerator + " " + (ind.denominator or "")) if f in FLOW_FIELDS}))

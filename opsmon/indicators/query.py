@@ -3,10 +3,13 @@
 For every requested indicator the statement computes, per hospital, a numerator,
 a denominator (and for growth the year-earlier pair), whether the hospital
 contributes and whether it "reports" for that indicator — all from the
-materialised aggregates of :mod:`opsmon.indicators.aggregate`. Region rows sum
-those over the hospitals below them through ``region_ancestors`` (so 梅河口市 counts
-under the province, not under 通化市) and only then divide: a parent's value is
-always the ratio of its children's sums. At prefecture level a county-level
+materialised aggregates of :mod:`opsmon.indicators.aggregate`
+(:mod:`opsmon.indicators.hospital_values`). Region rows sum those over the
+hospitals below them through ``region_ancestors`` (so 梅河口市 counts under the
+province, not under 通化市) and only then divide: a parent's value is always the
+ratio of its children's sums. Unfiltered region queries of catalogue entries read
+those sums ready-made from the refresh (:mod:`opsmon.indicators.region_sums`);
+everything else sums hospitals at query time — the same numbers either way. At prefecture level a county-level
 city the province administers directly is a unit of its own
 (:func:`~opsmon.indicators.restrict.at_level`), so the prefecture rows add up to
 the province.
@@ -37,7 +40,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, catalogue, periods, restrict
+from opsmon.indicators import aggregate, catalogue, hospital_values, periods, region_sums, restrict
 from opsmon.indicators.catalogue import Indicator
 
 LEVELS: tuple[str, ...] = ("nation", "province", "prefecture", "county", "hospital")  # "nation": national instance
@@ -45,63 +48,6 @@ COLUMNS: list[str] = ["level", "code", "name", "parent_code", "indicator", "peri
                       "numerator", "denominator", "reporting", "expected"]
 # What the ``ids`` argument accepts: an id, an entry, a list of either, or None for all.
 IndicatorIds = str | Indicator | Iterable[str | Indicator] | None
-
-
-class _Renderer:
-    """Qualifies the field codes of catalogue expressions with the aliases that hold them."""
-
-    def __init__(self, span: str):
-        self.span = span
-        self.flow_aliases: set[str] = set()
-
-    def flow_alias(self, ind: Indicator) -> str:
-        alias = f"f_{ind.span or self.span}"
-        self.flow_aliases.add(alias)
-        return alias
-
-    def render(self, expression: str, ind: Indicator, prefix: str = "") -> str:
-        """*expression* with its field codes qualified; *prefix* picks the growth sums (g_, gp_)."""
-        def resolve(token: str) -> str:
-            if token in catalogue.HOSPITAL_ATTRIBUTES:
-                return f"pop.{token}"
-            if token in catalogue.FLOW_FIELDS:
-                if prefix and token not in aggregate.GROWTH_FLOWS:
-                    raise ValueError(f"{ind.id}: year-earlier sums of {token} are not materialised; "
-                                     "add the growth indicator to the catalogue")
-                return f"{self.flow_alias(ind)}.{prefix}{token}"
-            if token in catalogue.POINT_FIELDS:
-                return f"p.{token}"
-            raise ValueError(f"{ind.id}: unknown field {token!r}")
-
-        return catalogue.qualify(expression, resolve)
-
-    def row(self, ix: int, ind: Indicator) -> str:
-        """One ``VALUES`` row: (ix, in_pop, contrib, rep, num, den, pnum, pden)."""
-        in_pop = self.render(ind.population, ind) if ind.population else "true"
-        num = self.render(ind.numerator, ind, "g_" if ind.kind == "growth" else "")
-        den = self.render(ind.denominator, ind, "g_" if ind.kind == "growth" else "") if ind.denominator else None
-        pnum = pden = None
-        if ind.basis == "flow":
-            alias = self.flow_alias(ind)
-            contrib = (f"coalesce({alias}.g_months, 0) > 0" if ind.kind == "growth"
-                       else f"{alias}.hospital_code IS NOT NULL")
-            rep = contrib
-            if ind.kind == "growth":
-                pnum = self.render(ind.numerator, ind, "gp_")
-                pden = self.render(ind.denominator, ind, "gp_") if ind.denominator else None
-        elif ind.basis == "stock":
-            contrib = rep = "coalesce(p.reported, 0) = 1"
-        else:  # status, roster: every hospital of the population counts; missing means 0
-            contrib = "true"
-            rep = "coalesce(p.has_progress, 0) = 1" if ind.basis == "status" else "coalesce(p.reported, 0) = 1"
-            num = f"coalesce({num}, 0)"
-            den = f"coalesce({den}, 0)" if den else None
-
-        def value(expr: str | None) -> str:
-            return f"CAST(CASE WHEN {contrib} THEN ({expr}) END AS numeric)" if expr else "CAST(NULL AS numeric)"
-
-        return (f"({ix}, {in_pop}, {contrib}, {rep}, {value(num)}, {value(den)}, "
-                f"{value(pnum)}, {value(pden)})")
 
 
 def _indicators(ids: IndicatorIds) -> list[Indicator]:
@@ -116,20 +62,40 @@ def _indicators(ids: IndicatorIds) -> list[Indicator]:
     return found
 
 
-def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where: str, region_where: str) -> str:
-    renderer = _Renderer(span)
-    rows = ",\n        ".join(renderer.row(ix, ind) for ix, ind in enumerate(indicators))
-    meta = ", ".join(
+def _meta(indicators: Sequence[Indicator], span: str) -> str:
+    """``meta (ix, kind, factor, has_den, span, indicator, stored_span)``: how each value is finished."""
+    rows = ", ".join(
         f"({ix}, '{ind.kind}', CAST({ind.factor!r} AS numeric), {str(ind.is_ratio).lower()}, "
-        f"'{ind.span or span}')"
+        f"'{ind.span or span}', '{ind.id}', '{region_sums.stored_span(ind, span)}')"
         for ix, ind in enumerate(indicators)
     )
-    span_joins = "\n    ".join(
-        f"LEFT JOIN ind_span {alias} ON {alias}.hospital_code = pop.hospital_code "
-        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'"
-        for alias in sorted(renderer.flow_aliases)
-    )
-    attributes = ", ".join(f"h.{a}" for a in catalogue.HOSPITAL_ATTRIBUTES)
+    return f"meta (ix, kind, factor, has_den, span, indicator, stored_span) AS (VALUES {rows})"
+
+
+# The one place a value is finished from its sums: a (level, code, name, parent_code, period, ix,
+# num, den, pnum, pden, reporting, expected) row per unit → the result's columns.
+_THIS = "CASE WHEN k.has_den THEN a.num / NULLIF(a.den, 0) ELSE a.num END"
+_PRIOR = "CASE WHEN k.has_den THEN a.pnum / NULLIF(a.pden, 0) ELSE a.pnum END"
+FINISH = f"""
+SELECT a.level, a.code, a.name, a.parent_code, a.ix, to_char(a.period, 'YYYY-MM') AS period, k.span,
+       CAST(CASE k.kind WHEN 'growth' THEN ({_THIS}) / NULLIF({_PRIOR}, 0) - 1
+                        WHEN 'ratio' THEN a.num / NULLIF(a.den, 0) * k.factor
+                        WHEN 'count' THEN coalesce(a.num, 0) * k.factor
+                        ELSE a.num * k.factor END AS float8) AS value,
+       CAST(CASE k.kind WHEN 'growth' THEN {_THIS} WHEN 'count' THEN coalesce(a.num, 0) ELSE a.num END
+            AS float8) AS numerator,
+       CAST(CASE k.kind WHEN 'growth' THEN {_PRIOR} ELSE a.den END AS float8) AS denominator,
+       a.reporting, a.expected
+FROM a JOIN meta k ON k.ix = a.ix
+ORDER BY a.code, a.ix, a.period
+"""
+_PERIODS = "per AS (SELECT CAST(x AS date) AS period FROM unnest(CAST(:periods AS text[])) x)"
+_REGION = ("CAST(:level AS text) AS level, CAST(r.adcode AS text) AS code, r.name, "
+           "CAST(r.parent_adcode AS text) AS parent_code")
+
+
+def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where: str, region_where: str) -> str:
+    """Sum the hospitals' values at query time (any level, filters, ad-hoc entries)."""
     if level == "hospital":
         agg = """
     SELECT 'hospital' AS level, hv.hospital_code AS code, hv.name, CAST(hv.adcode AS text) AS parent_code,
@@ -137,49 +103,50 @@ def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where:
     FROM hv"""
     else:
         agg = f"""
-    SELECT CAST(:level AS text) AS level, CAST(r.adcode AS text) AS code, r.name, CAST(r.parent_adcode AS text) AS parent_code,
-           per.period, k.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum, sum(hv.pden) AS pden,
-           CAST(count(*) FILTER (WHERE hv.rep) AS int) AS reporting,
+    SELECT {_REGION}, per.period, k.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum,
+           sum(hv.pden) AS pden, CAST(count(*) FILTER (WHERE hv.rep) AS int) AS reporting,
            CAST(count(hv.hospital_code) AS int) AS expected
     FROM regions r CROSS JOIN per CROSS JOIN meta k
     LEFT JOIN (region_ancestors a JOIN hv ON hv.adcode = a.adcode)
            ON a.ancestor_adcode = r.adcode AND hv.period = per.period AND hv.ix = k.ix
     WHERE {restrict.at_level('r', ':level')} AND {region_where}
     GROUP BY r.adcode, r.name, r.parent_adcode, per.period, k.ix"""
-    this = "CASE WHEN k.has_den THEN a.num / NULLIF(a.den, 0) ELSE a.num END"
-    prior = "CASE WHEN k.has_den THEN a.pnum / NULLIF(a.pden, 0) ELSE a.pnum END"
     return f"""
-WITH per AS (SELECT CAST(x AS date) AS period FROM unnest(CAST(:periods AS text[])) x),
-meta (ix, kind, factor, has_den, span) AS (VALUES {meta}),
-pop AS (
-    SELECT h.hospital_code, h.name, h.adcode, {attributes}, per.period
-    FROM hospitals h CROSS JOIN per
-    WHERE {restrict.open_at('h', 'per.period')} AND {hospital_where}
-),
-hv AS (
-    SELECT pop.hospital_code, pop.name, pop.adcode, pop.period, v.ix, v.rep, v.num, v.den, v.pnum, v.pden
-    FROM pop
-    LEFT JOIN ind_month p ON p.hospital_code = pop.hospital_code AND p.period = pop.period
-    {span_joins}
-    CROSS JOIN LATERAL (VALUES
-        {rows}
-    ) v(ix, in_pop, contrib, rep, num, den, pnum, pden)
-    WHERE v.in_pop
-),
+WITH {_PERIODS},
+{_meta(indicators, span)},{hospital_values.ctes(indicators, span, hospital_where)},
 a AS ({agg}
-)
-SELECT a.level, a.code, a.name, a.parent_code, a.ix, to_char(a.period, 'YYYY-MM') AS period, k.span,
-       CAST(CASE k.kind WHEN 'growth' THEN ({this}) / NULLIF({prior}, 0) - 1
-                        WHEN 'ratio' THEN a.num / NULLIF(a.den, 0) * k.factor
-                        WHEN 'count' THEN coalesce(a.num, 0) * k.factor
-                        ELSE a.num * k.factor END AS float8) AS value,
-       CAST(CASE k.kind WHEN 'growth' THEN {this} WHEN 'count' THEN coalesce(a.num, 0) ELSE a.num END
-            AS float8) AS numerator,
-       CAST(CASE k.kind WHEN 'growth' THEN {prior} ELSE a.den END AS float8) AS denominator,
-       a.reporting, a.expected
-FROM a JOIN meta k ON k.ix = a.ix
-ORDER BY a.code, a.ix, a.period
-"""
+){FINISH}"""
+
+
+def _presummed_sql(indicators: Sequence[Indicator], span: str, region_where: str) -> str:
+    """Read the refresh's pre-summed region rows (:mod:`opsmon.indicators.region_sums`)."""
+    sums = ", ".join(f"CASE WHEN s.n_{c} > 0 THEN s.{c} END AS {c}" for c in ("num", "den", "pnum", "pden"))
+    return f"""
+WITH {_PERIODS},
+{_meta(indicators, span)},
+a AS (
+    SELECT {_REGION}, per.period, k.ix, {sums},
+           coalesce(s.reporting, 0) AS reporting, coalesce(s.expected, 0) AS expected
+    FROM regions r CROSS JOIN per CROSS JOIN meta k
+    LEFT JOIN ind_region s ON s.adcode = r.adcode AND s.period = per.period
+                          AND s.span = k.stored_span AND s.indicator = k.indicator
+    WHERE {restrict.at_level('r', ':level')} AND {region_where}
+){FINISH}"""
+
+
+def _presummed(conn: sa.Connection, indicators: Sequence[Indicator], level: str, dates: Sequence[date],
+               filters: Mapping[str, Any] | None) -> bool:
+    """Whether the pre-summed region rows answer this query exactly.
+
+    Region levels only, catalogue entries only (an ad-hoc entry has no rows), no
+    hospital filter, and months the last build covered.
+    """
+    if level == "hospital" or any(v is not None for v in (filters or {}).values()):
+        return False
+    if any(catalogue.BY_ID.get(ind.id) != ind for ind in indicators):
+        return False
+    covered = aggregate.covered_months(conn)
+    return covered is not None and covered[0] <= min(dates) and max(dates) <= covered[1]
 
 
 def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[str | date], *, span: str = "month",
@@ -198,9 +165,12 @@ def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[s
                                                    code=code if level != "hospital" else None)
     if refresh:
         aggregate.refresh(engine)
-    sql = _sql(indicators, level, span, hospital_where, region_where)
     params = {**params, **region_params, "level": level, "periods": [d.isoformat() for d in dates]}
     with engine.connect() as conn:
+        if _presummed(conn, indicators, level, dates, filters):
+            sql = _presummed_sql(indicators, span, region_where)
+        else:
+            sql = _sql(indicators, level, span, hospital_where, region_where)
         frame = pd.read_sql_query(sa.text(sql), conn, params=params)
     frame["level"] = level
     frame["indicator"] = [indicators[i].id for i in frame.pop("ix")]

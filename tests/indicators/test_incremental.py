@@ -15,7 +15,8 @@ from opsmon.indicators import aggregate, risk
 AS_OF = datetime(2025, 4, 20, tzinfo=timezone.utc)
 TABLES = {"ind_month": ["hospital_code", "period"], "ind_span": ["hospital_code", "period", "span"],
           "risk_firings": ["hospital_code", "rule", "period"],
-          "risk_register": ["hospital_code", "rule", "first_period"]}
+          "risk_register": ["hospital_code", "rule", "first_period"],
+          "ind_region": ["adcode", "period", "span", "indicator"]}
 
 
 def snapshot(engine) -> dict[str, pd.DataFrame]:

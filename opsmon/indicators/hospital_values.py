@@ -1,0 +1,121 @@
+"""Per-hospital numerators and denominators of catalogue entries, as SQL over the aggregates.
+
+Both the query (:mod:`opsmon.indicators.query`) and the pre-summed region rows
+(:mod:`opsmon.indicators.region_sums`) start from the same per-hospital values,
+so they are written once, here: for every indicator and every hospital open in a
+period, whether the hospital is in the indicator's population, contributes and
+"reports", and its numerator and denominator (for growth also the year-earlier
+pair) — all read from ``ind_month`` and ``ind_span``
+(:mod:`opsmon.indicators.aggregate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opsmon.indicators import catalogue, restrict
+from opsmon.indicators.catalogue import Indicator
+
+
+class Renderer:
+    """Qualifies the field codes of catalogue expressions with the aliases that hold them."""
+
+    def __init__(self, span: str):
+        self.span = span
+        self.flow_aliases: set[str] = set()
+
+    def flow_alias(self, ind: Indicator) -> str:
+        alias = f"f_{ind.span or self.span}"
+        self.flow_aliases.add(alias)
+        return alias
+
+    def render(self, expression: str, ind: Indicator, prefix: str = "") -> str:
+        """*expression* with its field codes qualified; *prefix* picks the growth sums (g_, gp_)."""
+        def resolve(token: str) -> str:
+            if token in catalogue.HOSPITAL_ATTRIBUTES:
+                return f"pop.{token}"
+            if token in catalogue.FLOW_FIELDS:
+                if prefix and token not in catalogue.GROWTH_FLOWS:
+                    raise ValueError(f"{ind.id}: year-earlier sums of {token} are not materialised; "
+                                     "add the growth indicator to the catalogue")
+                return f"{self.flow_alias(ind)}.{prefix}{token}"
+            if token in catalogue.POINT_FIELDS:
+                return f"p.{token}"
+            raise ValueError(f"{ind.id}: unknown field {token!r}")
+
+        return catalogue.qualify(expression, resolve)
+
+    def row(self, ix: int, ind: Indicator) -> str:
+        """One ``VALUES`` row: (ix, in_pop, contrib, rep, num, den, pnum, pden)."""
+        in_pop = self.render(ind.population, ind) if ind.population else "true"
+        num = self.render(ind.numerator, ind, "g_" if ind.kind == "growth" else "")
+        den = self.render(ind.denominator, ind, "g_" if ind.kind == "growth" else "") if ind.denominator else None
+        pnum = pden = None
+        if ind.basis == "flow":
+            alias = self.flow_alias(ind)
+            contrib = (f"coalesce({alias}.g_months, 0) > 0" if ind.kind == "growth"
+                       else f"{alias}.hospital_code IS NOT NULL")
+            rep = contrib
+            if ind.kind == "growth":
+                pnum = self.render(ind.numerator, ind, "gp_")
+                pden = self.render(ind.denominator, ind, "gp_") if ind.denominator else None
+        elif ind.basis == "stock":
+            contrib = rep = "coalesce(p.reported, 0) = 1"
+        else:  # status, roster: every hospital of the population counts; missing means 0
+            contrib = "true"
+            rep = "coalesce(p.has_progress, 0) = 1" if ind.basis == "status" else "coalesce(p.reported, 0) = 1"
+            num = f"coalesce({num}, 0)"
+            den = f"coalesce({den}, 0)" if den else None
+
+        def value(expr: str | None) -> str:
+            return f"CAST(CASE WHEN {contrib} THEN ({expr}) END AS numeric)" if expr else "CAST(NULL AS numeric)"
+
+        return (f"({ix}, {in_pop}, {contrib}, {rep}, {value(num)}, {value(den)}, "
+                f"{value(pnum)}, {value(pden)})")
+
+
+def span_of(ind: Indicator, span: str) -> str | None:
+    """The span *ind*'s value covers when *span* is asked for; None when its value does not depend on one.
+
+    Stocks, programme status and rosters read only month-end rows; an indicator
+    with a fixed span (the year-to-date deficit counts) always covers that span.
+    """
+    renderer = Renderer(span)
+    renderer.row(0, ind)
+    return (ind.span or span) if renderer.flow_aliases else None
+
+
+def ctes(indicators: Sequence[Indicator], span: str, hospital_where: str, *, month_table: str = "ind_month",
+         span_table: str = "ind_span") -> str:
+    """The ``pop`` and ``hv`` CTEs (after a ``per (period)`` CTE the caller defines).
+
+    ``pop``: the hospitals open in each period that pass *hospital_where* (on
+    alias ``h``). ``hv``: one row per such hospital, period and indicator of its
+    population — (hospital_code, name, adcode, period, ix, rep, num, den, pnum,
+    pden), *ix* the indicator's position in *indicators*. The aggregates are read
+    from *month_table* and *span_table* (a build reads them before they are swapped in).
+    """
+    renderer = Renderer(span)
+    rows = ",\n        ".join(renderer.row(ix, ind) for ix, ind in enumerate(indicators))
+    span_joins = "\n    ".join(
+        f"LEFT JOIN {span_table} {alias} ON {alias}.hospital_code = pop.hospital_code "
+        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'"
+        for alias in sorted(renderer.flow_aliases)
+    )
+    attributes = ", ".join(f"h.{a}" for a in catalogue.HOSPITAL_ATTRIBUTES)
+    return f"""
+pop AS (
+    SELECT h.hospital_code, h.name, h.adcode, {attributes}, per.period
+    FROM hospitals h CROSS JOIN per
+    WHERE {restrict.open_at('h', 'per.period')} AND {hospital_where}
+),
+hv AS (
+    SELECT pop.hospital_code, pop.name, pop.adcode, pop.period, v.ix, v.rep, v.num, v.den, v.pnum, v.pden
+    FROM pop
+    LEFT JOIN {month_table} p ON p.hospital_code = pop.hospital_code AND p.period = pop.period
+    {span_joins}
+    CROSS JOIN LATERAL (VALUES
+        {rows}
+    ) v(ix, in_pop, contrib, rep, num, den, pnum, pden)
+    WHERE v.in_pop
+)"""
