@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from opsmon.indicators import aggregate, restrict
-from opsmon.indicators.query import fetch, query
 from opsmon.indicators.periods import SPANS
+from opsmon.indicators.query import fetch, query
 from opsmon.periods import month_range
 
 # A filter every hospital passes: the query then sums hospitals at query time (the reference).
