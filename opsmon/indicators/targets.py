@@ -31,7 +31,7 @@ import statsmodels.api as sm
 from sqlalchemy.engine import Engine
 
 from opsmon.indicators import aggregate, catalogue, periods, restrict
-from opsmon.indicators.query import series
+from opsmon.indicators.query import LEVELS, fetch, level_of, series
 
 TREND_MONTHS = 24
 MIN_POINTS = 3
@@ -104,6 +104,39 @@ def applicable(engine: Engine, region: str) -> pd.DataFrame:
             "ORDER BY indicator, due_period, target_id"), conn, params={"r": region})
 
 
+def _assessed(t, region: str, history: pd.DataFrame, as_of_date: date) -> dict:
+    """One target's row of :data:`COLUMNS` from the indicator's monthly *history* in *region*."""
+    ind = catalogue.get(t.indicator)
+    tier = t.tier if isinstance(t.tier, str) else None  # SQL NULL arrives as NaN
+    value = float(history["value"].iloc[-1])
+    due = t.due_period
+    months_left = (due.year - as_of_date.year) * 12 + due.month - as_of_date.month
+    bounds = (0.0, 1.0) if ind.unit == "%" else None
+    # Months before any hospital of the region reported are no evidence of a 0 % rollout.
+    trend = history["value"].where(history["reporting"] > 0)
+    proj = (project(trend, months_left, bounds=bounds) if months_left > 0
+            else Projection(math.nan, math.nan, math.nan, int(history["value"].notna().sum())))
+    status = assess(value, t.value, due, as_of_date, proj.value)
+    return {
+        "target_id": t.target_id, "indicator": t.indicator, "name": ind.zh, "tier": tier,
+        "scope_adcode": t.scope_adcode if isinstance(t.scope_adcode, str) else None, "source": t.source,
+        "region": region,
+        "as_of": periods.to_period(as_of_date), "due_period": periods.to_period(due), "target": t.value,
+        "value": value, "gap": t.value - value, "projected": proj.value, "projected_lower": proj.lower,
+        "projected_upper": proj.upper, "months_left": months_left, "points": proj.points, "status": status,
+        "on_track": {"met": True, "on_track": True, "missed": False, "off_track": False}.get(status),
+    }
+
+
+def _tier_filter(tier) -> dict | None:
+    return {"tier": tier} if isinstance(tier, str) else None
+
+
+def _as_of(engine: Engine, as_of: str | date | None) -> date | None:
+    aggregate.refresh(engine)
+    return periods.to_date(as_of) if as_of else _latest_period(engine)
+
+
 def evaluate(engine: Engine, region: str | None = None, as_of: str | date | None = None,
              scope: str | None = None) -> pd.DataFrame:
     """Every target that applies to *region* (default: the province) as of *as_of* ('YYYY-MM').
@@ -115,35 +148,50 @@ def evaluate(engine: Engine, region: str | None = None, as_of: str | date | None
     from opsmon.indicators.reporting import root_code
 
     region = restrict.check_region(region) or root_code(engine)
-    aggregate.refresh(engine)
-    as_of_date = periods.to_date(as_of) if as_of else _latest_period(engine)
-    rows: list[dict] = []
+    as_of_date = _as_of(engine, as_of)
     if as_of_date is None:
         return pd.DataFrame(columns=COLUMNS)
     start = periods.add_months(as_of_date, -(TREND_MONTHS - 1))
+    rows: list[dict] = []
     for t in applicable(engine, region).itertuples():
-        ind = catalogue.get(t.indicator)
-        tier = t.tier if isinstance(t.tier, str) else None  # SQL NULL arrives as NaN
-        filters = {"tier": tier} if tier else None
-        history = series(engine, t.indicator, region, start, as_of_date, filters=filters, scope=scope)
+        history = series(engine, t.indicator, region, start, as_of_date, filters=_tier_filter(t.tier), scope=scope)
         if history.empty:  # the scope does not cover the region
             return pd.DataFrame(columns=COLUMNS)
-        value = float(history["value"].iloc[-1])
-        due = t.due_period
-        months_left = (due.year - as_of_date.year) * 12 + due.month - as_of_date.month
-        bounds = (0.0, 1.0) if ind.unit == "%" else None
-        # Months before any hospital of the region reported are no evidence of a 0 % rollout.
-        trend = history["value"].where(history["reporting"] > 0)
-        proj = (project(trend, months_left, bounds=bounds) if months_left > 0
-                else Projection(math.nan, math.nan, math.nan, int(history["value"].notna().sum())))
-        status = assess(value, t.value, due, as_of_date, proj.value)
-        rows.append({
-            "target_id": t.target_id, "indicator": t.indicator, "name": ind.zh, "tier": tier,
-            "scope_adcode": t.scope_adcode if isinstance(t.scope_adcode, str) else None, "source": t.source,
-            "region": region,
-            "as_of": periods.to_period(as_of_date), "due_period": periods.to_period(due), "target": t.value,
-            "value": value, "gap": t.value - value, "projected": proj.value, "projected_lower": proj.lower,
-            "projected_upper": proj.upper, "months_left": months_left, "points": proj.points, "status": status,
-            "on_track": {"met": True, "on_track": True, "missed": False, "off_track": False}.get(status),
-        })
+        rows.append(_assessed(t, region, history, as_of_date))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def evaluate_children(engine: Engine, region: str | None = None, as_of: str | date | None = None,
+                      scope: str | None = None) -> pd.DataFrame:
+    """:func:`evaluate` for every reporting unit directly under *region*, in one frame.
+
+    The same rows as calling :func:`evaluate` per unit (units outside *scope* left
+    out), but one query per targeted indicator and tier for all units at once —
+    a national view has 31 provinces.
+    """
+    from opsmon.indicators.reporting import root_code
+
+    region = restrict.check_region(region) or root_code(engine)
+    level = level_of(engine, region)
+    as_of_date = _as_of(engine, as_of)
+    if as_of_date is None or level in ("county", "hospital"):
+        return pd.DataFrame(columns=COLUMNS)
+    child_level = LEVELS[LEVELS.index(level) + 1]
+    start = periods.add_months(as_of_date, -(TREND_MONTHS - 1))
+    months = periods.month_range(start, as_of_date)
+    histories: dict[tuple[str, str | None], pd.DataFrame] = {}
+    rows: list[dict] = []
+    where, params = restrict.regions("r", region=region, scope=scope)
+    with engine.connect() as conn:
+        units = conn.execute(sa.text(
+            f"SELECT CAST(adcode AS text) FROM regions r WHERE {restrict.at_level('r', ':level')} AND {where} "
+            "ORDER BY adcode"), {**params, "level": child_level}).scalars().all()
+    for code in units:
+        for t in applicable(engine, code).itertuples():
+            key = (t.indicator, t.tier if isinstance(t.tier, str) else None)
+            if key not in histories:
+                histories[key] = fetch(engine, [t.indicator], child_level, months, region=region,
+                                       filters=_tier_filter(key[1]), scope=scope).sort_values("period")
+            history = histories[key]
+            rows.append(_assessed(t, code, history[history["code"] == code].reset_index(drop=True), as_of_date))
     return pd.DataFrame(rows, columns=COLUMNS)

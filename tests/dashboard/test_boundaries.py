@@ -17,7 +17,7 @@ READERS = {
     "opsmon.indicators": {"query", "series", "fetch"},
     "opsmon.indicators.query": {"query", "series", "fetch"},
     "opsmon.indicators.risk": {"changes", "register"},
-    "opsmon.indicators.targets": {"evaluate"},
+    "opsmon.indicators.targets": {"evaluate", "evaluate_children"},
     "opsmon.indicators.trends": {"yoy", "forecast_year_end", "flag_anomalies"},
     "opsmon.indicators.export": {"progress_table", "progress_table_xlsx"},
     "opsmon.indicators.reporting": {"children_summary"},

@@ -234,7 +234,10 @@ def test_targets_equal_the_evaluation(demo_engine, request_context, period):
         card = find(cards, f"target-card-{row.target_id}")
         assert card.children == percent(row.value)
     by_region = targets.by_region(demo_engine, PROVINCE, period)
-    for code in targets.children(PROVINCE):
+    regions = pd.read_sql_query("SELECT CAST(adcode AS text) AS adcode FROM regions "
+                                f"WHERE parent_adcode = '{PROVINCE}'", demo_engine)
+    assert set(by_region["region"]) == set(regions["adcode"])  # every unit under the province, no other
+    for code in regions["adcode"]:
         one = targets_api.evaluate(demo_engine, region=code, as_of=period)
         mine = by_region[by_region["region"] == code]
         assert mine["value"].tolist() == pytest.approx(one["value"].tolist(), nan_ok=True)

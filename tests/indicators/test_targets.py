@@ -69,3 +69,28 @@ def test_evaluate_respects_the_scope(province):
     assert targets.evaluate(province, region="220200", as_of="2025-01", scope="220100").empty
     inside = targets.evaluate(province, region="220100", as_of="2025-01", scope="220100")
     assert set(inside["region"]) == {"220100"} and len(inside) == 4
+
+
+def test_evaluate_children_is_evaluate_for_each_unit_under_the_region(province):
+    """One query per target for all units, the same rows as one evaluation per unit."""
+    together = targets.evaluate_children(province, as_of="2025-01")
+    # The province's reporting units: its prefectures and the county-level cities reporting to it directly.
+    units = [r[0] for r in fx.execute(province, "SELECT CAST(adcode AS text) FROM regions "
+                                                "WHERE parent_adcode = '220000' ORDER BY 1")]
+    assert {"220100", "220200", "220500", "220581"} <= set(units)
+    assert sorted(set(together["region"])) == units
+    one_by_one = pd.concat([targets.evaluate(province, region=u, as_of="2025-01") for u in units],
+                           ignore_index=True)
+    key = ["region", "target_id"]
+    pd.testing.assert_frame_equal(together.sort_values(key).reset_index(drop=True),
+                                  one_by_one.sort_values(key).reset_index(drop=True), check_dtype=False)
+
+
+def test_evaluate_children_respects_the_scope(province):
+    assert set(targets.evaluate_children(province, as_of="2025-01", scope="220200")["region"]) == {"220200"}
+    assert targets.evaluate_children(province, as_of="2025-01", scope=fx.CODE["A"]).empty
+    counties = targets.evaluate_children(province, region="220100", as_of="2025-01")
+    assert {"220102", "220104"} <= set(counties["region"])
+    assert {r[0] for r in fx.execute(province, "SELECT CAST(parent_adcode AS text) FROM regions WHERE adcode IN "
+                                               "(SELECT adcode FROM unnest(CAST(:c AS text[])) adcode)",
+                                     c=sorted(set(counties["region"])))} == {"220100"}

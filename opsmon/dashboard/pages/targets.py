@@ -24,7 +24,7 @@ from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import percent, period_label
 from opsmon.dashboard.strings import t
-from opsmon.indicators import get, reporting, targets
+from opsmon.indicators import get, reporting
 from opsmon.indicators.programme import PROGRAMME_IDS
 
 PATH = "/targets"
@@ -91,12 +91,6 @@ def target_label(row, lang: str) -> str:
         f"{name} ≥ {percent(row['target'], 0)} ({period_label(row['due_period'], lang)})"
 
 
-def children(region: str) -> list[str]:
-    """The regions directly under *region* (the province's direct county-level units included)."""
-    regions = c.regions()
-    return regions.loc[regions["parent_adcode"] == region, "adcode"].tolist()
-
-
 @memo
 def evaluated(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`targets.evaluate` for *region* as of *period* (memoised per data version)."""
@@ -106,13 +100,15 @@ def evaluated(engine, region: str, period: str) -> pd.DataFrame:
 @memo
 def by_region(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`targets.evaluate` for each region directly under *region* (one frame, a ``region_name`` column)."""
-    frames = [evaluated(engine, code, period) for code in children(region)]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=[*targets.COLUMNS, "region_name"])
-    out = pd.concat(frames, ignore_index=True)
+    out = data.evaluate_targets_by_region(engine, region=region, as_of=period)
     names = c.regions().set_index("adcode")["name"]
     return out.assign(region_name=[names.get(r, r) for r in out["region"]])
+
+
+@memo
+def target_history(engine, ind_id: str, region: str, start: str, period: str, tier: str) -> pd.DataFrame:
+    """A targeted indicator's monthly values (on *tier*'s hospitals when set), memoised per data version."""
+    return data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
 
 
 def _display(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -155,7 +151,7 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str, lang: str) -> g
     for n, (key, group) in enumerate(frame.groupby(["indicator", frame["tier"].fillna("")], sort=False)):
         ind_id, tier = key
         color = PALETTE[n % len(PALETTE)]
-        history = data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
+        history = target_history(engine, ind_id, region, start, period, tier)
         history = history[history["reporting"] > 0]
         name = get(ind_id).label(lang)
         fig.add_scatter(x=history["period"], y=history["value"], mode="lines+markers", name=name,
