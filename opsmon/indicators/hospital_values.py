@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from opsmon.indicators import catalogue, restrict
 from opsmon.indicators.catalogue import Indicator
 
+NO_VALUE = "CAST(NULL AS numeric)"  # a value an indicator does not have (no denominator, no prior pair)
+
 
 class Renderer:
     """Qualifies the field codes of catalogue expressions with the aliases that hold them."""
@@ -47,6 +49,14 @@ class Renderer:
 
     def row(self, ix: int, ind: Indicator) -> str:
         """One ``VALUES`` row: (ix, in_pop, contrib, rep, num, den, pnum, pden)."""
+        return f"({ix}, {', '.join(self.parts(ind))})"
+
+    def parts(self, ind: Indicator) -> tuple[str, str, str, str, str, str, str]:
+        """SQL for (in_pop, contrib, rep, num, den, pnum, pden) of one hospital-period row.
+
+        *in_pop*: the hospital is in the indicator's population; *contrib*: its values
+        count; *rep*: it "reports"; the values are NULL unless it contributes.
+        """
         in_pop = self.render(ind.population, ind) if ind.population else "true"
         num = self.render(ind.numerator, ind, "g_" if ind.kind == "growth" else "")
         den = self.render(ind.denominator, ind, "g_" if ind.kind == "growth" else "") if ind.denominator else None
@@ -68,10 +78,9 @@ class Renderer:
             den = f"coalesce({den}, 0)" if den else None
 
         def value(expr: str | None) -> str:
-            return f"CAST(CASE WHEN {contrib} THEN ({expr}) END AS numeric)" if expr else "CAST(NULL AS numeric)"
+            return f"CAST(CASE WHEN {contrib} THEN ({expr}) END AS numeric)" if expr else NO_VALUE
 
-        return (f"({ix}, {in_pop}, {contrib}, {rep}, {value(num)}, {value(den)}, "
-                f"{value(pnum)}, {value(pden)})")
+        return in_pop, contrib, rep, value(num), value(den), value(pnum), value(pden)
 
 
 def span_of(ind: Indicator, span: str) -> str | None:
@@ -97,25 +106,35 @@ def ctes(indicators: Sequence[Indicator], span: str, hospital_where: str, *, mon
     """
     renderer = Renderer(span)
     rows = ",\n        ".join(renderer.row(ix, ind) for ix, ind in enumerate(indicators))
-    span_joins = "\n    ".join(
-        f"LEFT JOIN {span_table} {alias} ON {alias}.hospital_code = pop.hospital_code "
-        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'"
-        for alias in sorted(renderer.flow_aliases)
-    )
-    attributes = ", ".join(f"h.{a}" for a in catalogue.HOSPITAL_ATTRIBUTES)
     return f"""
-pop AS (
-    SELECT h.hospital_code, h.name, h.adcode, {attributes}, per.period
-    FROM hospitals h CROSS JOIN per
-    WHERE {restrict.open_at('h', 'per.period')} AND {hospital_where}
-),
+{pop_cte(hospital_where)},
 hv AS (
     SELECT pop.hospital_code, pop.name, pop.adcode, pop.period, v.ix, v.rep, v.num, v.den, v.pnum, v.pden
-    FROM pop
-    LEFT JOIN {month_table} p ON p.hospital_code = pop.hospital_code AND p.period = pop.period
-    {span_joins}
+    {joined(renderer, month_table, span_table)}
     CROSS JOIN LATERAL (VALUES
         {rows}
     ) v(ix, in_pop, contrib, rep, num, den, pnum, pden)
     WHERE v.in_pop
 )"""
+
+
+def pop_cte(hospital_where: str) -> str:
+    """``pop``: the hospitals open in each period of ``per`` that pass *hospital_where* (alias ``h``)."""
+    attributes = ", ".join(f"h.{a}" for a in catalogue.HOSPITAL_ATTRIBUTES)
+    return f"""pop AS (
+    SELECT h.hospital_code, h.name, h.adcode, {attributes}, per.period
+    FROM hospitals h CROSS JOIN per
+    WHERE {restrict.open_at('h', 'per.period')} AND {hospital_where}
+)"""
+
+
+def joined(renderer: Renderer, month_table: str = "ind_month", span_table: str = "ind_span") -> str:
+    """``FROM pop`` with the aggregate rows the expressions *renderer* produced read (p, f_<span>)."""
+    span_joins = "\n    ".join(
+        f"LEFT JOIN {span_table} {alias} ON {alias}.hospital_code = pop.hospital_code "
+        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'"
+        for alias in sorted(renderer.flow_aliases)
+    )
+    return f"""FROM pop
+    LEFT JOIN {month_table} p ON p.hospital_code = pop.hospital_code AND p.period = pop.period
+    {span_joins}"""

@@ -51,24 +51,48 @@ def _groups() -> list[tuple[str, list[Indicator]]]:
 def _select(span: str, entries: list[Indicator], calendar_sql: str, hospital_where: str,
             month_table: str, span_table: str) -> str:
     """The region sums of *entries* rendered for *span*, over every month of the calendar."""
-    meta = ", ".join(f"({ix}, '{ind.id}', '{stored_span(ind, span)}')" for ix, ind in enumerate(entries))
-    hv = hospital_values.ctes(entries, span, hospital_where, month_table=month_table, span_table=span_table)
-    counts = ", ".join(f"count(hv.{c}) AS n_{c}" for c in _SUMS)
-    # Summed per county first, then up the tree: the ancestor join then reads a few
-    # thousand county rows instead of every hospital's.
+    renderer = hospital_values.Renderer(span)
+    aggregates, columns, unpivot = [], [], []
+    for ix, ind in enumerate(entries):
+        in_pop, _, rep, *values = renderer.parts(ind)
+        where = f"FILTER (WHERE {in_pop})"
+        row = []
+        for c, v in zip(_SUMS, values):
+            if v == hospital_values.NO_VALUE:  # no denominator, no year-earlier pair: nothing to sum
+                row.append("CAST(NULL AS numeric), 0")
+                continue
+            aggregates += [f"sum({v}) {where} AS {c}_{ix}", f"CAST(count({v}) {where} AS int) AS n_{c}_{ix}"]
+            columns += [f"{c}_{ix}", f"n_{c}_{ix}"]
+            row.append(f"w.{c}_{ix}, w.n_{c}_{ix}")
+        aggregates += [f"CAST(count(*) FILTER (WHERE {in_pop} AND {rep}) AS int) AS reporting_{ix}",
+                       f"CAST(count(*) {where} AS int) AS expected_{ix}"]
+        columns += [f"reporting_{ix}", f"expected_{ix}"]
+        unpivot.append(f"('{ind.id}', '{stored_span(ind, span)}', {', '.join(row)}, "
+                       f"w.reporting_{ix}, w.expected_{ix})")
+    sums = ",\n           ".join(aggregates)
+    rolled = ", ".join(f"sum(c.{col}) AS {col}" for col in columns)
+    # Wide rows (one per county and month, every indicator's sums as columns) are summed in
+    # one pass over the hospital-months and rolled up the tree while still wide: row counts
+    # stay those of regions × months, not × indicators, until the last step.
     return f"""
 WITH per AS ({calendar_sql}),
-meta (ix, indicator, span) AS (VALUES {meta}),{hv},
+{hospital_values.pop_cte(hospital_where)},
 c AS (
-    SELECT hv.adcode, hv.period, hv.ix, {", ".join(f"sum(hv.{c}) AS {c}" for c in _SUMS)}, {counts},
-           count(*) FILTER (WHERE hv.rep) AS reporting, count(*) AS expected
-    FROM hv GROUP BY hv.adcode, hv.period, hv.ix
+    SELECT pop.adcode, pop.period,
+           {sums}
+    {hospital_values.joined(renderer, month_table, span_table)}
+    GROUP BY pop.adcode, pop.period
+),
+w AS (
+    SELECT a.ancestor_adcode AS adcode, c.period, {rolled}
+    FROM c JOIN region_ancestors a ON a.adcode = c.adcode
+    GROUP BY a.ancestor_adcode, c.period
 )
-SELECT a.ancestor_adcode AS adcode, c.period, CAST(k.span AS text) AS span, CAST(k.indicator AS text) AS indicator,
-       {", ".join(f"sum(c.{s}) AS {s}" for s in _SUMS)},
-       {", ".join(f"CAST(sum(c.{n}) AS int) AS {n}" for n in _COUNTS)}
-FROM c JOIN meta k ON k.ix = c.ix JOIN region_ancestors a ON a.adcode = c.adcode
-GROUP BY a.ancestor_adcode, c.period, k.span, k.indicator"""
+SELECT w.adcode, w.period, CAST(v.span AS text) AS span, CAST(v.indicator AS text) AS indicator,
+       {", ".join(f"v.{s}" for s in _SUMS)}, {", ".join(f"CAST(v.{n} AS int) AS {n}" for n in _COUNTS)}
+FROM w CROSS JOIN LATERAL (VALUES {", ".join(unpivot)})
+     v(indicator, span, {", ".join(f"{c}, n_{c}" for c in _SUMS)}, reporting, expected)
+WHERE v.expected > 0"""
 
 
 def build_statements(calendar_sql: str, month_table: str, span_table: str, table: str) -> list[str]:
