@@ -281,3 +281,16 @@ check()
 GROWTH_FLOWS: tuple[str, ...] = tuple(sorted({
     f for ind in CATALOGUE if ind.kind == "growth"
     for f in identifiers(ind.numerator + " " + (ind.denominator or "")) if f in FLOW_FIELDS}))
+
+_TIER_POPULATION = re.compile(r"tier\s*(?:=\s*'([^']*)'|IN\s*\(((?:\s*'[^']*'\s*,?)+)\))")
+
+
+def population_tiers(ind: Indicator) -> frozenset[str] | None:
+    """The tiers *ind*'s population is limited to, when its population is only that; else None.
+
+    ``tier = '三级'`` → {'三级'}; ``tier IN ('三级', '二级')`` → both; anything else → None.
+    """
+    match = _TIER_POPULATION.fullmatch((ind.population or "").strip())
+    if not match:
+        return None
+    return frozenset([match.group(1)] if match.group(1) is not None else re.findall(r"'([^']*)'", match.group(2)))

@@ -134,6 +134,23 @@ a AS (
 ){FINISH}"""
 
 
+def needed_filters(indicators: Sequence[Indicator], filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """*filters* without a tier filter every indicator's population already lies within.
+
+    "三级 hospitals" on an indicator whose population is the 三级 hospitals keeps every
+    hospital that counts: the numbers are the same without it, and an unfiltered
+    query can read the pre-summed region rows (the targets by tier do this).
+    """
+    out = {k: v for k, v in (filters or {}).items() if v is not None}
+    tier = out.get("tier")
+    if tier is not None:
+        wanted = {tier} if isinstance(tier, str) else set(tier)
+        populations = [catalogue.population_tiers(ind) for ind in indicators]
+        if all(p is not None and p <= wanted for p in populations):
+            del out["tier"]
+    return out
+
+
 def _presummed(conn: sa.Connection, indicators: Sequence[Indicator], level: str, dates: Sequence[date],
                filters: Mapping[str, Any] | None) -> bool:
     """Whether the pre-summed region rows answer this query exactly.
@@ -158,6 +175,8 @@ def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[s
     periods.check_span(span)
     indicators = _indicators(ids)
     dates = sorted({periods.to_date(p) for p in period_list})
+    restrict.hospitals("h", filters=filters)  # a bad filter is refused even where it would be dropped
+    filters = needed_filters(indicators, filters)
     sc = restrict.parse_scope(scope)
     hospital_where, params = restrict.hospitals(
         "h", region=region, scope=sc, filters=filters, hospital=code if level == "hospital" else None)

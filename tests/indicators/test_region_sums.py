@@ -76,3 +76,25 @@ def test_a_hospital_moved_outside_ingest_rebuilds_the_sums(province):
             "SELECT expected FROM ind_region WHERE adcode = '220104' AND period = '2024-12-01' "
             "AND indicator = 'debt_ratio'")).scalar_one()
     assert moved == 1  # 朝阳区 has only G left (C moved to 船营区)
+
+
+def test_a_tier_filter_the_population_already_has_reads_the_presummed_rows(province):
+    """Targets "of 三级 hospitals" on an indicator of 三级 hospitals: the filter changes nothing."""
+    ids = ["ops_platform_coverage_tertiary", "chief_accountant_share"]  # populations: tier = '三级'
+    tertiary = fetch(province, ids, "county", MONTHS, filters={"tier": "三级"})
+    assert_same_numbers(tertiary, fetch(province, ids, "county", MONTHS))
+    fx.execute(province, "UPDATE ind_region SET expected = 999 WHERE adcode = '220000' AND period = '2025-01-01' "
+               "AND indicator = 'chief_accountant_share'")
+    marked = fetch(province, ids, "province", ["2025-01"], filters={"tier": ["三级", "二级"]}, refresh=False)
+    assert marked.set_index("indicator").loc["chief_accountant_share", "expected"] == 999
+
+
+def test_a_tier_filter_that_removes_hospitals_is_applied(province):
+    secondary = query(province, "chief_accountant_share", "province", "2025-01", filters={"tier": "二级"})
+    assert secondary["expected"].item() == 0  # no 二级 hospital is in a 三级 population
+    mixed = query(province, ["chief_accountant_share", "ops_committee_share"], "province", "2025-01",
+                  filters={"tier": "三级"})
+    # ops_committee_share counts the 三级 and 二级 hospitals open in 2025-01 (A B C D F): 三级 keeps A C F
+    assert mixed.set_index("indicator").loc["ops_committee_share", "expected"] == 3
+    with pytest.raises(ValueError, match="tier"):
+        query(province, "chief_accountant_share", "province", "2025-01", filters={"tier": "四级"})
