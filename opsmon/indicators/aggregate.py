@@ -256,8 +256,9 @@ def basis(conn: sa.Connection) -> str:
     digest also catches the registry edited any other way (a hospital moved to
     another county would otherwise be subtracted from the wrong region's sums).
     """
+    columns = ", ".join(["hospital_code", "adcode", *catalogue.HOSPITAL_ATTRIBUTES, "opened_period", "closed_period"])
     digest = conn.execute(sa.text(
-        "SELECT md5(coalesce(string_agg(CAST(h AS text), '|' ORDER BY h.hospital_code), '')) FROM hospitals h"
+        f"SELECT md5(coalesce(string_agg(CAST(({columns}) AS text), '|' ORDER BY hospital_code), '')) FROM hospitals"
     )).scalar_one()
     return f"{calendar(conn)}|{digest}"
 
@@ -283,11 +284,15 @@ def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
         "UNION SELECT hospital_code FROM progress_values WHERE submission_id > :w"), {"w": since}).scalars())
 
 
-def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState) -> list[str] | None:
-    """The hospitals to rebuild for *name*, or None when only a full rebuild is right."""
+def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState,
+                    now_basis: str | None = None) -> list[str] | None:
+    """The hospitals to rebuild for *name*, or None when only a full rebuild is right.
+
+    *now_basis*: :func:`basis` if the caller has it already (it reads the whole registry).
+    """
     if stored.watermark is None or base_key(stored.source_key) != base_key(key):
         return None
-    if stored.calendar != basis(conn):
+    if stored.calendar != (now_basis or basis(conn)):
         return None
     changed = changed_hospitals(conn, stored.watermark)
     if not changed:
@@ -361,7 +366,7 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
         conn.execute(sa.text("SET LOCAL jit = off"))
         params = due_settings(conn)
         mark, cal = watermark(conn), basis(conn)
-        changed = None if force else incremental_set(conn, "aggregates", key, stored)
+        changed = None if force else incremental_set(conn, "aggregates", key, stored, cal)
         if changed is not None:
             for statement in DELTA_STATEMENTS:
                 conn.execute(sa.text(statement), {**params, "changed": changed})

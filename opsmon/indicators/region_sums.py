@@ -134,6 +134,8 @@ def merge_statement(table: str = "ind_region") -> str:
     update = ", ".join([*(f"{c} = CASE WHEN t.n_{c} + EXCLUDED.n_{c} > 0 THEN coalesce(t.{c}, 0) + EXCLUDED.{c} END"
                           for c in _SUMS),
                         *(f"{c} = t.{c} + EXCLUDED.{c}" for c in _COUNTS)])
+    # Most rows of a changed hospital net to zero (months its revision does not reach): skip them.
+    moved = " OR ".join([*(f"coalesce(sum({c}), 0) <> 0" for c in _SUMS), *(f"sum({c}) <> 0" for c in _COUNTS)])
     return (f"INSERT INTO {table} AS t ({', '.join(COLUMNS)}) "
-            f"SELECT {keys}, {summed} FROM ind_region_delta GROUP BY {keys} "
+            f"SELECT {keys}, {summed} FROM ind_region_delta GROUP BY {keys} HAVING {moved} "
             f"ON CONFLICT ({keys}) DO UPDATE SET {update}")

@@ -289,7 +289,7 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
         mark, cal = aggregate.watermark(conn), aggregate.basis(conn)
-        changed = None if force else aggregate.incremental_set(conn, "risk_register", key, stored)
+        changed = None if force else aggregate.incremental_set(conn, "risk_register", key, stored, cal)
         params = {**aggregate.due_settings(conn), "as_of": as_of, "changed": changed or []}
         severity = _severity_sql(conn.execute(sa.text(_thresholds_sql())).all())
         for statement in _refresh_statements(severity, only_changed=changed is not None):
