@@ -152,13 +152,14 @@ def needed_filters(indicators: Sequence[Indicator], filters: Mapping[str, Any] |
 
 
 def _presummed(conn: sa.Connection, indicators: Sequence[Indicator], level: str, dates: Sequence[date],
-               filters: Mapping[str, Any] | None) -> bool:
+               filters: Mapping[str, Any]) -> bool:
     """Whether the pre-summed region rows answer this query exactly.
 
     Region levels only, catalogue entries only (an ad-hoc entry has no rows), no
-    hospital filter, and months the last build covered.
+    hospital filter (*filters* as :func:`needed_filters` left them), and months the
+    last build covered.
     """
-    if level == "hospital" or any(v is not None for v in (filters or {}).values()):
+    if level == "hospital" or filters:
         return False
     if any(catalogue.BY_ID.get(ind.id) != ind for ind in indicators):
         return False
