@@ -285,14 +285,14 @@ def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
 
 
 def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState,
-                    now_basis: str | None = None) -> list[str] | None:
+                    now_basis: str) -> list[str] | None:
     """The hospitals to rebuild for *name*, or None when only a full rebuild is right.
 
-    *now_basis*: :func:`basis` if the caller has it already (it reads the whole registry).
+    *now_basis*: :func:`basis` as of now (the caller records it too; it reads the whole registry).
     """
     if stored.watermark is None or base_key(stored.source_key) != base_key(key):
         return None
-    if stored.calendar != (now_basis or basis(conn)):
+    if stored.calendar != now_basis:
         return None
     changed = changed_hospitals(conn, stored.watermark)
     if not changed:
