@@ -21,11 +21,13 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "signin.blocked": ("登录被限制", "Sign-in blocked"),
     "signout": ("退出登录", "Signed out"),
     "upload": ("上传文件", "Upload"),
+    "upload.preview": ("预览上传文件", "Upload previewed"),
     "export": ("导出数据", "Export"),
     "user.add": ("新增用户", "User added"),
     "user.passwd": ("修改密码", "Password changed"),
     "user.disable": ("停用用户", "User disabled"),
     "user.enable": ("启用用户", "User enabled"),
+    "user.unlock": ("解除登录限制", "Sign-in unlocked"),
     "period.lock": ("锁定报告期", "Period locked"),
     "period.unlock": ("解锁报告期", "Period unlocked"),
     "config.change": ("修改配置", "Configuration changed"),
@@ -50,10 +52,20 @@ def record(db: Engine | Connection, action: str, *, username: str | None, addres
 
 
 def record_upload(db: Engine | Connection, result: Any, *, username: str, address: str | None = None) -> None:
-    """Log a stored upload attempt: *result* is an :class:`opsmon.ingest.api.FileResult`."""
-    record(db, "upload", username=username, address=address, object=str(result.submission_id),
-           details={"file": result.file, "kind": result.kind, "status": result.status, "rows": result.rows,
-                    "revisions": result.revisions_created, "errors": len(result.errors)})
+    """Log an upload attempt: *result* is an :class:`opsmon.ingest.api.FileResult`.
+
+    A stored attempt is ``upload`` (its object the submission id); a preview (a dry run, which
+    the submissions log does not keep) is ``upload.preview`` with the file's SHA-256, so what a
+    user looked at is traceable too.
+    """
+    details = {"file": result.file, "kind": result.kind, "status": result.status, "rows": result.rows,
+               "revisions": result.revisions_created, "errors": len(result.errors)}
+    if result.dry_run:
+        record(db, "upload.preview", username=username, address=address, object=result.sha256,
+               details=details)
+    else:
+        record(db, "upload", username=username, address=address, object=str(result.submission_id),
+               details=details)
 
 
 def search(engine: Engine, *, username: str | None = None, action: str | None = None, text: str | None = None,

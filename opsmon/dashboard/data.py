@@ -101,15 +101,14 @@ def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None =
 
     A hospital user's file may hold only their own hospital's rows, a region user's only
     the hospitals of their area (other rows are per-row errors, and nothing is stored).
-    A stored attempt is written to the audit log with its submission id.
+    Every attempt, previews included, is written to the audit log.
     """
     user = require_user()
     rules = upload_rules(engine, user)
     result = _ingest.ingest_bytes(content, file_name, engine=engine, kind=kind, username=user.username,
                                   dry_run=dry_run, allowed_hospitals=rules.allowed_hospitals,
                                   allowed_kinds=rules.allowed_kinds)
-    if not dry_run:
-        audit.record_upload(engine, result, username=user.username, address=client_address())
+    audit.record_upload(engine, result, username=user.username, address=client_address())
     return result
 
 

@@ -82,6 +82,10 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
     frame = parsed.frame
     if parsed.kind == "monthly" and {"hospital_code", "period"} <= set(frame.columns) and len(frame):
         codes = frame["hospital_code"].dropna().unique().tolist()
+        if allowed_hospitals is not None:
+            # Never another hospital's figures: history is read only for rows the submitter may
+            # send (the others are rejected as out of scope, and their plausibility never runs).
+            codes = [c for c in codes if c in allowed_hospitals]
         periods = frame["period"].dropna()
         if codes and len(periods):
             # Only codes that can be stored (18 ASCII letters and digits) can have a history;
@@ -93,7 +97,7 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
             # checks never look at: they match history to the file's rows by hospital).
             stored = [c for c in codes if len(c) == 18 and c.isascii() and c.isalnum()]
             which = ("AND hospital_code = ANY(CAST(string_to_array(%(codes)s, ',') AS char(18)[])) "
-                     if 2 * len(stored) <= len(hospitals) else "")
+                     if 2 * len(stored) <= len(hospitals) or allowed_hospitals is not None else "")
             # The months before the file's own, however old they are (a history load is
             # checked against the history before it, not against "now"). Month bounds are
             # dates worked out here: a date compared with date - interval is a timestamp

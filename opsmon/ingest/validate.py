@@ -211,11 +211,18 @@ def validate(parsed: Parsed, context: Context) -> list[Problem]:
     problems += _negatives(frame, raw, fields)
     if kind == "monthly":
         problems += _identities(frame, raw, fields)
-        problems += plausibility(frame, raw, context.history)
+        problems += plausibility(_in_scope(frame, context), raw, context.history)
     if kind == "registry":
         problems += _registry(frame, raw, fields, context)
     order = {f: i for i, f in enumerate(fields)}
     return sorted(problems, key=lambda p: (p.row or 0, order.get(p.column or "", -1), p.code))
+
+
+def _in_scope(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
+    """The rows the submitter may send: the only ones compared with stored history."""
+    if context.allowed_hospitals is None or "hospital_code" not in frame:
+        return frame
+    return frame[_str(frame["hospital_code"]).isin(list(context.allowed_hospitals)).fillna(False).astype(bool)]
 
 
 def _cells(mask: pd.DataFrame) -> Iterable[tuple[int, str]]:
@@ -314,7 +321,8 @@ def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context:
         if "period" in frame and {"hospital_code", "closed_period"} <= set(hospitals.columns):
             closed = hospitals.loc[hospitals["closed_period"].notna(), ["hospital_code", "name", "closed_period"]]
             closed = closed.astype({"hospital_code": str, "closed_period": str}).drop_duplicates("hospital_code")
-            rows = frame.reset_index()[["row", "hospital_code", "period"]].astype({"hospital_code": "string"})
+            rows = frame.loc[in_scope.to_numpy(dtype=bool)].reset_index()[["row", "hospital_code", "period"]]
+            rows = rows.astype({"hospital_code": "string"})
             m = rows.merge(closed.astype({"hospital_code": "string"}), on="hospital_code", how="inner")
             m = m[m["period"].notna() & (m["period"].astype(str) > m["closed_period"].str.slice(0, 7))]
             out += [_problem("hospital_closed", row=r.row, field=fields["period"], value=raw.at[r.row, "period"],

@@ -159,6 +159,20 @@ def test_as_a_hospital_user_applies_its_scope_and_kinds(url, engine, files):
     assert logged == ["rejected", "rejected", "accepted"]
 
 
+def test_as_a_user_sees_no_figure_of_a_hospital_outside_its_scope(url, engine, files):
+    """The security review's finding: an out-of-scope row was rejected, yet its warnings quoted stored history."""
+    assert run(url, *files(feb__csv=monthly(month(period="2025-02")))).exit_code == 0  # A's February: 500 beds
+    jump = files(march__csv=monthly(month(open_beds="900")))  # A's March, 80 % more beds: a warning against February
+    as_operator = json.loads(run(url, "--dry-run", "--format", "json", *jump).stdout)["files"][0]
+    assert [w["code"] for w in as_operator["warnings"]] == ["beds_jump"]  # the check has teeth
+    assert "2025-02" in as_operator["warnings"][0]["message"]
+    add_user(engine, "clerk-b", "a-long-password", "hospital", B)
+    result = run(url, "--as", "clerk-b", "--dry-run", "--format", "json", *jump)
+    entry = json.loads(result.stdout)["files"][0]
+    assert result.exit_code == 1 and [e["code"] for e in entry["errors"]] == ["out_of_scope"]
+    assert entry["warnings"] == [] and "2025-02" not in result.stdout and "500" not in result.stdout
+
+
 def test_as_an_unknown_or_viewing_user_is_refused(url, engine, files):
     result = run(url, "--as", "nobody", *files(march__csv=GOOD))
     assert result.exit_code == 1 and "no active user 'nobody'" in result.output
