@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -283,11 +284,14 @@ DEMO_SCALES = {"province": (300, 36, None), "national": (12_000, 60, "100000")}
               help="province: OPSMON_PROVINCE, 300 hospitals × 36 months; national: a national instance "
                    "(all mainland provinces, 100000), 12 000 hospitals × 60 months. Use an empty database for it.")
 @click.option("--hospitals", type=int, help="Number of hospitals (default: the scale's).")
-@click.option("--months", type=int, help="Months of history, ending last month (default: the scale's).")
+@click.option("--months", type=int, help="Months of history, ending the month before --today (default: the scale's).")
 @click.option("--reset", is_flag=True, help="Delete all data and generate the demo again.")
+@click.option("--today", "today", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The demo's reference date YYYY-MM-DD (default: today): the history ends the month before it "
+                   "and no report arrives after it.")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
 def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, months: int | None, reset: bool,
-         no_serve: bool) -> None:
+         today: datetime | None, no_serve: bool) -> None:
     """Create the demo province (once) and serve the dashboard."""
     import dataclasses
 
@@ -298,7 +302,8 @@ def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, mon
     default_hospitals, default_months, province = DEMO_SCALES[scale]
     settings = dataclasses.replace(settings, province=province or settings.province)
     outcome = load_demo(engine, settings, seed=seed, n_hospitals=hospitals or default_hospitals,
-                        months=months or default_months, reset=reset, progress=click.echo)
+                        months=months or default_months, reset=reset, today=today.date() if today else None,
+                        progress=click.echo)
     click.echo(outcome.summary)
     if no_serve:
         return
@@ -463,6 +468,17 @@ def users_disable(username: str, enable: bool) -> None:
     with _access_errors():
         set_disabled(_engine(), username, not enable, by=_cli_actor())
     click.echo(f"{'enabled' if enable else 'disabled'} {username}")
+
+
+@users.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """Lift a user's sign-in blocks and slowdown: their failures so far stop counting (address limits stay)."""
+    from opsmon.access import signin
+
+    with _access_errors():
+        signin.unlock(_engine(), username, by=_cli_actor())
+    click.echo(f"unlocked sign-in of {username}")
 
 
 @users.command("list")

@@ -228,6 +228,36 @@ def test_users_disable_of_an_unknown_user_exits_1(url, registered):
     assert audit_rows(registered) == []
 
 
+# --- users unlock -----------------------------------------------------------------------------------
+
+
+def test_users_unlock_lifts_a_sign_in_block_and_writes_the_audit_row(url, registered):
+    from opsmon.access import signin
+
+    add(url, "wang.li", "analyst", "220100")
+    for _ in range(signin.MAX_PER_NAME_AND_ADDRESS):
+        signin.sign_in(registered, "wang.li", OTHER_PASSWORD, "10.1.2.3")
+    assert signin.sign_in(registered, "wang.li", PASSWORD, "10.1.2.3").blocked_until is not None
+
+    result = run(url, "users", "unlock", "wang.li")
+
+    assert (result.exit_code, result.stdout) == (0, "unlocked sign-in of wang.li\n"), result.output
+    (row,) = audit_rows(registered, "user.unlock")
+    assert (row.username, row.object) == (CLI_USER, "wang.li")
+    assert signin.sign_in(registered, "wang.li", PASSWORD, "10.1.2.3").ok
+
+
+def test_users_unlock_of_an_unknown_user_exits_1_and_changes_nothing(url, registered):
+    def settings():
+        with registered.connect() as conn:
+            return conn.execute(sa.text("SELECT key, value FROM settings ORDER BY key")).all()
+
+    before = settings()
+    assert_clean_failure(run(url, "users", "unlock", "nobody"), "no user 'nobody'")
+    assert audit_rows(registered) == []
+    assert settings() == before
+
+
 # --- periods ----------------------------------------------------------------------------------------
 
 
