@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
-
-import pandas as pd
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_DUE_DAY = 10  # reports are due on the 10th of the following month
@@ -44,12 +42,14 @@ def month_range(start: str | date, end: str | date) -> list[date]:
     return out
 
 
+def today() -> date:
+    """Today's date in China (the reporting calendar's zone), whatever the server's own zone."""
+    return datetime.now(LOCAL_TZ).date()
 
 
-def last_month(now: pd.Timestamp | None = None) -> str:
-    """The month before *now* (default: now in China), as YYYY-MM."""
-    now = now if now is not None else pd.Timestamp.now(tz=LOCAL_TZ)
-    return str(now.tz_localize(None).to_period("M") - 1) if now.tzinfo else str(now.to_period("M") - 1)
+def last_month(on: date | None = None) -> str:
+    """The month before the one *on* falls in (default: today in China), as YYYY-MM."""
+    return to_period(add_months(on or today(), -1))
 
 
 def due_date(period: str, due_day: int = DEFAULT_DUE_DAY) -> date:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
@@ -66,9 +67,17 @@ def load_demo(
     months: int = 36,
     reset: bool = False,
     end_period: str | None = None,
+    today: date | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> DemoOutcome:
-    """Make sure the database holds the demo province; generate and load it if not."""
+    """Make sure the database holds the demo province; generate and load it if not.
+
+    *today* is the demo's reference date (default: today in China): the history ends the
+    month before it (unless *end_period* says otherwise), and nothing arrives after the
+    end of that day, so a demo — and a test built on one — can be pinned to a date. On
+    the 2nd of a month the month being collected has almost no reports; on the 23rd
+    every punctual hospital has reported.
+    """
     started = time.perf_counter()
     if reset:
         migrate.drop_all(engine)
@@ -86,10 +95,13 @@ def load_demo(
         counties = pd.read_sql_query(sa.text(
             "SELECT adcode, name, geo_parent_adcode AS prefecture_adcode "
             "FROM regions WHERE level = 'county' ORDER BY adcode"), conn)
-    end_period = end_period or last_month()
+    end_period = end_period or last_month(today)
     progress(f"generating {n_hospitals} hospitals × {months} months ending {end_period} (seed {seed})")
-    # Nothing may arrive after the real present, whatever day of the month the demo runs.
-    now = min(default_now(end_period), pd.Timestamp.now(tz=LOCAL_TZ).tz_localize(None))
+    # Nothing may arrive after the reference day: on the real present that is now, and a pinned
+    # day is taken as it stood at its close.
+    present = (pd.Timestamp.now(tz=LOCAL_TZ).tz_localize(None) if today is None
+               else pd.Timestamp(today) + pd.Timedelta(hours=23, minutes=59))
+    now = min(default_now(end_period), present)
     # A national instance (OPSMON_PROVINCE=100000) gets every province, each generated like the demo province.
     make = generate_national if settings.province == geo.NATION else generate
     data = make(counties, end_period=end_period, months=months, n_hospitals=n_hospitals, seed=seed, now=now)
@@ -103,7 +115,7 @@ def load_demo(
         if received.tzinfo is None:
             received = received.tz_localize(LOCAL_TZ)
         result = ingest_path(demo_file.path, engine=engine, kind=demo_file.kind, username=DEMO_USER,
-                             received_at=received.to_pydatetime())
+                             received_at=received.to_pydatetime(), today=today)
         if result.status == "rejected":
             rejected += 1
             first = result.errors[0]
@@ -115,7 +127,8 @@ def load_demo(
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO settings (key, value) VALUES ('demo', CAST(:v AS jsonb))"), {
             "v": json.dumps({"seed": seed, "hospitals": n_hospitals, "months": months,
-                             "end_period": end_period, "files": len(files), "rejected": rejected}),
+                             "end_period": end_period, "today": today.isoformat() if today else None,
+                             "files": len(files), "rejected": rejected}),
         })
     # Build the aggregates and the risk register now, so the first page view doesn't wait.
     indicators.refresh(engine)
