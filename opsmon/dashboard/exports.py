@@ -11,12 +11,13 @@ filters used and the as-of time above the header row.
 Every CSV starts with two ``#`` lines — the title (with the filters) and the
 as-of time — then the header row, so a file that travels by e-mail still says
 what it holds (``pd.read_csv(f, skiprows=PREAMBLE_LINES)`` reads the table).
+
+The bytes themselves are written by :mod:`opsmon.spreadsheet` (as for the CLI),
+which neutralises text that a spreadsheet would read as a formula.
 """
 
 from __future__ import annotations
 
-import io
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -24,10 +25,8 @@ from typing import Any
 
 import pandas as pd
 from dash import dcc
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
+from opsmon import spreadsheet
 from opsmon.dashboard import data
 from opsmon.dashboard.components import enum_label, region_name, span_label
 from opsmon.dashboard.format import timestamp
@@ -74,64 +73,41 @@ def send(content: bytes, filename: str, *, rows: int) -> dict:
     return dcc.send_bytes(content, filename)
 
 
-def with_preamble(csv: bytes, title: str, as_of: datetime | None, lang: str) -> bytes:
-    """*csv* (UTF-8 with BOM) headed by '# title' and '# 数据截至…' lines (:data:`PREAMBLE_LINES`)."""
-    as_of_text = t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
-    lines = [f"# {' '.join(title.split())}", f"# {as_of_text}"]  # PREAMBLE_LINES of them
-    body = csv.removeprefix(b"\xef\xbb\xbf")
-    return b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8") + b"\n" + body
+def _as_of_text(as_of: datetime | None, lang: str) -> str:
+    return t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
+
+
+def preamble(title: str, as_of: datetime | None, lang: str) -> list[str]:
+    """The :data:`PREAMBLE_LINES` lines heading a CSV download: *title* and the as-of time."""
+    return [title, _as_of_text(as_of, lang)]
 
 
 def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetime | None, lang: str) -> bytes:
     """A query frame as CSV or XLSX bytes, via the indicator API's exporter (CSV with the preamble)."""
-    content = api_export.export_table(frame, fmt, title=title, as_of=as_of, language=lang)
-    return with_preamble(content, title, as_of, lang) if fmt == "csv" else content
-
-
-def _cell(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return timestamp(value.to_pydatetime())
-    return value.item() if hasattr(value, "item") else value
+    lines = preamble(title, as_of, lang) if fmt == "csv" else ()
+    return api_export.export_table(frame, fmt, title=title, as_of=as_of, language=lang, preamble=lines)
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | None]], fmt: str, *, title: str,
           subtitle: str, as_of: datetime | None, lang: str) -> bytes:
-    """A page table as CSV (UTF-8 with BOM) or XLSX.
+    """A page table as CSV (UTF-8 with BOM, after the preamble) or XLSX, text cells neutralised.
 
     *columns*: (frame column, header, Excel number format or None). XLSX rows 1–2
     carry *title* and *subtitle* (the filters) and the as-of time; the header is row 4.
+    Timestamps are written as local time (:func:`opsmon.dashboard.format.timestamp`) in XLSX.
     """
-    data = frame[[col for col, _, _ in columns]].copy()
-    data.columns = [header for _, header, _ in columns]
+    selected = frame[[col for col, _, _ in columns]]
+    headers = [header for _, header, _ in columns]
     if fmt == "csv":
-        return with_preamble(data.to_csv(index=False).encode("utf-8-sig"), f"{title}（{subtitle}）", as_of, lang)
+        data = selected.set_axis(headers, axis="columns")
+        return spreadsheet.csv_bytes(data, preamble=preamble(f"{title}（{subtitle}）", as_of, lang))
     if fmt != "xlsx":
         raise ValueError(f"format must be csv or xlsx, got {fmt!r}")
-    book = Workbook()
-    ws = book.active
-    ws.title = sheet_safe(title)[:31] or "Sheet1"
-    ws.append([title])
-    ws["A1"].font = Font(bold=True, size=14)
-    as_of_text = t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
-    ws.append([f"{subtitle}　{as_of_text}"])
-    ws.append([])
-    ws.append([header for _, header, _ in columns])
-    for cell in ws[4]:
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="DDE7F0")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for n, record in enumerate(frame[[col for col, _, _ in columns]].itertuples(index=False)):
-        ws.append([_cell(v) for v in record])
-        for i, (_, _, number_format) in enumerate(columns):
-            if number_format:
-                ws.cell(row=5 + n, column=i + 1).number_format = number_format
-    ws.freeze_panes = "A5"
-    for i, (_, header, _) in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, 2 * len(header) + 4))
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    return spreadsheet.xlsx_bytes(
+        title, f"{subtitle}　{_as_of_text(as_of, lang)}", headers, selected.itertuples(index=False),
+        column_formats={i: number_format for i, (_, _, number_format) in enumerate(columns) if number_format},
+        widths=[spreadsheet.default_width(header, padding=4) for header in headers],
+        sheet=sheet_safe(title), format_timestamp=timestamp)
 
 
 def selection_title(base: str, indicator_label: str | None, period: str | None, span: str | None, lang: str,
@@ -146,12 +122,9 @@ def selection_title(base: str, indicator_label: str | None, period: str | None, 
     return f"{text}（{detail}）" if lang == "zh" else f"{text} ({detail})"
 
 
-_SHEET_UNSAFE = str.maketrans({":": "：", "/": "／", "\\": "＼", "?": "？", "*": "＊", "[": "【", "]": "】"})
-
-
 def sheet_safe(title: str) -> str:
     """*title* with the characters Excel refuses in sheet names replaced by their full-width forms.
 
     (The indicator API's exporter names the sheet after the title.)
     """
-    return title.translate(_SHEET_UNSAFE)
+    return title.translate(spreadsheet.SHEET_UNSAFE)

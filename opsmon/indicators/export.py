@@ -8,18 +8,14 @@ beside every value and percentages formatted as such.
 
 from __future__ import annotations
 
-import io
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import Engine
 
+from opsmon import spreadsheet
 from opsmon.indicators import catalogue, periods, reporting
 from opsmon.indicators.programme import PROGRAMME_IDS
 from opsmon.indicators.query import COLUMNS, LEVELS, fetch, level_of
@@ -33,9 +29,6 @@ HEADERS_ZH = {
 }
 XLSX_COLUMNS = ["level", "code", "name", "parent_code", "indicator", "label", "period", "span", "value", "unit",
                 "numerator", "denominator", "reporting", "expected"]
-_TITLE_FONT = Font(bold=True, size=14)
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
 
 
 def number_format(ind: catalogue.Indicator) -> str:
@@ -55,56 +48,31 @@ def _as_of_text(as_of: datetime | None) -> str:
     return f"数据截至：{local:%Y-%m-%d %H:%M}"
 
 
-def _cell(value: Any) -> Any:
-    """A frame value as an Excel cell value (NaN and NA → empty)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _sheet(title: str, as_of: datetime | None, headers: list[str], rows: list[list[Any]],
            formats: Mapping[int, str] | None = None, row_formats: list[Mapping[int, str]] | None = None) -> bytes:
-    """One worksheet: title, as-of line, a header row, the rows; column formats by index."""
-    book = Workbook()
-    ws = book.active
-    ws.title = title[:31]
-    ws.append([title])
-    ws["A1"].font = _TITLE_FONT
-    ws.append([_as_of_text(as_of)])
-    ws.append([])
-    ws.append(headers)
-    for cell in ws[4]:
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for n, row in enumerate(rows):
-        ws.append([_cell(v) for v in row])
-        excel_row = 5 + n  # after the title, as-of, blank and header rows (ws.max_row is O(cells))
-        for col, fmt in {**(formats or {}), **(row_formats[n] if row_formats else {})}.items():
-            ws.cell(row=excel_row, column=col + 1).number_format = fmt
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(len(headers), 1))
-    ws.freeze_panes = "A5"
-    for col, header in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = max(10, min(40, 2 * len(header) + 2))
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    """One worksheet: title (merged across), as-of line, a header row, the rows; column formats by index."""
+    return spreadsheet.xlsx_bytes(title, _as_of_text(as_of), headers, rows, column_formats=formats,
+                                  row_formats=row_formats, merge_title=True)
 
 
 def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, as_of: datetime | None = None,
-                 language: str = "zh") -> bytes:
+                 language: str = "zh", preamble: Sequence[str] = ()) -> bytes:
     """A query frame (:data:`~opsmon.indicators.query.COLUMNS`) as CSV, XLSX or JSON bytes.
 
     CSV (UTF-8 with BOM) and JSON (a list of records) keep the columns and
     fractions as they are. XLSX adds the indicator's label and unit, shows
     percentages as percentages, and heads the sheet with *title* and the data's
-    *as_of* time.
+    *as_of* time. CSV and XLSX are written by :mod:`opsmon.spreadsheet`, so text
+    that would start a formula is neutralised (a leading ``'``); JSON is data,
+    not a spreadsheet, and keeps text as it is. *preamble*: ``#`` lines heading
+    the CSV (see :func:`opsmon.spreadsheet.csv_bytes`).
     """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"not a query frame: missing {missing}")
     data = frame[COLUMNS]
     if fmt == "csv":
-        return data.to_csv(index=False).encode("utf-8-sig")
+        return spreadsheet.csv_bytes(data, preamble=preamble)
     if fmt == "json":
         return data.to_json(orient="records", force_ascii=False, double_precision=15).encode("utf-8")
     if fmt != "xlsx":

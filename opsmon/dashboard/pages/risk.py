@@ -139,6 +139,9 @@ def changes_frame(engine, period: str, rules: list[str], levels: list[str], stat
         rule_text=[RULES[r].label(lang) if r in RULES else r for r in frame["rule"]],
         level_text=[c.risk_level_label(x, lang) for x in frame["level"]],
         metric_text=[metric_text(r, m, lang) for r, m in zip(frame["rule"], frame["metric"])],
+        # The export's metric is a number with its unit beside it (text like "-12.3%" would be
+        # neutralised against formula injection, and is no use to an analyst anyway).
+        metric_unit=[RULES[r].unit if r in RULES else "" for r in frame["rule"]],
         county=[regions["name"].get(a, "") for a in frame["adcode"]],
         prefecture=[regions["name"].get(regions["geo_parent_adcode"].get(a), "") for a in frame["adcode"]],
         href=[c.hospital_href(code, lang, period) for code in frame["hospital_code"]],
@@ -181,7 +184,8 @@ def map_geojson(root: str) -> dict:
 EXPORT_COLUMNS = [("status_text", "col.status", None), ("name", "col.hospital", None),
                   ("hospital_code", "col.hospital_code", "@"), ("prefecture", "col.prefecture", None),
                   ("county", "col.county", None), ("rule_text", "col.rule", None), ("level_text", "col.level", None),
-                  ("metric_text", "col.metric", None), ("first_period", "col.first_period", None),
+                  ("metric", "col.metric", "#,##0.0000"), ("metric_unit", "col.metric_unit", None),
+                  ("first_period", "col.first_period", None),
                   ("months_firing", "col.months_firing", "0"), ("resolved_period", "col.resolved_period", None)]
 
 
