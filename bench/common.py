@@ -48,6 +48,17 @@ def throwaway_database(url: str | None = None) -> Iterator[Engine]:
         admin.dispose()
 
 
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(login_page: str) -> str:
+    """The CSRF token of the sign-in form (the page GET /login answers with); every sign-in POST carries it."""
+    found = _CSRF.search(login_page)
+    if not found:
+        raise SystemExit("the sign-in page has no CSRF token")
+    return found.group(1)
+
+
 def timed(repeat: int, fn: Callable[[], object]) -> tuple[float, float]:
     """Median and maximum wall time of *repeat* calls of *fn*, in milliseconds."""
     runs = []

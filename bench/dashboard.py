@@ -42,7 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, percentile, record_goals, throwaway_database, write_section
+from bench.common import RESULTS, csrf_token, machine, percentile, record_goals, throwaway_database, write_section
 from opsmon import config
 from opsmon.indicators import reporting
 from opsmon.sql import db
@@ -144,8 +144,11 @@ def sign_in(engine: Engine, base: str) -> dict[str, str]:
     else:
         users.set_password(engine, BENCH_USER, BENCH_PASSWORD)
     jar = http.cookiejar.CookieJar()
-    form = urlencode({"username": BENCH_USER, "password": BENCH_PASSWORD, "next": "/upload"}).encode()
-    urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)).open(base + "/login", data=form).read()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    token = csrf_token(opener.open(base + "/login").read().decode("utf-8"))
+    form = urlencode({"username": BENCH_USER, "password": BENCH_PASSWORD, "next": "/upload",
+                      "csrf_token": token}).encode()
+    opener.open(base + "/login", data=form).read()
     cookies = {c.name: c.value for c in jar}
     if not cookies:
         raise SystemExit("sign-in as bench-dashboard gave no session cookie")

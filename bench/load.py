@@ -69,7 +69,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, percentile, record_goals, throwaway_database, write_section
+from bench.common import RESULTS, csrf_token, machine, percentile, record_goals, throwaway_database, write_section
 from bench.dashboard import ENDPOINT, free_port, logging_chromium, page_requests, short_output, sign_in_browser
 from opsmon import config
 from opsmon.access.users import add_user
@@ -237,13 +237,22 @@ def make_accounts(engine: Engine, uploaders: int, browsers: int, prefectures: in
 
 
 def upload_period(engine: Engine) -> str:
-    """The latest month with reports ('YYYY-MM'); refused if it is locked (uploads to it would be)."""
+    """The latest month at least half the open hospitals have reported ('YYYY-MM'), chosen from the data.
+
+    Not simply the latest month with a report: early in a month the month being collected has
+    only a few. Refused if that month is locked (uploads to it would be).
+    """
     with engine.connect() as conn:
-        period = conn.execute(sa.text("SELECT to_char(max(period), 'YYYY-MM') FROM monthly_values")).scalar_one()
+        period = conn.execute(sa.text(
+            "SELECT to_char(m.period, 'YYYY-MM') FROM monthly_values m "
+            "JOIN hospitals h ON h.hospital_code = m.hospital_code AND h.closed_period IS NULL "
+            "WHERE m.is_current GROUP BY m.period "
+            "HAVING 2 * count(*) >= (SELECT count(*) FROM hospitals WHERE closed_period IS NULL) "
+            "ORDER BY m.period DESC LIMIT 1")).scalar()
         locked = conn.execute(sa.text("SELECT 1 FROM period_locks WHERE period = CAST(:p AS date)"),
-                              {"p": f"{period}-01"}).first()
+                              {"p": f"{period}-01"}).first() if period else None
     if period is None or locked:
-        raise SystemExit(f"no open period to upload to (latest {period}, locked: {bool(locked)})")
+        raise SystemExit(f"no open period to upload to (latest mostly reported {period}, locked: {bool(locked)})")
     return period
 
 
@@ -622,9 +631,12 @@ class Person:
 
     def sign_in(self) -> str | None:
         """The sign-in form, as a person fills it in; the page it redirects to, or None."""
-        self.send("page", "GET", "/login")
+        page = self.send("page", "GET", "/login")
+        if page is None or page.status_code != 200:
+            return None
         r = self.send("login", "POST", "/login", data={"username": self.account.username,
-                                                       "password": self.account.password})
+                                                       "password": self.account.password,
+                                                       "csrf_token": csrf_token(page.text)})
         if r is None or r.status_code != 302:
             return None
         return urlsplit(r.headers["Location"]).path
@@ -895,8 +907,9 @@ def _capture(server: Server, accounts: list[Account], scope: dict, cfg: LoadConf
         if chosen is None:
             continue
         session = requests.Session()
-        r = session.post(server.base + "/login", data={"username": chosen.username, "password": chosen.password},
-                         allow_redirects=False, timeout=60)
+        token = csrf_token(session.get(server.base + "/login", timeout=60).text)
+        r = session.post(server.base + "/login", data={"username": chosen.username, "password": chosen.password,
+                                                       "csrf_token": token}, allow_redirects=False, timeout=60)
         if r.status_code != 302:
             raise SystemExit(f"sign-in as {chosen.username} failed: HTTP {r.status_code}")
         rng = random.Random(cfg.seed)

@@ -8,6 +8,7 @@ Serve it with ``opsmon serve`` or, in production, a WSGI server::
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from importlib import resources
 
@@ -27,6 +28,27 @@ PAGES = (overview, rankings, trends, risk, targets, submissions, upload, hospita
 PAGE_PERMISSIONS = {overview: "view_regions", rankings: "view_regions", trends: "view_regions",
                     risk: "view_regions", targets: "view_regions", submissions: "view_regions",
                     upload: "upload", hospital: None, admin: "admin"}
+
+
+# A page's component ids start with its module's name ("risk-map", "upload-preview"): a callback
+# whose outputs are a page's components answers only users who may open that page.
+_OUTPUT_ID = re.compile(r"(?<![A-Za-z0-9_-])([a-z]+)-[A-Za-z0-9_-]")
+PREFIX_PERMISSIONS = {page.__name__.rsplit(".", 1)[1]: permission for page, permission in PAGE_PERMISSIONS.items()}
+
+
+def check_callback_permission() -> None:
+    """``PermissionError`` (→ 403) for a callback of a page the signed-in user may not open.
+
+    Without it a hospital user could call a region page's callbacks directly (the data
+    would stay scoped, but the page is refused, and so must its callbacks be).
+    """
+    if flask.request.path != "/_dash-update-component":
+        return
+    body = flask.request.get_json(silent=True) or {}  # auth.gate has checked its shape
+    for prefix in set(_OUTPUT_ID.findall(str(body.get("output", "")))):
+        permission = PREFIX_PERMISSIONS.get(prefix)
+        if permission is not None and not auth.may(permission):
+            raise PermissionError(f"callbacks of the {prefix} page need {permission}")
 
 
 def _guard(page_layout: Callable, permission: str | None) -> Callable:
@@ -60,6 +82,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     )
     app.server.config[context.ENGINE_KEY] = engine or get_engine()
     auth.install(app, settings)
+    app.server.before_request(check_callback_permission)  # after the session checks of auth.install
     for page in PAGES:
         page.register()
         entry = dash.page_registry[page.__name__]

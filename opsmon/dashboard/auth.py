@@ -28,10 +28,9 @@ from urllib.parse import quote, urlparse
 
 import dash
 import flask
-from dash_auth import check_groups
 from dash_auth.auth import Auth
 from flask.sessions import SecureCookieSessionInterface
-from markupsafe import Markup, escape
+from markupsafe import escape
 from sqlalchemy import exc as sa_exc
 
 from opsmon import config
@@ -40,15 +39,23 @@ from opsmon.access.audit import record
 from opsmon.access.users import User, close_session, open_session, session_user
 from opsmon.dashboard import context
 from opsmon.dashboard.strings import t
+from opsmon.ingest.parse import MAX_BYTES
 from opsmon.periods import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = timedelta(hours=2)
 MAX_SESSION_AGE = timedelta(hours=12)
-OPEN_PATHS = ("/login", "/healthz")
+# /favicon.ico is open (an empty answer): a browser asks for it beside the sign-in page, and sent to
+# the sign-in page instead, that request would mint a second CSRF token and outdate the form's.
+OPEN_PATHS = ("/login", "/healthz", "/favicon.ico")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# The largest legitimate request: the upload callback carries a file of up to MAX_BYTES as base64
+# (4 characters per 3 bytes) in its JSON, with a little room for the rest of the callback.
+MAX_REQUEST_BYTES = MAX_BYTES * 4 // 3 + 2 * 1024 * 1024
 OPEN_PREFIXES = ("/assets/",)
 _G_KEY = "opsmon_user"
+CSRF_KEY = "csrf"
 
 
 class InsecureConfiguration(RuntimeError):
@@ -112,22 +119,99 @@ def require_user() -> User:
     return user
 
 
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def signin_required() -> flask.Response:
+    """401 for callbacks and other non-page requests; a redirect to the sign-in page for a page."""
+    if flask.request.path.startswith("/_dash") or flask.request.method != "GET":
+        # Callbacks and layout requests: the browser script (assets/opsmon-auth.js) sends the page to /login.
+        return flask.make_response(flask.jsonify(error="signin_required"), 401)
+    target = flask.request.full_path.rstrip("?")
+    return flask.redirect(f"/login?next={quote(target, safe='')}")
+
+
 class SessionAuth(Auth):
-    """dash-auth's guard with a session check and a redirect to the sign-in page."""
+    """dash-auth's guard with a session check and a redirect to the sign-in page.
+
+    :func:`gate` runs first and has already refused anonymous requests; this stays as the
+    second lock on the same door.
+    """
 
     def is_authorized(self) -> bool:
-        path = flask.request.path
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-            return True
-        return current_user() is not None
+        return _is_open(flask.request.path) or current_user() is not None
 
     def login_request(self) -> flask.Response:
-        path = flask.request.path
-        if path.startswith("/_dash") or flask.request.method != "GET":
-            # Callbacks and layout requests: the browser script (assets/opsmon-auth.js) sends the page to /login.
-            return flask.make_response(flask.jsonify(error="signin_required"), 401)
-        target = flask.request.full_path.rstrip("?")
-        return flask.redirect(f"/login?next={quote(target, safe='')}")
+        return signin_required()
+
+
+def _same_origin() -> bool:
+    """Whether a state-changing request comes from this site's own pages.
+
+    Browsers send ``Origin`` with every cross-site POST (and Chromium with same-site ones);
+    a request without one is not a browser's cross-site request and passes.
+    """
+    origin = flask.request.headers.get("Origin")
+    return origin is None or origin == flask.request.host_url.rstrip("/")
+
+
+def gate() -> flask.Response | None:
+    """The first check of every request, before anything reads its body.
+
+    Refuses, in order: a body over :data:`MAX_REQUEST_BYTES` (413, from the header alone);
+    a state-changing request from another site (403); a request without a session outside
+    the open paths (401 / the sign-in page) — dash-auth's own hook parses a callback's
+    JSON before it checks the session, so it must never see an anonymous body; and a
+    callback body that is not a Dash callback (400, not a 500).
+    """
+    request = flask.request
+    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+        return flask.make_response(flask.jsonify(error="too_large"), 413)
+    if request.method not in SAFE_METHODS and not _same_origin():
+        log.warning("refused a %s to %s from origin %s", request.method, request.path, request.headers.get("Origin"))
+        return flask.make_response(flask.jsonify(error="cross_origin"), 403)
+    if _is_open(request.path):
+        return None
+    if current_user() is None:
+        return signin_required()
+    if request.path == "/_dash-update-component":
+        body = request.get_json(silent=True)
+        if not (isinstance(body, dict) and isinstance(body.get("output"), str)
+                and isinstance(body.get("inputs"), list)):
+            return flask.make_response(flask.jsonify(error="bad_callback"), 400)
+    return None
+
+
+def content_security_policy(app: dash.Dash) -> str:
+    """The pages' CSP: scripts from this server and Dash's own inline scripts (by hash), no framing.
+
+    ``'unsafe-eval'``: dash-ag-grid compiles the column functions a page defines (value
+    formatters, cell styles) with ``new Function``. Styles may be inline (plotly and AG Grid
+    write style elements).
+    """
+    scripts = " ".join(["'self'", "'unsafe-eval'", *app.csp_hashes()])
+    return ("default-src 'self'; "
+            f"script-src {scripts}; "
+            "style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _security_headers(app: dash.Dash):
+    policy: list[str] = []  # worked out on the first response, once every callback is defined
+
+    def add(response: flask.Response) -> flask.Response:
+        if not policy:
+            policy.append(content_security_policy(app))
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", policy[0])
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return add
 
 
 def _safe_next(target: str | None) -> str:
@@ -145,45 +229,58 @@ def home_for(user: User) -> str:
     return f"/hospital/{user.hospital_code}" if user.hospital_code else "/"
 
 
+# A Jinja2 template: Flask's render_template_string escapes every value.
 _PAGE = """<!doctype html>
-<html lang="{html_lang}"><head><meta charset="utf-8">
+<html lang="{{ html_lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · {app}</title>
+<title>{{ title }} · {{ app }}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/vendor/00-bootstrap-5.3.9.min.css">
 <link rel="stylesheet" href="/assets/opsmon.css">
 </head><body class="opsmon-login">
 <main class="container" style="max-width: 26rem; margin-top: 12vh">
-  <h1 class="h4 mb-1">{app}</h1>
-  <p class="text-muted small mb-4">{subtitle}</p>
-  {message}
+  <h1 class="h4 mb-1">{{ app }}</h1>
+  <p class="text-muted small mb-4">{{ subtitle }}</p>
+  {% if message %}<div class="alert alert-{{ tone }}" role="alert" id="login-message">{{ message }}</div>{% endif %}
   <form method="post" action="/login" class="card card-body shadow-sm" id="login-form">
-    <input type="hidden" name="next" value="{next}">
-    <input type="hidden" name="lang" value="{lang}">
-    <label class="form-label" for="username">{username}</label>
+    <input type="hidden" name="next" value="{{ next }}">
+    <input type="hidden" name="lang" value="{{ lang }}">
+    <input type="hidden" name="csrf_token" value="{{ csrf }}">
+    <label class="form-label" for="username">{{ username }}</label>
     <input class="form-control mb-3" id="username" name="username" autocomplete="username" required autofocus
-           value="{username_value}">
-    <label class="form-label" for="password">{password}</label>
+           value="{{ username_value }}">
+    <label class="form-label" for="password">{{ password }}</label>
     <input class="form-control mb-3" id="password" name="password" type="password" autocomplete="current-password"
            required>
-    <button class="btn btn-primary w-100" type="submit" id="login-submit">{submit}</button>
+    <button class="btn btn-primary w-100" type="submit" id="login-submit">{{ submit }}</button>
   </form>
-  <p class="text-muted small mt-3">{notice}</p>
-  <p class="small"><a href="/login?lang={other_lang}&amp;next={next_q}">{toggle}</a></p>
+  <p class="text-muted small mt-3">{{ notice }}</p>
+  <p class="small"><a href="/login?lang={{ other_lang }}&next={{ next | urlencode }}">{{ toggle }}</a></p>
 </main></body></html>"""
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use): the sign-in and sign-out forms carry it."""
+    token = flask.session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = flask.session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return token
+
+
+def _csrf_ok() -> bool:
+    """Whether the posted form carries this session's token (a cross-site form cannot know it)."""
+    sent, expected = flask.request.form.get("csrf_token", ""), flask.session.get(CSRF_KEY)
+    return isinstance(expected, str) and secrets.compare_digest(sent.encode(), expected.encode())
 
 
 def _login_page(lang: str, next_url: str, message: str | None = None, tone: str = "danger",
                 username: str = "", status: int = 200) -> flask.Response:
-    alert = (Markup('<div class="alert alert-{}" role="alert" id="login-message">{}</div>').format(tone, message)
-             if message else "")
-    html = _PAGE.format(
-        html_lang="zh-CN" if lang == "zh" else "en", lang=lang, other_lang="en" if lang == "zh" else "zh",
-        title=escape(t("login.title", lang)), app=escape(t("app.title", lang)),
-        subtitle=escape(t("app.subtitle", lang)), message=alert, next=escape(next_url),
-        next_q=escape(quote(next_url, safe="")), username=escape(t("login.username", lang)),
-        password=escape(t("login.password", lang)), submit=escape(t("login.submit", lang)),
-        notice=escape(t("login.notice", lang)), toggle=escape(t("lang.toggle", lang)),
-        username_value=escape(username))
+    html = flask.render_template_string(
+        _PAGE, html_lang="zh-CN" if lang == "zh" else "en", lang=lang, other_lang="en" if lang == "zh" else "zh",
+        title=t("login.title", lang), app=t("app.title", lang), subtitle=t("app.subtitle", lang),
+        message=message, tone=tone, next=next_url, csrf=csrf_token(), username=t("login.username", lang),
+        password=t("login.password", lang), submit=t("login.submit", lang), notice=t("login.notice", lang),
+        toggle=t("lang.toggle", lang), username_value=username)
     response = flask.make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -201,6 +298,9 @@ def login() -> flask.Response:
         known = {"signed_out": ("login.signed_out", "success"), "expired": ("login.expired", "warning")}
         key, tone = known.get(notice or "", (None, "danger"))
         return _login_page(lang, next_url, t(key, lang) if key else None, tone)
+    if not _csrf_ok():
+        # A form from another site (login CSRF) or a page left open past its session: sign nothing in.
+        return _login_page(lang, next_url, t("login.stale", lang), tone="warning", status=400)
     username = flask.request.form.get("username", "")[:64]
     outcome = signin.sign_in(context.engine(), username, flask.request.form.get("password", ""), client_address())
     if outcome.blocked_until is not None:
@@ -214,7 +314,7 @@ def login() -> flask.Response:
     flask.session.permanent = True
     sid = open_session(context.engine(), user.username, client_address())
     flask.session.update(user={"email": user.username, "groups": [user.role]}, token=user.session_token,
-                         sid=sid, since=time.time(), lang=lang)
+                         sid=sid, since=time.time(), lang=lang, **{CSRF_KEY: secrets.token_urlsafe(32)})
     flask.g.pop(_G_KEY, None)
     target = next_url if next_url != "/" else home_for(user)
     return flask.redirect(target + ("" if lang == "zh" or "lang=" in target else
@@ -222,7 +322,13 @@ def login() -> flask.Response:
 
 
 def logout() -> flask.Response:
-    """End the session (POST from the navbar's button; GET works too) and show the sign-in page."""
+    """End the session (a POST from the navbar's form, with its CSRF token) and show the sign-in page.
+
+    Only POST is routed (a link or an image on another site cannot sign anyone out), and
+    a POST without this session's token is refused.
+    """
+    if not _csrf_ok():
+        return flask.make_response(flask.jsonify(error="csrf"), 400)
     user = current_user()
     if user is not None:
         close_session(context.engine(), flask.session["sid"])
@@ -251,10 +357,14 @@ def install(app: dash.Dash, settings: config.Settings | None = None) -> SessionA
         PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
         SESSION_REFRESH_EACH_REQUEST=True,  # the lifetime is then an idle timeout
     )
+    server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Werkzeug refuses a longer body while reading it
     server.session_interface = _SessionCookie()
+    server.before_request(gate)  # before dash-auth's hook (registered by SessionAuth below), which parses bodies
+    server.after_request(_security_headers(app))
     server.add_url_rule("/login", "opsmon_login", login, methods=["GET", "POST"])
-    server.add_url_rule("/logout", "opsmon_logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "opsmon_logout", logout, methods=["POST"])
     server.add_url_rule("/healthz", "opsmon_healthz", healthz)
+    server.add_url_rule("/favicon.ico", "opsmon_favicon", lambda: flask.make_response("", 204))
     server.register_error_handler(PermissionError, forbidden)
     server.register_error_handler(sa_exc.OperationalError, database_unavailable)
     server.register_error_handler(sa_exc.InterfaceError, database_unavailable)
@@ -294,7 +404,8 @@ def forbidden(error: PermissionError) -> flask.Response:
 def may(permission: str) -> bool:
     """Whether the signed-in user has *permission*: 'view_regions', 'export', 'upload' or 'admin'.
 
-    Decided by dash-auth's ``check_groups`` on the session's groups (the role), after
-    :func:`current_user` has confirmed the session is live and the role unchanged.
+    Decided on the user's current role as the database has it (read once per request by
+    :func:`current_user`), never on the groups the cookie carries.
     """
-    return current_user() is not None and bool(check_groups(roles.with_permission(permission)))
+    user = current_user()
+    return user is not None and user.role in roles.with_permission(permission)

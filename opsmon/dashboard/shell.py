@@ -40,8 +40,9 @@ def user_menu(lang: str) -> html.Div:
         html.Span([html.Strong(user.display_name or user.username), f" · {role.en if lang == 'en' else role.zh}",
                    html.Span(f" · {unit}", className="d-none d-lg-inline")], className="opsmon-user me-2",
                   id="user-name"),
-        html.Form(dbc.Button(t("nav.signout", lang), type="submit", size="sm", color="light", outline=True,
-                             id="signout"), action="/logout", method="post", className="d-inline"),
+        html.Form([dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token(), id="signout-csrf"),
+                   dbc.Button(t("nav.signout", lang), type="submit", size="sm", color="light", outline=True,
+                              id="signout")], action="/logout", method="post", className="d-inline"),
     ], className="d-flex align-items-center ms-2")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -92,6 +93,29 @@ def serve(database_url: str, workdir: Path, ready_path: str = "/", **extra_env: 
         proc.wait(timeout=20)
 
 
+def post_login(session, base_url: str, username: str, password: str, **form: str):
+    """Sign a ``requests`` session in through the form, as a browser does: the form's CSRF token first."""
+    page = session.get(f"{base_url}/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return session.post(f"{base_url}/login", data={"username": username, "password": password,
+                                                   "csrf_token": token, **form}, allow_redirects=False)
+
+
+def page_csrf_token(session, base_url: str) -> str:
+    """The CSRF token the signed-in pages carry (the sign-out form's), read from the layout as the browser gets it."""
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if isinstance(props, dict) and props.get("id") == "signout-csrf":
+                return props["value"]
+            return next((v for v in map(walk, node.values()) if v), None)
+        if isinstance(node, list):
+            return next((v for v in map(walk, node) if v), None)
+        return None
+
+    return walk(session.get(f"{base_url}/_dash-layout").json())
+
+
 # Where the session-wide browser is signed in (cookies ignore ports: one server's sign-in replaces another's).
 _signed_in: dict[str, str] = {}
 
@@ -104,6 +128,9 @@ def sign_in(browser, base_url: str, username: str, password: str) -> None:
 
     if _signed_in.get("url") == base_url and _signed_in.get("user") == username:
         return
+    # Leave the current page first (a page with no script): a dashboard page still running would answer
+    # the deleted cookies with its own redirect to /login, a second sign-in form racing this one.
+    browser.get(f"{base_url}/healthz")
     browser.delete_all_cookies()
     browser.get(f"{base_url}/login")
     browser.find_element(By.ID, "username").send_keys(username)

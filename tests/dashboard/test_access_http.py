@@ -19,6 +19,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from conftest import page_csrf_token, post_login
+
 from opsmon.indicators import reporting
 
 PASSWORDS = {"demo-admin": "opsmon-admin-demo", "demo-leader": "opsmon-leader-demo",
@@ -30,7 +32,7 @@ USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
 def session_for(base: str, username: str) -> requests.Session:
     """A requests session signed in through the form."""
     s = requests.Session()
-    r = s.post(f"{base}/login", data={"username": username, "password": PASSWORDS[username]}, allow_redirects=False)
+    r = post_login(s, base, username, PASSWORDS[username])
     assert r.status_code == 302, r.text
     return s
 
@@ -124,8 +126,7 @@ def test_without_a_session_nothing_is_served(dashboard_server):
 
 
 def test_a_wrong_password_is_refused_and_logged(dashboard_server, demo_engine):
-    r = requests.post(f"{dashboard_server}/login", data={"username": "demo-leader", "password": "guess-guess-1"},
-                      allow_redirects=False)
+    r = post_login(requests.Session(), dashboard_server, "demo-leader", "guess-guess-1")
     assert r.status_code == 401 and "用户名或密码错误" in r.text
     with demo_engine.connect() as conn:
         logged = conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'signin.failure' "
@@ -137,14 +138,14 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(dashboard_server):
     s = session_for(dashboard_server, "demo-leader")
     assert s.get(f"{dashboard_server}/_dash-layout").status_code == 200
     copied = dict(s.cookies)
-    assert s.post(f"{dashboard_server}/logout", allow_redirects=False).status_code == 302
+    token = page_csrf_token(s, dashboard_server)
+    assert s.post(f"{dashboard_server}/logout", data={"csrf_token": token}, allow_redirects=False).status_code == 302
     assert s.get(f"{dashboard_server}/_dash-layout").status_code == 401
     assert requests.get(f"{dashboard_server}/_dash-layout", cookies=copied).status_code == 401
 
 
 def test_the_session_cookie_is_http_only_and_same_site(dashboard_server):
-    r = requests.post(f"{dashboard_server}/login", data={"username": "demo-leader",
-                                                         "password": PASSWORDS["demo-leader"]}, allow_redirects=False)
+    r = post_login(requests.Session(), dashboard_server, "demo-leader", PASSWORDS["demo-leader"])
     cookie = r.headers["Set-Cookie"]
     assert "opsmon_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is marked Secure
@@ -155,13 +156,17 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
     own = own_hospital(demo_engine)
     s = session_for(dashboard_server, "demo-hospital")
     cb = Callbacks(dashboard_server, s)
-    responses = [
+    # The region pages' callbacks are refused like the pages themselves (a 403, whatever the inputs).
+    region_pages = [
         cb.call("rankings-chart", ranking(period, "hospital")),
         cb.call("rankings-chart", ranking(period, "county", **{"rankings-region.value": "220100"})),
         cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
                                   "overview-view.data": {"lang": "zh", "region": "220100"}}),
-        cb.call("hospital-search", {"hospital-search.search_value": "医院", "url.search": ""}),
+        cb.call("risk-kpis", {"risk-period.value": period, "risk-view.data": {"lang": "zh"}}),
+        cb.call("submissions-kpis", {"submissions-period.value": period, "submissions-view.data": {"lang": "zh"}}),
     ]
+    assert [r.status_code for r in region_pages] == [403] * len(region_pages)
+    responses = [*region_pages, cb.call("hospital-search", {"hospital-search.search_value": "医院", "url.search": ""})]
     other = registry[registry["hospital_code"] != own].iloc[0]["hospital_code"]
     responses.append(cb.call("hospital-kpis", {"hospital-period.value": period, "hospital-span.value": "month",
                                                "hospital-view.data": {"code": other, "lang": "zh", "tier": "三级"}}))
@@ -171,9 +176,9 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
         assert r.status_code in (200, 204, 403), r.text[:300]
         assert leaked(body(r), {own}, registry) == []
     # Its own hospital does appear where it should — without a peer median (that would be others' data).
-    assert own in body(responses[0])
     mine = cb.call("hospital-kpis", {"hospital-period.value": period, "hospital-span.value": "month",
                                      "hospital-view.data": {"code": own, "lang": "zh", "tier": "三级"}})
+    assert mine.status_code == 200
     assert "本账号仅可查看本院数据" in body(mine) and "中位数" not in body(mine)
 
 

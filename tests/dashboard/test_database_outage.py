@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import make_user, serve
+from conftest import make_user, post_login, serve
 
 
 def admin_exec(engine, sql: str) -> None:
@@ -28,8 +28,7 @@ def site(engine, tmp_path):
     make_user(engine)
     with serve(engine.url.render_as_string(hide_password=False), tmp_path, ready_path="/login") as url:
         s = requests.Session()
-        assert s.post(f"{url}/login", data={"username": "test-admin", "password": "test-password-1"},
-                      allow_redirects=False).status_code == 302
+        assert post_login(s, url, "test-admin", "test-password-1").status_code == 302
         yield url, s
     admin_exec(engine, f'ALTER DATABASE "{engine.url.database}" ALLOW_CONNECTIONS true')
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import free_port, make_user, serve, sign_in
+from conftest import free_port, make_user, post_login, serve, sign_in
 from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -234,7 +234,7 @@ def database_up(cluster: PrivateCluster) -> PrivateCluster:
 def signed_in(url: str, username: str) -> requests.Session:
     """A browser's session: signed in through the form (the session is kept in the database)."""
     s = requests.Session()
-    r = s.post(f"{url}/login", data={"username": username, "password": PASSWORD}, allow_redirects=False)
+    r = post_login(s, url, username, PASSWORD)
     assert r.status_code == 302, r.text
     return s
 

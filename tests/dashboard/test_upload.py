@@ -17,7 +17,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import make_user, serve, sign_in, signed_in
+from conftest import find, make_user, serve, sign_in, signed_in
 from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -194,6 +194,26 @@ def test_a_good_file_is_previewed_then_stored_and_a_correction_shows_its_changed
 
 
 @pytest.mark.browser
+def test_an_administrator_loads_a_registry_through_the_page(browser, upload_url, engine, screenshot, tmp_path):
+    """The registry preview always failed (KeyError 'period'): admins could load registries only with the CLI."""
+    C = "122201044123456975"  # a valid code (its check character right)
+    rows = registry_csv().decode("utf-8") + f"{C},朝阳区中医院,220104,二级乙等,中医医院,县属,中医药局,否,否,{A}\r\n"
+    path = tmp_path / "机构名录（新增一家）.csv"
+    path.write_bytes(rows.encode("utf-8"))
+    open_page(browser, upload_url)
+    choose_file(browser, path)
+    verdict = wait_text(browser, "#upload-verdict", "检查通过")
+    assert "1" in verdict.text
+    wait_for(browser, f'#upload-rows .ag-row[row-id="4"]')
+    assert grid_cell(browser, "upload-rows", "4", "_change").text == "新增"
+    screenshot("upload-registry-preview")
+    click(browser, "upload-confirm")
+    wait_text(browser, "#upload-outcome", "机构名录（新增一家）.csv")
+    assert query(engine, "SELECT name FROM hospitals WHERE hospital_code = :c", c=C) == [("朝阳区中医院",)]
+    assert severe_console_errors(browser) == []
+
+
+@pytest.mark.browser
 def test_clicking_a_submission_in_the_history_shows_its_errors(browser, upload_url, engine, screenshot):
     rejected = ingest_bytes(gbk_month(row3={"收入合计（元）": "一千一百五十万"}), "坏文件.csv", engine=engine,
                             username="clerk")
@@ -243,18 +263,46 @@ def test_damaged_base64_is_refused():
 
 def test_a_kept_upload_comes_back_only_with_its_token_and_hash(app):
     with app.server.app_context():
-        handle = upload.keep_upload(b"abc", "a.csv", None)
+        handle = upload.keep_upload(b"abc", "a.csv", None, "clerk-a")
         assert set(handle) == {"token", "sha256"}
-        assert upload.take_upload(handle) == (b"abc", {"file_name": "a.csv", "kind": None, "sha256": handle["sha256"],
-                                                       "size": 3})
-        assert upload.take_upload({**handle, "sha256": "0" * 64}) == "upload.tampered"
-        assert upload.take_upload({**handle, "token": "../../etc/passwd"}) == "upload.expired"
-        assert upload.take_upload({"token": "f" * 32, "sha256": handle["sha256"]}) == "upload.expired"
+        assert upload.take_upload(handle, "clerk-a") == (b"abc", {"file_name": "a.csv", "kind": None,
+                                                                  "sha256": handle["sha256"], "size": 3,
+                                                                  "username": "clerk-a"})
+        assert upload.take_upload({**handle, "sha256": "0" * 64}, "clerk-a") == "upload.tampered"
+        assert upload.take_upload({**handle, "token": "../../etc/passwd"}, "clerk-a") == "upload.expired"
+        assert upload.take_upload({"token": "f" * 32, "sha256": handle["sha256"]}, "clerk-a") == "upload.expired"
         # The bytes changed on the server after the preview: refused.
         (upload.upload_dir() / f"{handle['token']}.bin").write_bytes(b"abd")
-        assert upload.take_upload(handle) == "upload.tampered"
-        upload.discard_upload(handle)
-        assert upload.take_upload(handle) == "upload.expired"
+        assert upload.take_upload(handle, "clerk-a") == "upload.tampered"
+        upload.discard_upload(handle, "clerk-a")
+        assert upload.take_upload(handle, "clerk-a") == "upload.expired"
+
+
+def test_a_kept_upload_is_its_uploaders_only(app):
+    with app.server.app_context():
+        handle = upload.keep_upload(b"abc", "a.csv", None, "clerk-a")
+        assert upload.take_upload(handle, "clerk-b") == "upload.expired"
+        upload.discard_upload(handle, "clerk-b")  # not theirs to delete either
+        assert isinstance(upload.take_upload(handle, "clerk-a"), tuple)
+
+
+def test_kept_uploads_are_capped_per_user_and_expire(app, monkeypatch):
+    with app.server.app_context():
+        folder = upload.upload_dir()
+        other = upload.keep_upload(b"other", "o.csv", None, "clerk-b")
+        handles = [upload.keep_upload(f"file {i}".encode(), f"{i}.csv", None, "clerk-a")
+                   for i in range(upload.UPLOAD_QUOTA + 2)]
+        # Only the newest UPLOAD_QUOTA of clerk-a's previews are on disk; clerk-b's is untouched.
+        assert [isinstance(upload.take_upload(h, "clerk-a"), tuple) for h in handles] == (
+            [False] * 2 + [True] * upload.UPLOAD_QUOTA)
+        assert isinstance(upload.take_upload(other, "clerk-b"), tuple)
+        assert len(list(folder.glob("*.bin"))) == upload.UPLOAD_QUOTA + 1
+        # An hour later every preview has expired, and the next keep removes them from the disk.
+        later = upload.time.time() + upload.UPLOAD_TTL_SECONDS + 1
+        monkeypatch.setattr(upload.time, "time", lambda: later)
+        assert upload.take_upload(handles[-1], "clerk-a") == "upload.expired"
+        upload.keep_upload(b"new", "n.csv", None, "clerk-c")
+        assert len(list(folder.glob("*.bin"))) == 1
 
 
 def test_preview_then_confirm_stores_the_previewed_bytes(app, engine):
@@ -283,8 +331,51 @@ def test_confirm_with_a_forged_hash_stores_nothing(app, engine):
     assert query(engine, "SELECT count(*) FROM submissions WHERE kind = 'monthly'") == [(0,)]
 
 
-def test_a_refused_upload_is_not_kept(app):
-    with app.server.test_request_context("/upload"):
+def test_a_rejected_preview_is_not_kept_and_shows_errors_only(app, engine):
+    with signed_in(app, engine, make_user(engine)):
+        folder = upload.upload_dir()
+        preview, handle, hidden, disabled, _, _ = upload.preview(
+            data_url(gbk_month(row3={"收入合计（元）": "一千万"})), "3月.csv", "auto", None)
+    assert (handle, hidden, disabled) == (None, False, True)
+    assert find(preview, "upload-errors") is not None and find(preview, "upload-warnings") is None
+    assert list(folder.glob("*")) == []
+
+
+def test_a_previewed_row_of_another_hospital_never_shows_its_stored_figures(app, engine):
+    """The security review's finding: out-of-scope rows were rejected, yet warnings quoted their history."""
+    february = gbk_month(row3={"报告期": "2025-02", "收入合计（元）": "11,500,000.89"}, row4={"报告期": "2025-02"})
+    assert ingest_bytes(february, "2月.csv", engine=engine, username="admin").status == "accepted"
+    # B's clerk sends a file that also holds a row for A, with A's revenue a thousand times February's:
+    # against A's history that is a unit-slip warning quoting A's stored 11,500,000.89.
+    hostile = gbk_month(row3={"收入合计（元）": "11,500,000,890.00", "医疗收入（元）": "11,500,000,890.00",
+                              "门急诊收入（元）": "7,500,000,890.00", "住院收入（元）": "4,000,000,000.00"})
+    as_admin = ingest_bytes(hostile, "3月.csv", engine=engine, username="admin", dry_run=True)
+    assert any("上月（2025-02）" in p.message_zh for p in as_admin.warnings), [p.message_zh for p in as_admin.warnings + as_admin.errors]
+    clerk = make_user(engine, "clerk-b", "hospital", B)
+    with signed_in(app, engine, clerk):
+        preview, handle, *_ = upload.preview(data_url(hostile), "3月.csv", "auto", None)
+    assert handle is None
+    assert "不是您所在的机构" in str(find(preview, "upload-errors"))
+    # Nothing of A's stored February (the file itself holds March only) — no warning at all.
+    assert "2025-02" not in str(preview) and "上月" not in str(preview)
+    assert find(preview, "upload-warnings") is None
+    # The preview is in the audit log, though nothing was stored.
+    assert query(engine, "SELECT username, details->>'status' FROM audit_log WHERE action = 'upload.preview'") == [
+        ("clerk-b", "rejected")]
+
+
+def test_a_registry_preview_shows_the_rows_and_can_be_confirmed(app, engine):
+    with signed_in(app, engine, make_user(engine)):
+        preview, handle, hidden, disabled, _, _ = upload.preview(data_url(registry_csv()), "机构名录.csv", "auto", None)
+        assert (hidden, disabled) == (False, False) and handle is not None
+        assert "upload-rows" in str(preview)
+        alert, *_ = upload.confirm(1, handle)
+    assert "机构名录.csv" in alert.children
+    assert query(engine, "SELECT count(*) FROM hospitals") == [(2,)]
+
+
+def test_a_refused_upload_is_not_kept(app, engine):
+    with signed_in(app, engine, make_user(engine)):
         preview, handle, hidden, disabled, _, _ = upload.preview(data_url(b"%PDF-1.4"), "报告.pdf", "auto", None)
     assert (handle, hidden, disabled) == (None, True, True)
     assert "不是 CSV 或 Excel" in str(preview)

@@ -4,7 +4,7 @@ URL: ``/admin``. Locking a month after review makes every later upload to it fai
 with a message naming who locked it and when (:mod:`opsmon.access.locks`). The
 audit log search reads :func:`opsmon.access.audit.search`. Users are managed with
 ``opsmon users …`` (the table here is for reference). Every callback checks the
-role on the server with dash-auth's ``check_groups``; the page itself is guarded too.
+role on the server (the database's role, not the cookie's); the page itself is guarded too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, html
-from dash_auth import check_groups
 
 from opsmon.access import audit, locks, roles, users
 from opsmon.dashboard import auth, context, state
@@ -25,7 +24,6 @@ from opsmon.dashboard.strings import t
 from opsmon.periods import LOCAL_TZ
 
 PATH = "/admin"
-ADMINS = roles.with_permission("admin")
 
 
 def register() -> None:
@@ -34,7 +32,7 @@ def register() -> None:
 
 
 def _require_admin() -> None:
-    if not check_groups(ADMINS):
+    if not auth.may("admin"):  # the role as the database has it, not as the cookie says
         raise PermissionError("administrators only")
 
 

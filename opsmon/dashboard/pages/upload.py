@@ -13,14 +13,15 @@ The flow:
    it unless its SHA-256 still matches.
 3. Below: the submissions log (click a row for its errors) and template downloads.
 
-Until access control lands, anyone may upload for any hospital; submissions are
-recorded as user ``web``.
+A preview is kept on the server only when it can be confirmed (a rejected file shows its
+errors and is dropped), for its own uploader, at most :data:`UPLOAD_QUOTA` per user.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import math
@@ -66,7 +67,12 @@ def register() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Uploaded bytes kept on the server between preview and confirmation.
+# Uploaded bytes kept on the server between preview and confirmation: only a preview that can be
+# confirmed (not a rejected one), for an hour at most, at most UPLOAD_QUOTA per user (the oldest
+# goes first), deleted on confirm or cancel, and only its own uploader may take it.
+UPLOAD_QUOTA = 2
+
+
 def upload_dir() -> Path:
     """Private folder for files awaiting confirmation: $OPSMON_DATA_DIR/uploads."""
     folder = config.load().data_dir / "uploads"
@@ -74,53 +80,81 @@ def upload_dir() -> Path:
     return folder
 
 
-def _purge_expired(folder: Path) -> None:
+def _discard(folder: Path, token: str) -> None:
+    for suffix in (".bin", ".json"):
+        (folder / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def _kept(folder: Path) -> list[tuple[float, str, dict[str, Any]]]:
+    """(time kept, token, metadata) of every kept upload, oldest first."""
+    out = []
+    for meta_path in folder.glob("*.json"):
+        try:
+            out.append((meta_path.stat().st_mtime, meta_path.stem, json.loads(meta_path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue  # deleted meanwhile by another worker, or half-written
+    return sorted(out, key=lambda k: k[0])
+
+
+def _purge(folder: Path, username: str) -> None:
+    """Drop expired uploads (anyone's), and *username*'s oldest beyond the quota less one (room for a new one)."""
     cutoff = time.time() - UPLOAD_TTL_SECONDS
-    for path in folder.glob("*"):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+    for path in folder.glob("*.bin"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                _discard(folder, path.stem)
+    own = [token for _, token, meta in _kept(folder) if meta.get("username") == username]
+    for token in own[:max(0, len(own) - UPLOAD_QUOTA + 1)]:
+        _discard(folder, token)
 
 
-def keep_upload(content: bytes, file_name: str, kind: str | None) -> dict[str, Any]:
-    """Save *content* under a fresh random token; returns what the browser may hold: token and SHA-256."""
+def keep_upload(content: bytes, file_name: str, kind: str | None, username: str) -> dict[str, Any]:
+    """Save *content* for *username* under a fresh random token; returns what the browser may hold: token and SHA-256."""
     folder = upload_dir()
-    _purge_expired(folder)
+    _purge(folder, username)
     token = secrets.token_hex(16)
     sha256 = hashlib.sha256(content).hexdigest()
     (folder / f"{token}.bin").write_bytes(content)
-    meta = {"file_name": file_name, "kind": kind, "sha256": sha256, "size": len(content)}
+    meta = {"file_name": file_name, "kind": kind, "sha256": sha256, "size": len(content), "username": username}
     (folder / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     return {"token": token, "sha256": sha256}
 
 
-def take_upload(handle: dict[str, Any] | None) -> tuple[bytes, dict[str, Any]] | str:
-    """The bytes and metadata of a kept upload, or the strings key of why not.
+def take_upload(handle: dict[str, Any] | None, username: str) -> tuple[bytes, dict[str, Any]] | str:
+    """The bytes and metadata of *username*'s kept upload, or the strings key of why not.
 
     The token must have the server's own format (so it is never a path), the file must
-    still be there, and its SHA-256 must equal both the one recorded when it was kept
-    and the one the browser holds.
+    still be there and younger than :data:`UPLOAD_TTL_SECONDS`, it must have been kept for
+    *username*, and its SHA-256 must equal both the one recorded when it was kept and the
+    one the browser holds.
     """
     token = (handle or {}).get("token")
     if not isinstance(token, str) or not TOKEN.fullmatch(token):
         return "upload.expired"
     folder = upload_dir()
     data, meta_path = folder / f"{token}.bin", folder / f"{token}.json"
-    if not data.is_file() or not meta_path.is_file():
+    if not data.is_file() or not meta_path.is_file() or data.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
         return "upload.expired"
-    content = data.read_bytes()
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("username") != username:
+        return "upload.expired"  # another user's token: as if there were none
+    content = data.read_bytes()
     digest = hashlib.sha256(content).hexdigest()
     if not (digest == meta.get("sha256") == handle.get("sha256")):
         return "upload.tampered"
     return content, meta
 
 
-def discard_upload(handle: dict[str, Any] | None) -> None:
-    """Delete a kept upload (after it was stored, or on cancel)."""
+def discard_upload(handle: dict[str, Any] | None, username: str) -> None:
+    """Delete *username*'s kept upload (after it was stored, or on cancel)."""
     token = (handle or {}).get("token")
     if isinstance(token, str) and TOKEN.fullmatch(token):
-        for suffix in (".bin", ".json"):
-            (upload_dir() / f"{token}{suffix}").unlink(missing_ok=True)
+        folder = upload_dir()
+        meta_path = folder / f"{token}.json"
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(meta_path.read_text(encoding="utf-8")).get("username") != username:
+                return
+        _discard(folder, token)
 
 
 def _size(n: int) -> str:
@@ -294,8 +328,10 @@ REVISION_KEYS = 10  # (hospital, period) pairs whose stored revisions a preview 
 
 def revisions_table(engine, kind: Kind, changes: pd.DataFrame) -> html.Div | None:
     """The stored revisions of the first (hospital, period) rows a file would correct."""
+    if kind == "registry":  # a registry row has no revisions (nor a period)
+        return None
     changed = changes.loc[changes["change"] == "changed", ["hospital_code", "period"]]
-    if kind == "registry" or changed.empty:
+    if changed.empty:
         return None
     frames = [data.list_revisions(engine, code, period, kind=kind).assign(hospital_code=code)
               for code, period in changed.head(REVISION_KEYS).itertuples(index=False)]
@@ -346,12 +382,11 @@ def build_preview(result: api.FileResult, engine) -> html.Div:
     if result.errors:
         parts += [html.Div(t("upload.errors"), className="opsmon-section-title"),
                   problem_table(result.errors, kind, "upload-errors")]
-    if result.warnings:
+    if result.warnings and result.status != "rejected":  # a rejected file: its errors only
         parts += [html.Div(t("upload.warnings"), className="opsmon-section-title"),
                   problem_table(result.warnings, kind, "upload-warnings")]
     if kind and parsed is not None and len(parsed.raw):
-        records = preview_rows(kind, parsed.frame, parsed.raw, result.changes, current,
-                               result.errors + result.warnings)
+        records = preview_rows(kind, parsed.frame, parsed.raw, result.changes, current, result.errors)
         note = [t("upload.legend")]
         if len(parsed.raw) > PREVIEW_ROWS:
             note.append(" " + t("upload.rows_capped").format(n=PREVIEW_ROWS))
@@ -473,15 +508,17 @@ def preview(contents: str | None, file_name: str | None, kind: str | None, previ
     """Check the uploaded file with a dry run and show what storing it would do."""
     if not contents:
         raise PreventUpdate  # the reset of ``contents`` below (so the same file can be chosen again)
-    discard_upload(previous)
+    username = auth.require_user().username
+    discard_upload(previous, username)
     content = decode_upload(contents, file_name or "")
     if isinstance(content, str):
         return dbc.Alert(content, color="danger", id="upload-verdict"), None, True, True, None, None
     kind = kind if kind in KINDS else None
     engine = context.engine()
     result = data.upload(engine, content, file_name, kind=kind, dry_run=True)
-    handle = keep_upload(content, file_name, kind)  # confirm reads it with the same choice of kind
     rejected = result.status == "rejected"
+    # Only a file that can be confirmed is kept; confirm reads it with the same choice of kind.
+    handle = None if rejected else keep_upload(content, file_name, kind, username)
     return build_preview(result, engine), handle, False, rejected, None, None
 
 
@@ -500,13 +537,14 @@ def confirm(n_clicks: int | None, handle: dict | None):
     if not n_clicks:
         raise PreventUpdate
     engine = context.engine()
-    kept = take_upload(handle)
+    username = auth.require_user().username
+    kept = take_upload(handle, username)
     if isinstance(kept, str):
-        discard_upload(handle)
+        discard_upload(handle, username)
         return dbc.Alert(t(kept), color="danger", id="upload-outcome"), None, None, True, history_rows(engine)
     content, meta = kept
     result = data.upload(engine, content, meta["file_name"], kind=meta.get("kind"))
-    discard_upload(handle)
+    discard_upload(handle, username)
     if result.status == "accepted":
         key = "upload.done_accepted_registry" if result.kind == "registry" else "upload.done_accepted"
         alert = dbc.Alert(t(key).format(file=result.file, n=result.revisions_created), color="success",
@@ -534,7 +572,7 @@ def cancel(n_clicks: int | None, handle: dict | None):
     """Drop the previewed file."""
     if not n_clicks:
         raise PreventUpdate
-    discard_upload(handle)
+    discard_upload(handle, auth.require_user().username)
     return None, None, True
 
 
