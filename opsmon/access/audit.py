@@ -15,6 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from opsmon.ingest.problems import total
+
 ACTIONS: dict[str, tuple[str, str]] = {
     "signin.success": ("登录成功", "Signed in"),
     "signin.failure": ("登录失败", "Sign-in failed"),
@@ -59,7 +61,7 @@ def record_upload(db: Engine | Connection, result: Any, *, username: str, addres
     user looked at is traceable too.
     """
     details = {"file": result.file, "kind": result.kind, "status": result.status, "rows": result.rows,
-               "revisions": result.revisions_created, "errors": len(result.errors)}
+               "revisions": result.revisions_created, "errors": total(result.errors)}
     if result.dry_run:
         record(db, "upload.preview", username=username, address=address, object=result.sha256,
                details=details)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from opsmon.ingest import store
 from opsmon.ingest.fields import FIELDS, Kind
 from opsmon.ingest.parse import KIND_NAMES, MAX_BYTES, Parsed, parse
-from opsmon.ingest.problems import Problem, errors, warnings
+from opsmon.ingest.problems import Problem, capped, errors, warnings
 from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
 from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, add_months, due_date, to_date
 
@@ -222,11 +222,12 @@ def ingest_bytes(
                     store.bump_data_version(conn)
         except Exception:
             if submission_id is not None:
+                listed = capped(problems)
                 # On a connection of its own: this one may be the reason for the failure.
                 with suppress(Exception), engine.begin() as other:
                     store.close_submission(other, submission_id, kind=result_kind, status="failed",
                                            rows_total=len(parsed.frame), rows_accepted=0, revisions_created=0,
-                                           errors=errors(problems), warnings=warnings(problems))
+                                           errors=errors(listed), warnings=warnings(listed))
             raise
 
         status: Status
@@ -234,17 +235,21 @@ def ingest_bytes(
             status, revisions, changes = "rejected", 0, None
         else:
             status = "accepted" if revisions else "unchanged"
+        # What the result and the submissions log list: the first MAX_ERRORS errors and
+        # MAX_WARNINGS warnings in sheet order, the rest counted in one last problem of each
+        # (a capped list keeps an error when there was one: the status above stands).
+        listed = capped(problems)
         if submission_id is not None:
             # Its own transaction: a rejected file's log entry is kept.
             with conn.begin():
                 store.close_submission(
                     conn, submission_id, kind=result_kind, status=status,
                     rows_total=len(parsed.frame), rows_accepted=0 if status == "rejected" else len(parsed.frame),
-                    revisions_created=revisions, errors=errors(problems), warnings=warnings(problems),
+                    revisions_created=revisions, errors=errors(listed), warnings=warnings(listed),
                 )
     return FileResult(
         file=file_name, kind=result_kind, status=status, rows=len(parsed.frame),
-        revisions_created=revisions, errors=errors(problems), warnings=warnings(problems),
+        revisions_created=revisions, errors=errors(listed), warnings=warnings(listed),
         submission_id=submission_id, dry_run=dry_run, sha256=sha256, changes=changes, parsed=parsed,
     )
 

@@ -19,7 +19,7 @@ import pandas as pd
 from opsmon.ingest import uscc
 from opsmon.ingest.fields import FIELDS, KEYS, Field, by_code
 from opsmon.ingest.parse import Parsed, ascii_codes, make_problem, missing_mask
-from opsmon.ingest.problems import Problem
+from opsmon.ingest.problems import MAX_ERRORS, Problem, more_problems
 
 
 @dataclass
@@ -232,18 +232,30 @@ def _cells(mask: pd.DataFrame) -> Iterable[tuple[int, str]]:
     return [(int(mask.index[r]), str(mask.columns[c])) for r, c in zip(rows, cols, strict=True)]
 
 
+def _cell_problems(mask: pd.DataFrame, make: Any) -> list[Problem]:
+    """``make(row, column)`` for each True cell of *mask* in sheet order — at most MAX_ERRORS of them.
+
+    The rest are counted in one ``more_problems`` error (:func:`opsmon.ingest.problems.capped`
+    adds it to the file's count): a file of 750,000 empty cells must not become 750,000 objects.
+    """
+    rows, cols = np.nonzero(mask.fillna(False).astype(bool).to_numpy())
+    out = [make(int(mask.index[r]), str(mask.columns[c]))
+           for r, c in zip(rows[:MAX_ERRORS], cols[:MAX_ERRORS], strict=True)]
+    if len(rows) > MAX_ERRORS:
+        out.append(more_problems("error", len(rows) - MAX_ERRORS, MAX_ERRORS))
+    return out
+
+
 def _missing_values(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
     cols = [c for c, f in fields.items() if f.required and c in frame]
     if not cols:
         return []
-    # Cells that failed to parse are parse problems already: only truly empty cells here. The
-    # text is looked at only where there is no value (usually nowhere), not in every cell.
-    cells = _cells(frame[cols].isna())
-    if not cells:
+    # Cells that failed to parse are parse problems already: only truly empty cells here.
+    absent = frame[cols].isna()
+    if not absent.to_numpy().any():
         return []
-    empty = missing_mask(pd.Series([raw.at[r, c] for r, c in cells], dtype="string")).to_numpy(dtype=bool)
-    return [_problem("missing_value", row=r, field=fields[c], value=raw.at[r, c])
-            for (r, c), e in zip(cells, empty, strict=True) if e]
+    empty = absent & raw[cols].apply(missing_mask)
+    return _cell_problems(empty, lambda r, c: _problem("missing_value", row=r, field=fields[c], value=raw.at[r, c]))
 
 
 # GB 32100 in arrays: the value of each ASCII code (-1: not in the charset), the weights.
@@ -362,7 +374,7 @@ def _negatives(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field])
     if not cols:
         return []
     mask = frame[cols].astype("float64") < 0
-    return [_problem("negative_value", row=r, field=fields[c], value=raw.at[r, c]) for r, c in _cells(mask)]
+    return _cell_problems(mask, lambda r, c: _problem("negative_value", row=r, field=fields[c], value=raw.at[r, c]))
 
 
 def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:

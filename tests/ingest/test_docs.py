@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opsmon.ingest import parse, validate
+from opsmon.ingest import parse, problems, validate
 from opsmon.ingest.fields import FIELDS, KINDS, Field
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "submission-format.md"
@@ -59,7 +59,7 @@ def rewrite(text: str) -> str:
 
 def problem_codes() -> set[str]:
     """Every code a Problem can carry (variants share their code)."""
-    codes = {key.split(".")[0] for key in (*parse.MESSAGES, *validate.MESSAGES)}
+    codes = {key.split(".")[0] for key in (*parse.MESSAGES, *validate.MESSAGES, *problems.MESSAGES)}
     return codes | {"period_locked"}  # raised by the store
 
 

@@ -46,7 +46,7 @@ from opsmon.ingest import api
 from opsmon.ingest import template as templates
 from opsmon.ingest.fields import KEYS, KINDS, Field, Kind, by_code
 from opsmon.ingest.parse import MAX_BYTES
-from opsmon.ingest.problems import Problem
+from opsmon.ingest.problems import Problem, total
 from opsmon.periods import last_month
 
 PATH = "/upload"
@@ -363,7 +363,7 @@ def build_preview(result: api.FileResult, engine) -> html.Div:
                                 id="upload-summary")]
     current = None
     if result.status == "rejected":
-        parts.append(dbc.Alert(t("upload.rejected").format(n=len(result.errors)), color="danger",
+        parts.append(dbc.Alert(t("upload.rejected").format(n=f"{total(result.errors):,}"), color="danger",
                                id="upload-verdict"))
     else:
         changes = result.changes if result.changes is not None else pd.DataFrame(columns=["change"])
@@ -554,7 +554,7 @@ def confirm(n_clicks: int | None, handle: dict | None):
         alert = dbc.Alert(t("upload.done_unchanged").format(file=result.file), color="info", id="upload-outcome")
         preview_part = None
     else:
-        alert = dbc.Alert(t("upload.done_rejected").format(file=result.file, n=len(result.errors)), color="danger",
+        alert = dbc.Alert(t("upload.done_rejected").format(file=result.file, n=f"{total(result.errors):,}"), color="danger",
                           id="upload-outcome")
         preview_part = problem_table(result.errors, result.kind, "upload-errors")
     return alert, preview_part, None, True, history_rows(engine)
