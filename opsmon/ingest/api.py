@@ -20,8 +20,9 @@ from sqlalchemy.engine import Engine
 
 from opsmon.ingest import store
 from opsmon.ingest.fields import FIELDS, Kind
-from opsmon.ingest.parse import KIND_NAMES, MAX_BYTES, Parsed, parse
-from opsmon.ingest.problems import Problem, capped, errors, warnings
+from opsmon.ingest.parse import KIND_NAMES, Parsed, parse
+from opsmon.ingest.problems import Problem, capped, errors, in_sheet_order, make_problem, warnings
+from opsmon.ingest.read import MAX_BYTES
 from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
 from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, add_months, due_date, to_date
 
@@ -132,12 +133,6 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
     )
 
 
-def _in_sheet_order(problems: list[Problem], kind: Kind) -> list[Problem]:
-    """File-level problems first, then by row and column as the sheet shows them (stable)."""
-    order = {f.code: i for i, f in enumerate(FIELDS[kind])}
-    return sorted(problems, key=lambda p: (p.row is not None, p.row or 0, order.get(p.column or "", -1)))
-
-
 def _aware(moment: datetime) -> datetime:
     # A naive time is China time (what a clerk or a history file means), never the
     # database session's zone, which on a server is usually UTC.
@@ -189,9 +184,7 @@ def ingest_bytes(
         kind_refused = allowed_kinds is not None and parsed.kind is not None and parsed.kind not in allowed_kinds
         if kind_refused:
             zh, en = KIND_NAMES[parsed.kind]
-            problems.append(Problem(None, None, parsed.kind, "kind_not_permitted",
-                                    f"您的账号不能上报{zh}，请联系省级管理员。",
-                                    f"Your account may not submit {en}; ask the provincial administrator."))
+            problems.append(make_problem("kind_not_permitted", value=parsed.kind, kind_zh=zh, kind_en=en))
         result_kind = parsed.kind
         revisions = 0
         changes = None
@@ -200,7 +193,7 @@ def ingest_bytes(
                 if parsed.kind is not None and len(parsed.frame) and not kind_refused:  # refused whatever it holds
                     # Also after cell-level parse errors: a clerk sees every problem of the file at
                     # once (validate skips the cells that did not parse).
-                    problems = _in_sheet_order(
+                    problems = in_sheet_order(
                         problems + validate(parsed, build_context(conn, parsed, today=today,
                                                                   allowed_hospitals=allowed_hospitals)),
                         parsed.kind)

@@ -18,8 +18,9 @@ import pandas as pd
 
 from opsmon.ingest import uscc
 from opsmon.ingest.fields import FIELDS, KEYS, Field, by_code
-from opsmon.ingest.parse import Parsed, ascii_codes, make_problem, missing_mask
-from opsmon.ingest.problems import MAX_ERRORS, Problem, more_problems
+from opsmon.ingest.cells import ascii_codes, missing_mask
+from opsmon.ingest.parse import Parsed
+from opsmon.ingest.problems import MAX_ERRORS, Problem, in_sheet_order, make_problem, more_problems
 
 
 @dataclass
@@ -57,105 +58,6 @@ IDENTITIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("long_term_loans", "<=", ("total_liabilities",)),
 )
 TOLERANCE = 1.0
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "missing_value": (
-        "第 {row} 行“{label}”是必填项，不能为空",
-        "Row {row}, {col}: required, cannot be empty",
-    ),
-    "bad_hospital_code.length": (
-        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：应为 18 位，实际为 {length} 位",
-        'Row {row}, {col}: "{value}" is not a valid unified social credit code: it must have 18 characters, '
-        "not {length}",
-    ),
-    "bad_hospital_code.chars": (
-        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：含有不允许的字符"
-        "（只用数字和大写字母，不用 I、O、Z、S、V）",
-        'Row {row}, {col}: "{value}" is not a valid unified social credit code: it contains characters '
-        "that are not allowed (digits and capitals without I, O, Z, S, V)",
-    ),
-    "bad_hospital_code.format": (
-        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：第 3 至 8 位应为 6 位数字的行政区划代码",
-        'Row {row}, {col}: "{value}" is not a valid unified social credit code: characters 3 to 8 must be '
-        "the 6-digit division code",
-    ),
-    "bad_hospital_code.check": (
-        "第 {row} 行“{label}”的值“{value}”不是有效的统一社会信用代码：校验位不对，请核对是否抄错",
-        'Row {row}, {col}: "{value}" is not a valid unified social credit code: its check character is wrong; '
-        "check for a typo",
-    ),
-    "unknown_hospital": (
-        "第 {row} 行的机构代码“{value}”不在机构名录中，请核对代码，或联系管理员先把该机构加入名录",
-        'Row {row}, {col}: "{value}" is not in the hospital registry; check the code or ask the administrator '
-        "to add the hospital",
-    ),
-    "unknown_hospital.lead": (
-        "第 {row} 行“{label}”的值“{value}”既不在机构名录中，也不在本文件中",
-        'Row {row}, {col}: "{value}" is neither in the hospital registry nor in this file',
-    ),
-    "alliance_lead_self": (
-        "第 {row} 行“{label}”不能填本机构自己的代码（本机构就是牵头医院时请留空）",
-        "Row {row}, {col}: cannot be the hospital's own code (leave it empty for the lead hospital itself)",
-    ),
-    "out_of_scope": (
-        "第 {row} 行的机构代码“{value}”不是您所在的机构，您只能上报本机构的数据",
-        'Row {row}, {col}: "{value}" is not your hospital; you can only submit your own hospital\'s data',
-    ),
-    "hospital_closed": (
-        "第 {row} 行：机构“{name}”已于 {closed} 关闭，不能上报 {period} 的数据",
-        "Row {row}: {name} closed in {closed}; it cannot report {period}",
-    ),
-    "future_period": (
-        "第 {row} 行“{label}”为 {period}，还没有到这个月（现在是 {current}），不能上报未来月份的数据",
-        "Row {row}, {col}: {period} is after the current month ({current})",
-    ),
-    "duplicate_row": (
-        "第 {row} 行与第 {first} 行重复：同一机构同一报告期（{key}）只能填一行",
-        "Row {row} repeats row {first}: one row per hospital and period ({key})",
-    ),
-    "duplicate_row.registry": (
-        "第 {row} 行与第 {first} 行重复：机构代码 {key} 只能出现一次",
-        "Row {row} repeats row {first}: hospital code {key} may appear only once",
-    ),
-    "negative_value": (
-        "第 {row} 行“{label}”的值“{value}”是负数，应大于或等于 0",
-        'Row {row}, {col}: "{value}" is negative; it must be 0 or more',
-    ),
-    "identity_violation": (
-        "第 {row} 行：{arith_zh}",
-        "Row {row}: {arith_en}",
-    ),
-    "unknown_adcode": (
-        "第 {row} 行“{label}”的值“{value}”不是本省已知的县级行政区划代码（6 位数字）",
-        'Row {row}, {col}: "{value}" is not a known county-level division code (6 digits)',
-    ),
-    "unit_slip.smaller": (
-        "第 {row} 行“{label}”为 {now}，约是上月（{prev_period}）{prev} 的千分之一，请检查是否把“元”填成了“千元”或“万元”",
-        "Row {row}, {col}: {now} is about 1/1000 of last month's ({prev_period}) {prev}; "
-        "was it entered in thousands or 万元 instead of yuan?",
-    ),
-    "unit_slip.larger": (
-        "第 {row} 行“{label}”为 {now}，约是上月（{prev_period}）{prev} 的 1000 倍，请检查上月或本月是否填错了单位",
-        "Row {row}, {col}: {now} is about 1000 times last month's ({prev_period}) {prev}; "
-        "check the unit of this month or last month",
-    ),
-    "unusual_change": (
-        "第 {row} 行“{label}”为 {now}，比上月（{prev_period}）的 {prev} {direction_zh} {pct}，"
-        "远超本机构以往的月度波动，请核对",
-        "Row {row}, {col}: {now} is {pct} {direction_en} than last month's ({prev_period}) {prev}, "
-        "far outside this hospital's usual month-to-month range",
-    ),
-    "beds_jump": (
-        "第 {row} 行“{label}”为 {now} 张，比上月（{prev_period}）的 {prev} 张{direction_zh} {pct}（超过 20%），请核对",
-        "Row {row}, {col}: {now} beds, {pct} {direction_en} than last month's ({prev_period}) {prev} "
-        "(more than 20 %)",
-    ),
-}
-
-
-def _problem(code: str, **kwargs: Any) -> Problem:
-    return make_problem(MESSAGES, code, **kwargs)
-
 
 def _money(x: float) -> str:
     return f"{x:,.2f}"
@@ -214,8 +116,8 @@ def validate(parsed: Parsed, context: Context) -> list[Problem]:
         problems += plausibility(_in_scope(frame, context), raw, context.history)
     if kind == "registry":
         problems += _registry(frame, raw, fields, context)
-    order = {f: i for i, f in enumerate(fields)}
-    return sorted(problems, key=lambda p: (p.row or 0, order.get(p.column or "", -1), p.code))
+    # The problems of one cell by code (in_sheet_order keeps that order: it is stable).
+    return in_sheet_order(sorted(problems, key=lambda p: p.code), kind)
 
 
 def _in_scope(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
@@ -255,7 +157,8 @@ def _missing_values(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Fi
     if not absent.to_numpy().any():
         return []
     empty = absent & raw[cols].apply(missing_mask)
-    return _cell_problems(empty, lambda r, c: _problem("missing_value", row=r, field=fields[c], value=raw.at[r, c]))
+    return _cell_problems(empty, lambda r, c: make_problem("missing_value", row=r, field=fields[c],
+                                                           value=raw.at[r, c]))
 
 
 # GB 32100 in arrays: the value of each ASCII code (-1: not in the charset), the weights.
@@ -306,8 +209,8 @@ def _bad_codes(frame: pd.DataFrame, raw: pd.DataFrame, f: Field) -> tuple[pd.Ser
         variants[~chars_ok] = "chars"
         variants[(length != 18).fillna(True).astype(bool)] = "length"
         out = [
-            _problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
-                     length=int(length[r]))
+            make_problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
+                         length=int(length[r]))
             for r in wrong.index
         ]
     return pd.Series(valid & present, index=frame.index), out
@@ -323,12 +226,13 @@ def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context:
     in_scope = valid.copy()
     if context.allowed_hospitals is not None:
         outside = valid & ~codes.isin(list(context.allowed_hospitals)).fillna(False).astype(bool)
-        out += [_problem("out_of_scope", row=r, field=f, value=raw.at[r, "hospital_code"]) for r in _rows(outside)]
+        out += [make_problem("out_of_scope", row=r, field=f, value=raw.at[r, "hospital_code"])
+                for r in _rows(outside)]
         in_scope &= ~outside
     if kind in ("monthly", "progress"):
         hospitals = context.hospitals if context.hospitals is not None else pd.DataFrame()
         unknown = in_scope & ~codes.isin(list(_codes(hospitals))).fillna(False).astype(bool)
-        out += [_problem("unknown_hospital", row=r, field=f, value=raw.at[r, "hospital_code"])
+        out += [make_problem("unknown_hospital", row=r, field=f, value=raw.at[r, "hospital_code"])
                 for r in _rows(unknown)]
         if "period" in frame and {"hospital_code", "closed_period"} <= set(hospitals.columns):
             closed = hospitals.loc[hospitals["closed_period"].notna(), ["hospital_code", "name", "closed_period"]]
@@ -337,8 +241,9 @@ def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context:
             rows = rows.astype({"hospital_code": "string"})
             m = rows.merge(closed.astype({"hospital_code": "string"}), on="hospital_code", how="inner")
             m = m[m["period"].notna() & (m["period"].astype(str) > m["closed_period"].str.slice(0, 7))]
-            out += [_problem("hospital_closed", row=r.row, field=fields["period"], value=raw.at[r.row, "period"],
-                             name=r.name, closed=r.closed_period[:7], period=r.period)
+            out += [make_problem("hospital_closed", row=r.row, field=fields["period"],
+                                 value=raw.at[r.row, "period"], name=r.name, closed=r.closed_period[:7],
+                                 period=r.period)
                     for r in m.itertuples(index=False)]
     return out
 
@@ -347,8 +252,8 @@ def _future_periods(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Fi
                     today: datetime.date) -> list[Problem]:
     current = _month(today)
     mask = _str(frame["period"]) > current
-    return [_problem("future_period", row=r, field=fields["period"], value=raw.at[r, "period"],
-                     period=frame.at[r, "period"], current=current) for r in _rows(mask)]
+    return [make_problem("future_period", row=r, field=fields["period"], value=raw.at[r, "period"],
+                         period=frame.at[r, "period"], current=current) for r in _rows(mask)]
 
 
 def _duplicates(frame: pd.DataFrame, kind: str) -> list[Problem]:
@@ -363,8 +268,8 @@ def _duplicates(frame: pd.DataFrame, kind: str) -> list[Problem]:
     later = k["_row"] != first
     variant = "registry" if kind == "registry" else None
     return [
-        _problem("duplicate_row", variant=variant, row=r, column=keys[0], value=str(k.at[r, keys[0]]),
-                 first=int(first[r]), key=" / ".join(str(k.at[r, c]) for c in keys))
+        make_problem("duplicate_row", variant=variant, row=r, column=keys[0], value=str(k.at[r, keys[0]]),
+                     first=int(first[r]), key=" / ".join(str(k.at[r, c]) for c in keys))
         for r in _rows(later)
     ]
 
@@ -374,7 +279,8 @@ def _negatives(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field])
     if not cols:
         return []
     mask = frame[cols].astype("float64") < 0
-    return _cell_problems(mask, lambda r, c: _problem("negative_value", row=r, field=fields[c], value=raw.at[r, c]))
+    return _cell_problems(mask, lambda r, c: make_problem("negative_value", row=r, field=fields[c],
+                                                          value=raw.at[r, c]))
 
 
 def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
@@ -393,8 +299,8 @@ def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]
             bad = -diff > TOLERANCE
         for r in _rows(bad & lhs.notna() & rhs.notna()):
             zh, en = _arithmetic(frame.loc[r], column, relation, terms, fields, float(diff[r]))
-            out.append(_problem("identity_violation", row=r, field=fields[column], value=raw.at[r, column],
-                                arith_zh=zh, arith_en=en))
+            out.append(make_problem("identity_violation", row=r, field=fields[column], value=raw.at[r, column],
+                                    arith_zh=zh, arith_en=en))
     return out
 
 
@@ -432,7 +338,7 @@ def _registry(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field], 
     if "adcode" in frame:
         codes = _str(frame["adcode"])
         unknown = codes.notna() & ~codes.isin(list(context.adcodes or ())).fillna(False).astype(bool)
-        out += [_problem("unknown_adcode", row=r, field=fields["adcode"], value=raw.at[r, "adcode"])
+        out += [make_problem("unknown_adcode", row=r, field=fields["adcode"], value=raw.at[r, "adcode"])
                 for r in _rows(unknown)]
     if "alliance_lead_code" in frame:
         f = fields["alliance_lead_code"]
@@ -441,10 +347,11 @@ def _registry(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field], 
         lead = _str(frame["alliance_lead_code"])
         own = _str(frame["hospital_code"]) if "hospital_code" in frame else pd.Series(pd.NA, index=frame.index)
         itself = valid & (lead == own).fillna(False).astype(bool)
-        out += [_problem("alliance_lead_self", row=r, field=f, value=raw.at[r, f.code]) for r in _rows(itself)]
+        out += [make_problem("alliance_lead_self", row=r, field=f, value=raw.at[r, f.code])
+                for r in _rows(itself)]
         known = _codes(context.hospitals) | _codes(frame)
         unknown = valid & ~itself & ~lead.isin(list(known)).fillna(False).astype(bool)
-        out += [_problem("unknown_hospital", variant="lead", row=r, field=f, value=raw.at[r, f.code])
+        out += [make_problem("unknown_hospital", variant="lead", row=r, field=f, value=raw.at[r, f.code])
                 for r in _rows(unknown)]
     return out
 
@@ -629,7 +536,7 @@ def _warning(code: str, variant: str | None, cur: pd.DataFrame, raw: pd.DataFram
     now, before = float(cur.at[r, f.code]), float(cur.at[r, f"{f.code}_prev"])
     up = now >= before
     pct = f"{abs(now - before) / before * 100:.0f}%" if before else ""
-    return _problem(
+    return make_problem(
         code, variant=variant, severity="warning", row=r, field=f, value=raw.at[r, f.code],
         now=_amount(now, f), prev=_amount(before, f), prev_period=cur.at[r, "prev_period"], pct=pct,
         direction_zh="增加了" if up else "减少了", direction_en="higher" if up else "lower",

@@ -24,7 +24,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opsmon.ingest import cells as C
 from opsmon.ingest import parse as P
+from opsmon.ingest import read as R
 from opsmon.ingest import store, uscc
 from opsmon.ingest import validate as V
 from opsmon.ingest.api import ingest_bytes
@@ -44,12 +46,12 @@ TRICKY_NUMBERS = [
 ]
 
 
-def numbers(values: list[str], money: bool, *, fast: bool) -> P._Column:
+def numbers(values: list[str], money: bool, *, fast: bool) -> C._Column:
     raw = pd.Series(values, dtype=object)
-    return P._numbers(None, raw, pd.Series(money, index=raw.index), fast=fast)
+    return C._numbers(None, raw, pd.Series(money, index=raw.index), fast=fast)
 
 
-def assert_same_column(a: P._Column, b: P._Column) -> None:
+def assert_same_column(a: C._Column, b: C._Column) -> None:
     pd.testing.assert_series_equal(a.values, b.values, check_exact=True, check_dtype=False)
     assert a.values.dtype == b.values.dtype or {str(a.values.dtype), str(b.values.dtype)} <= {"float64"}
     assert set(a.failures) == set(b.failures)
@@ -72,8 +74,8 @@ def test_numbers_one_cell_at_a_time(text, money):
 def test_plain_forms_take_the_fast_path():
     plain = ["0", "12", "12.", ".5", "1,234", "1,234.56", "12.500", "999999999999999"]
     not_plain = ["", " 12", "-12", "(12)", "¥12", "１２", "1,2345", "1.2.3", "1e5", "1234567890123456", "12%"]
-    usable, chars, length = P.ascii_codes(np.array(plain + not_plain, dtype=object))
-    found, value, _ = P._plain_numbers(chars, length)
+    usable, chars, length = C.ascii_codes(np.array(plain + not_plain, dtype=object))
+    found, value, _ = C._plain_numbers(chars, length)
     assert (found & usable).tolist() == [True] * len(plain) + [False] * len(not_plain)
     assert value[: len(plain)].tolist() == [0.0, 12.0, 12.0, 0.5, 1234.0, 1234.56, 12.5, 999999999999999.0]
 
@@ -103,7 +105,7 @@ TRICKY_PERIODS = [
 
 def test_periods_fast_path_equals_the_full_rules():
     raw = pd.Series(TRICKY_PERIODS, dtype="string")
-    assert_same_column(P._periods(None, raw), P._periods(None, raw, fast=False))
+    assert_same_column(C._periods(None, raw), C._periods(None, raw, fast=False))
 
 
 TRICKY_CODES = [
@@ -116,7 +118,7 @@ TRICKY_CODES = [
 def test_codes_fast_path_equals_the_full_rules(code):
     f = next(f for k in FIELDS for f in FIELDS[k] if f.type == code)
     raw = pd.Series(TRICKY_CODES, dtype="string")
-    assert_same_column(P._convert(None, raw, f), P._convert(None, raw, f, fast=False))
+    assert_same_column(C._convert(None, raw, f), C._convert(None, raw, f, fast=False))
 
 
 @pytest.mark.parametrize("text", [
@@ -124,21 +126,21 @@ def test_codes_fast_path_equals_the_full_rules(code):
     "机构代码,报告期\n12220102412345670G,2025-03\n",
 ])
 def test_unquoted_csv_splits_as_csv_reader_reads_it(text):
-    assert P._split_unquoted(text) == [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+    assert R._split_unquoted(text) == [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
 
 
 @pytest.mark.parametrize("text", ['a,"b,c"\n', "a\x85b\n", "a\u2028b", "a," + "x" * (csv.field_size_limit() + 1)])
 def test_quotes_unusual_line_breaks_and_long_fields_go_through_csv_reader(text):
-    assert P._split_unquoted(text) is None
+    assert R._split_unquoted(text) is None
 
 
 def slow_parse(content: bytes, monkeypatch: pytest.MonkeyPatch) -> P.Parsed:
     """parse() with every fast path switched off."""
     with monkeypatch.context() as m:
-        m.setattr(P, "_split_unquoted", lambda text: None)
+        m.setattr(R, "_split_unquoted", lambda text: None)
         for name in ("_numbers", "_periods", "_convert"):
-            full = getattr(P, name)
-            m.setattr(P, name, lambda *a, _full=full, **k: _full(*a, **{**k, "fast": False}))
+            full = getattr(C, name)
+            m.setattr(C, name, lambda *a, _full=full, **k: _full(*a, **{**k, "fast": False}))
         return P.parse(content, "x.csv")
 
 

@@ -22,11 +22,12 @@ from test_parse import MONTH, csv_file, monthly_csv
 from test_store import REGISTRY_ROWS, ingest, month, monthly, query, registry
 
 from opsmon.cli import cli
-from opsmon.ingest import parse as parse_module
+from opsmon.ingest import read as read_module
 from opsmon.ingest import template
 from opsmon.ingest.fields import FIELDS
-from opsmon.ingest.parse import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, MAX_UNPACKED, parse
+from opsmon.ingest.parse import parse
 from opsmon.ingest.problems import MAX_ERRORS, MAX_WARNINGS, Problem, capped, errors, warnings
+from opsmon.ingest.read import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, MAX_UNPACKED
 from opsmon.sql import db
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -196,7 +197,7 @@ def test_a_csv_over_the_cell_cap_is_refused_with_its_rows_and_columns():
 
 @pytest.mark.parametrize("quoted", [False, True])
 def test_the_cell_cap_is_exact(monkeypatch, quoted):
-    monkeypatch.setattr(parse_module, "MAX_CELLS", 3 * 35)
+    monkeypatch.setattr(read_module, "MAX_CELLS", 3 * 35)
     q = '"' if quoted else ""
     at_cap = monthly_csv(MONTH, MONTH).replace(b"1150", f"{q}1150{q}".encode())  # 3 rows × 35
     assert parse(at_cap, "x.csv").problems == []
@@ -240,7 +241,7 @@ def test_a_member_that_inflates_past_its_declared_size_is_refused_before_openpyx
 
 
 def test_a_part_openpyxl_reads_whole_is_capped_by_its_declared_size(monkeypatch, no_openpyxl):
-    monkeypatch.setattr(parse_module, "MAX_PART", 100_000)
+    monkeypatch.setattr(read_module, "MAX_PART", 100_000)
     styles = f'<styleSheet xmlns="{MAIN}">'.encode() + b" " * 100_000 + b"</styleSheet>"
     p = parse(book(monthly_rows(), parts={"xl/styles.xml": styles}), "x.xlsx")
     assert where(p) == [(None, None, "file_too_large")]
@@ -248,7 +249,7 @@ def test_a_part_openpyxl_reads_whole_is_capped_by_its_declared_size(monkeypatch,
 
 
 def test_a_part_of_too_many_elements_is_refused(monkeypatch, no_openpyxl):
-    monkeypatch.setattr(parse_module, "MAX_ELEMENTS", 1_000)
+    monkeypatch.setattr(read_module, "MAX_ELEMENTS", 1_000)
     styles = f'<styleSheet xmlns="{MAIN}"><cellXfs>'.encode() + b"<xf/>" * 1_000 + b"</cellXfs></styleSheet>"
     p = parse(book(monthly_rows(), parts={"xl/styles.xml": styles}), "x.xlsx")
     assert where(p) == [(None, None, "file_too_large")]
@@ -303,7 +304,7 @@ def test_an_xlsx_row_far_below_counts_as_that_many_rows():
 
 
 def test_an_xlsx_over_the_cell_cap_is_refused(monkeypatch):
-    monkeypatch.setattr(parse_module, "MAX_CELLS", 3 * 35)
+    monkeypatch.setattr(read_module, "MAX_CELLS", 3 * 35)
     assert parse(book(monthly_rows(data_rows=2)), "x.xlsx").problems == []  # 3 rows × 35: at the cap
     p = parse(book(monthly_rows(data_rows=3)), "x.xlsx")
     assert where(p) == [(None, None, "too_many_cells")]
@@ -311,7 +312,7 @@ def test_an_xlsx_over_the_cell_cap_is_refused(monkeypatch):
 
 
 def test_a_shared_strings_table_larger_than_the_cell_cap_is_refused(monkeypatch, no_openpyxl):
-    monkeypatch.setattr(parse_module, "MAX_CELLS", 100)
+    monkeypatch.setattr(read_module, "MAX_CELLS", 100)
     strings = f'<sst xmlns="{MAIN}">'.encode() + b"".join(b"<si><t>%d</t></si>" % i for i in range(101)) + b"</sst>"
     p = parse(book(monthly_rows(), shared_strings=strings), "x.xlsx")
     assert where(p) == [(None, None, "too_many_cells")]
@@ -320,7 +321,7 @@ def test_a_shared_strings_table_larger_than_the_cell_cap_is_refused(monkeypatch,
 
 def test_another_sheet_without_a_dimension_must_be_in_the_caps_too(monkeypatch):
     # openpyxl reads every sheet up to its <dimension> on opening: without one, the whole sheet.
-    monkeypatch.setattr(parse_module, "MAX_ROWS", 10)
+    monkeypatch.setattr(read_module, "MAX_ROWS", 10)
     tall = b"<sheetData>" + b"<row><c><v>1</v></c></row>" * 11 + b"</sheetData>"
     assert where(parse(book(monthly_rows(), tall), "x.xlsx")) == [(None, None, "too_many_rows")]
     with_dimension = b'<dimension ref="A1:A11"/>' + tall
