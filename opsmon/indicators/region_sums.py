@@ -16,12 +16,12 @@ Indicators whose value does not depend on the span (stocks, programme status,
 rosters) are kept once, under span ``'*'``; an indicator with a fixed span under
 that span. An incremental refresh adds the changed hospitals' new values and
 subtracts their old ones (exact: the sums are ``numeric``), so it touches only
-their ancestors' rows.
+their ancestors' rows. The table's DDL is in :mod:`opsmon.indicators.build`.
 """
 
 from __future__ import annotations
 
-from opsmon.indicators import catalogue, hospital_values
+from opsmon.indicators import build, catalogue, hospital_values
 from opsmon.indicators.catalogue import Indicator
 from opsmon.indicators.periods import SPANS
 
@@ -30,7 +30,6 @@ COLUMNS = ("adcode", "period", "span", "indicator", "num", "den", "pnum", "pden"
            "n_num", "n_den", "n_pnum", "n_pden", "reporting", "expected")
 _SUMS = ("num", "den", "pnum", "pden")
 _COUNTS = tuple(f"n_{c}" for c in _SUMS) + ("reporting", "expected")
-CHANGED = "h.hospital_code = ANY(CAST(:changed AS bpchar[]))"
 
 
 def stored_span(ind: Indicator, span: str) -> str:
@@ -95,40 +94,30 @@ FROM w CROSS JOIN LATERAL (VALUES {", ".join(unpivot)})
 WHERE v.expected > 0"""
 
 
-def build_statements(calendar_sql: str, month_table: str, span_table: str, table: str) -> list[str]:
-    """Statements creating *table* from the aggregates in *month_table* / *span_table* (a full build)."""
-    statements = [f"DROP TABLE IF EXISTS {table}"]
-    for i, (span, entries) in enumerate(_groups()):
-        select = _select(span, entries, calendar_sql, "true", month_table, span_table)
-        statements.append(f"CREATE TABLE {table} AS {select}" if i == 0 else f"INSERT INTO {table} {select}")
-    statements += [
-        f"CREATE UNIQUE INDEX {table}_key ON {table} (adcode, period, span, indicator)",
-        f"ANALYZE {table} (adcode, period, span, indicator)",  # the columns queries filter on
-    ]
-    return statements
+def selects(calendar_sql: str, month_table: str, span_table: str) -> list[str]:
+    """The queries whose rows together fill ``ind_region`` from *month_table* / *span_table* (a full build)."""
+    return [_select(span, entries, calendar_sql, "true", month_table, span_table) for span, entries in _groups()]
 
 
-def delta_statements(calendar_sql: str, sign: int, table: str = "ind_region") -> list[str]:
-    """Statements adding *sign* × the changed hospitals' (``:changed``) sums to the temp table ``ind_region_delta``.
+def delta_statements(calendar_sql: str, sign: int) -> list[str]:
+    """Statements adding *sign* × the changed hospitals' (``:changed``) sums to ``ind_region_delta``.
 
     Run with ``sign=-1`` before their aggregate rows are replaced and ``+1`` after;
-    :func:`merge_statement` then applies the difference to *table*.
+    :func:`merge_statement` then applies the difference to ``ind_region``.
     """
+    changed = build.CHANGED.format(col="h.hospital_code")
     statements = []
-    if sign < 0:
-        statements.append(f"CREATE TEMP TABLE ind_region_delta ON COMMIT DROP AS "
-                          f"SELECT * FROM {table} WITH NO DATA")
     for span, entries in _groups():
-        select = _select(span, entries, calendar_sql, CHANGED, "ind_month", "ind_span")
+        select = _select(span, entries, calendar_sql, changed, build.MONTH.name, build.SPAN.name)
         signed = ", ".join(f"{sign} * s.{c}" if c in _SUMS + _COUNTS else f"s.{c}" for c in COLUMNS)
-        statements.append(f"INSERT INTO ind_region_delta ({', '.join(COLUMNS)}) "
+        statements.append(f"INSERT INTO {build.REGION.delta} ({', '.join(COLUMNS)}) "
                           f"SELECT {signed} FROM ({select}) s")
     return statements
 
 
-def merge_statement(table: str = "ind_region") -> str:
-    """Apply ``ind_region_delta`` (old sums subtracted, new added) to *table*."""
-    keys = "adcode, period, span, indicator"
+def merge_statement() -> str:
+    """Apply ``ind_region_delta`` (old sums subtracted, new added) to ``ind_region``."""
+    keys = ", ".join(build.REGION.key)
     summed = ", ".join([*(f"coalesce(sum({c}), 0)" for c in _SUMS), *(f"sum({c})" for c in _COUNTS)])
     # A sum left with no terms is NULL again, as a full build's sum() gives.
     update = ", ".join([*(f"{c} = CASE WHEN t.n_{c} + EXCLUDED.n_{c} > 0 THEN coalesce(t.{c}, 0) + EXCLUDED.{c} END"
@@ -136,6 +125,6 @@ def merge_statement(table: str = "ind_region") -> str:
                         *(f"{c} = t.{c} + EXCLUDED.{c}" for c in _COUNTS)])
     # Most rows of a changed hospital net to zero (months its revision does not reach): skip them.
     moved = " OR ".join([*(f"coalesce(sum({c}), 0) <> 0" for c in _SUMS), *(f"sum({c}) <> 0" for c in _COUNTS)])
-    return (f"INSERT INTO {table} AS t ({', '.join(COLUMNS)}) "
-            f"SELECT {keys}, {summed} FROM ind_region_delta GROUP BY {keys} HAVING {moved} "
+    return (f"INSERT INTO {build.REGION.name} AS t ({', '.join(COLUMNS)}) "
+            f"SELECT {keys}, {summed} FROM {build.REGION.delta} GROUP BY {keys} HAVING {moved} "
             f"ON CONFLICT ({keys}) DO UPDATE SET {update}")

@@ -41,7 +41,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, catalogue, periods, restrict
+from opsmon.indicators import aggregate, build, catalogue, periods, restrict
 from opsmon.indicators.risk_rules import LEVELS, OP_SQL, RULES
 
 STATUSES = ("new", "persisting", "resolved")  # the status column of changes()
@@ -178,7 +178,7 @@ def _refresh_statements(severity: dict[str, str], only_changed: bool = False) ->
     """
     mine = aggregate.ONLY_CHANGED.format(col="{t}.hospital_code") if only_changed else ""
     return (
-        f"CREATE TEMP TABLE risk_fired ON COMMIT DROP AS {_fired_sql(severity, only_changed)}",
+        build.temp_table("risk_fired", _fired_sql(severity, only_changed)),
         # Fresh statistics for the temp table and the target: without them the anti-joins below
         # are planned as nested loops, quadratic at national size (hours instead of seconds).
         "ANALYZE risk_fired",
@@ -197,14 +197,14 @@ WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.per
         # is planned as a nested loop over its (analysed as empty) rows on a first build —
         # each row then scans every row the statement has added so far (quadratic: minutes
         # for the national register, where this takes seconds).
-        f"""CREATE TEMP TABLE risk_fired_new ON COMMIT DROP AS
+        build.temp_table("risk_fired_new", f"""
 SELECT hospital_code, period, rule, {_SEVERITY.format('severity')} AS level, metric FROM risk_fired x
 WHERE NOT EXISTS (SELECT 1 FROM risk_firings f
-                  WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)""",
+                  WHERE x.hospital_code = f.hospital_code AND x.rule = f.rule AND x.period = f.period)"""),
         "INSERT INTO risk_firings (hospital_code, period, rule, level, metric) SELECT * FROM risk_fired_new",
         # A firing continues its rule's run when the previous firing was in the hospital's
         # previous assessed month; otherwise a non-firing assessed month came between.
-        f"""CREATE TEMP TABLE risk_episodes ON COMMIT DROP AS
+        build.temp_table("risk_episodes", f"""
 WITH starts AS (
     SELECT *, CASE WHEN prev_assessed IS NOT NULL AND lag(period) OVER w = prev_assessed THEN 0 ELSE 1 END
               AS new_run
@@ -218,7 +218,7 @@ SELECT hospital_code, rule, min(period) AS first_period, max(period) AS last_per
        (array_agg(metric ORDER BY period DESC))[1] AS metric,
        CAST(count(*) AS int) AS months_firing,
        (array_agg(next_assessed ORDER BY period DESC))[1] AS resolved_period
-FROM runs GROUP BY hospital_code, rule, run""",
+FROM runs GROUP BY hospital_code, rule, run"""),
         "ANALYZE risk_episodes",
         *(() if only_changed else ("ANALYZE risk_register",)),
         # Merge: drop episodes the data no longer support, update changed ones, add new ones —
@@ -233,12 +233,12 @@ FROM risk_episodes e
 WHERE e.hospital_code = r.hospital_code AND e.rule = r.rule AND e.first_period = r.first_period
   AND (r.last_period, r.level, r.max_level, r.metric, r.months_firing, r.resolved_period)
       IS DISTINCT FROM (e.last_period, e.level, e.max_level, e.metric, e.months_firing, e.resolved_period)""",
-        """CREATE TEMP TABLE risk_episodes_new ON COMMIT DROP AS
+        build.temp_table("risk_episodes_new", """
 SELECT e.hospital_code, e.rule, e.first_period, e.last_period, e.level, e.max_level, e.metric,
        e.months_firing, e.resolved_period
 FROM risk_episodes e
 WHERE NOT EXISTS (SELECT 1 FROM risk_register r WHERE r.hospital_code = e.hospital_code AND r.rule = e.rule
-                  AND r.first_period = e.first_period)""",
+                  AND r.first_period = e.first_period)"""),
         """INSERT INTO risk_register (hospital_code, rule, first_period, last_period, level, max_level, metric,
                            months_firing, resolved_period)
 SELECT * FROM risk_episodes_new""",
@@ -288,22 +288,14 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
             return False
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
-        mark, cal = aggregate.watermark(conn), aggregate.basis(conn)
-        changed = None if force else aggregate.incremental_set(conn, "risk_register", key, stored, cal)
+        mark, now_basis = aggregate.watermark(conn), aggregate.basis(conn)
+        changed = None if force else aggregate.incremental_set(conn, key, stored, now_basis)
         params = {**aggregate.due_settings(conn), "as_of": as_of, "changed": changed or []}
         severity = _severity_sql(conn.execute(sa.text(_thresholds_sql())).all())
         for statement in _refresh_statements(severity, only_changed=changed is not None):
             conn.execute(sa.text(statement), params)
-        aggregate.record_key(conn, "risk_register", key, time.perf_counter() - started, mark, cal)
+        aggregate.record_key(conn, "risk_register", key, time.perf_counter() - started, mark, now_basis)
     return True
-
-
-def thresholds(engine: Engine) -> pd.DataFrame:
-    """The thresholds in force: rule, op, level, severity (1 yellow … 3 red), threshold."""
-    with engine.connect() as conn:
-        frame = pd.read_sql_query(sa.text(_thresholds_sql() + " ORDER BY 1, 4"), conn)
-    frame["threshold"] = frame["threshold"].astype(float)
-    return frame
 
 
 _EPISODE_COLUMNS = ("e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS text) AS adcode, e.rule, "

@@ -1,9 +1,12 @@
 """Ordered SQL migrations (``migrations/NNNN_name.sql``) with a version table.
 
-``upgrade`` applies what is pending, each file in its own transaction, under an
-advisory lock so two processes starting at once do not race. Running it again
-does nothing. After the schema, it loads the configured province's regions, so
-an empty database is ready for a registry file.
+``upgrade`` applies what is pending in one transaction, under an advisory lock
+so two processes starting at once do not race: each file runs in a savepoint of
+its own and is recorded in ``schema_migrations``, and after the schema the
+configured province's regions are loaded, so an empty database is ready for a
+registry file. A failing file or region load raises, which rolls the whole
+transaction back: an upgrade applies everything pending or nothing. Running it
+again does nothing.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from opsmon.indicators import aggregate, risk
+from opsmon.sql import migrate
 
 AS_OF = datetime(2025, 4, 20, tzinfo=timezone.utc)
 TABLES = {"ind_month": ["hospital_code", "period"], "ind_span": ["hospital_code", "period", "span"],
@@ -96,3 +97,12 @@ def test_a_new_month_or_a_registry_file_rebuilds_everything(built):
 def test_nothing_changed_does_nothing(built):
     assert not aggregate.refresh(built).rebuilt
     assert not risk.refresh_register(built, as_of=AS_OF)
+
+
+def test_a_build_recorded_before_migration_0008_still_refreshes_incrementally(built):
+    # Before 0008 the basis was stored in indicator_state.calendar; the rename keeps the values.
+    fx.execute(built, "ALTER TABLE indicator_state RENAME COLUMN basis TO calendar")
+    fx.execute(built, "DELETE FROM schema_migrations WHERE name = 'indicator_state_basis'")
+    assert [m.version for m in migrate.upgrade(built, "220000")] == [8]
+    revise(built, fx.CODE["A"], "2025-02", 2000, 2600)
+    assert refresh(built).changed == (fx.CODE["A"],)
