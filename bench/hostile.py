@@ -469,7 +469,7 @@ def main() -> None:
     summary = (
         f"\n\nEach file through `ingest_bytes(dry_run=True)` in a child process of its own; peak RSS "
         f"(VmHWM) less the child's RSS after imports and a warm-up; `--format json`: the size of the "
-        f"file's entry in the document `opsmon ingest --format json` prints. Caps (opsmon/ingest/parse.py, "
+        f"file's entry in the document `opsmon ingest --format json` prints. Caps (opsmon/ingest/read.py, "
         f"problems.py): {MAX_ROWS:,} rows, {MAX_COLUMNS} columns, {MAX_CELLS:,} cells, "
         f"{MAX_UNPACKED // 2**20} MB unpacked, 1,000 errors and 200 warnings listed. "
         f"Goal: < {GOAL_MB} MB above idle for any file under 20 MB. "
