@@ -1,0 +1,44 @@
+"""The check that no period of a file is locked, and the problem it reports when one is."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from opsmon.ingest.problems import Problem
+
+
+class PeriodLocked(Exception):
+    """A period in the file is locked; carries the problems to report."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems[0].message_en)
+        self.problems = problems
+
+
+def check_locks(conn: sa.Connection, periods: list[str]) -> None:
+    """Raise :class:`PeriodLocked` when any of *periods* ('YYYY-MM') is locked.
+
+    Holds a SHARE lock on ``period_locks`` until the storing transaction ends: a lock
+    being taken meanwhile waits for this upload to finish, so no upload lands in a
+    period locked while it was being stored.
+    """
+    conn.execute(sa.text("LOCK TABLE period_locks IN SHARE MODE"))
+    rows = conn.execute(
+        sa.text(
+            "SELECT to_char(period, 'YYYY-MM') AS period, locked_by, "
+            # TODO(timezone): the zone is being centralised; this literal should come from there.
+            "to_char(locked_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS locked_at "
+            "FROM period_locks WHERE to_char(period, 'YYYY-MM') = ANY(:p) ORDER BY period"
+        ),
+        {"p": periods},
+    ).all()
+    if rows:
+        raise PeriodLocked([
+            Problem(
+                None, "period", r.period, "period_locked",
+                f"报告期 {r.period} 已由 {r.locked_by} 于 {r.locked_at} 锁定，不能再修改。如需更正请联系省级管理员解锁。",
+                f"Period {r.period} was locked by {r.locked_by} at {r.locked_at}; "
+                "ask the provincial administrator to unlock it.",
+            )
+            for r in rows
+        ])
