@@ -7,9 +7,6 @@ Serve it with ``opsmon serve`` or, in production, a WSGI server::
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable
 from importlib import resources
 
 import dash
@@ -17,50 +14,15 @@ import flask
 from sqlalchemy.engine import Engine
 
 from opsmon import config
-from opsmon.dashboard import auth, context, shell
+from opsmon.dashboard import auth, cache, context, shell
+from opsmon.dashboard.page import callback_guard
 from opsmon.dashboard.pages import admin, hospital, overview, rankings, risk, submissions, targets, trends, upload
 from opsmon.dashboard.strings import t
 from opsmon.sql import get_engine
 
-PAGES = (overview, rankings, trends, risk, targets, submissions, upload, hospital, admin)
-# What opening each page needs (a permission of opsmon.access.roles); None: any signed-in user —
-# the hospital profile's data are scoped like everything else.
-PAGE_PERMISSIONS = {overview: "view_regions", rankings: "view_regions", trends: "view_regions",
-                    risk: "view_regions", targets: "view_regions", submissions: "view_regions",
-                    upload: "upload", hospital: None, admin: "admin"}
-
-
-# A page's component ids start with its module's name ("risk-map", "upload-preview"): a callback
-# whose outputs are a page's components answers only users who may open that page.
-_OUTPUT_ID = re.compile(r"(?<![A-Za-z0-9_-])([a-z]+)-[A-Za-z0-9_-]")
-PREFIX_PERMISSIONS = {page.__name__.rsplit(".", 1)[1]: permission for page, permission in PAGE_PERMISSIONS.items()}
-
-
-def check_callback_permission() -> None:
-    """``PermissionError`` (→ 403) for a callback of a page the signed-in user may not open.
-
-    Without it a hospital user could call a region page's callbacks directly (the data
-    would stay scoped, but the page is refused, and so must its callbacks be).
-    """
-    if flask.request.path != "/_dash-update-component":
-        return
-    body = flask.request.get_json(silent=True) or {}  # auth.gate has checked its shape
-    for prefix in set(_OUTPUT_ID.findall(str(body.get("output", "")))):
-        permission = PREFIX_PERMISSIONS.get(prefix)
-        if permission is not None and not auth.may(permission):
-            raise PermissionError(f"callbacks of the {prefix} page need {permission}")
-
-
-def _guard(page_layout: Callable, permission: str | None) -> Callable:
-    """*page_layout*, or a "not permitted" panel for users without *permission*."""
-
-    @functools.wraps(page_layout)
-    def guarded(*args, **kwargs):
-        if permission is not None and not auth.may(permission):
-            return shell.not_permitted(kwargs.get("lang"))
-        return page_layout(*args, **kwargs)
-
-    return guarded
+# Each module's PAGE says where the page lives and who may open it (opsmon.dashboard.page).
+PAGES = tuple(module.PAGE for module in (overview, rankings, trends, risk, targets, submissions, upload, hospital,
+                                         admin))
 
 
 def create_app(engine: Engine | None = None, settings: config.Settings | None = None) -> dash.Dash:
@@ -81,13 +43,11 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         serve_locally=True,
     )
     app.server.config[context.ENGINE_KEY] = engine or get_engine()
+    cache.install(app)
     auth.install(app, settings)
-    app.server.before_request(check_callback_permission)  # after the session checks of auth.install
+    app.server.before_request(callback_guard(PAGES))  # after the session checks of auth.install
     for page in PAGES:
         page.register()
-        entry = dash.page_registry[page.__name__]
-        entry["permission"] = PAGE_PERMISSIONS[page]
-        entry["layout"] = _guard(entry["layout"], PAGE_PERMISSIONS[page])
     app.layout = shell.layout
     return app
 
@@ -95,4 +55,3 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
 def create_server() -> flask.Flask:
     """The WSGI application, for gunicorn and other servers."""
     return create_app().server
-

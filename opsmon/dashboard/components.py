@@ -1,8 +1,8 @@
 """The pages' shared building blocks: cards, empty states, grids, controls, links.
 
 One component library (dash-bootstrap-components) and one grid (dash-ag-grid);
-every label comes from :mod:`opsmon.dashboard.strings`. Data reads go through
-:mod:`opsmon.indicators` only.
+every label comes from :mod:`opsmon.dashboard.strings`, in the request's language.
+Data reads go through :mod:`opsmon.dashboard.data` only.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from dash import dcc, html
 
 from opsmon import geo
 from opsmon.dashboard import auth, context, data, state
+from opsmon.dashboard.cache import memo
+from opsmon.dashboard.figures import GRAPH_CONFIG
 from opsmon.dashboard.format import period_label
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.strings import current_language, in_language, t
 from opsmon.indicators import CATALOGUE, SPANS, get, reporting
 from opsmon.indicators import periods as ind_periods
 from opsmon.indicators.periods import SPAN_LABELS
@@ -28,8 +30,6 @@ from opsmon.indicators.risk_rules import LEVEL_LABELS
 
 HISTORY_MONTHS = 36
 GROUP_ORDER = ("financial", "counts", "programme")
-RISK_COLORS = {"red": "danger", "orange": "warning", "yellow": "warning"}
-RISK_CLASS = {"red": "opsmon-risk-red", "orange": "opsmon-risk-orange", "yellow": "opsmon-risk-yellow"}
 
 
 # ----------------------------------------------------------------------------------------- data helpers
@@ -38,9 +38,9 @@ def province() -> str:
     return reporting.root_code(context.engine())
 
 
-def whole_region_label(lang: str) -> str:
+def whole_region_label() -> str:
     """What an empty region filter means: 全省, or 全国 in a national instance."""
-    return t("filter.whole_nation" if province() == geo.NATION else "filter.whole_province", lang)
+    return t("filter.whole_nation" if province() == geo.NATION else "filter.whole_province")
 
 
 def regions() -> pd.DataFrame:
@@ -55,9 +55,14 @@ def region_name(code: str | None, frame: pd.DataFrame | None = None) -> str:
     return str(hit.iloc[0]) if len(hit) else ""
 
 
-def available_periods(engine=None) -> list[str]:
+def available_periods() -> list[str]:
     """Months with reported data among the last three years, newest first ('YYYY-MM')."""
-    engine = engine or context.engine()
+    return _periods(context.engine())
+
+
+@memo
+def _periods(engine) -> list[str]:
+    # Memoised: every control of a page asks for them while its layout is built.
     latest = reporting.latest_period(engine)
     if latest is None:
         return []
@@ -67,41 +72,59 @@ def available_periods(engine=None) -> list[str]:
     return sorted(months, reverse=True) or [latest]
 
 
+@memo
+def evaluated_targets(engine, region: str, period: str) -> pd.DataFrame:
+    """:func:`opsmon.indicators.targets.evaluate` for *region* as of *period* (the targets page and the overview's cards)."""
+    return data.evaluate_targets(engine, region=region, as_of=period)
+
+
 def year_earlier(period: str) -> str:
-    return ind_periods.to_period(ind_periods.add_months(ind_periods.to_date(period), -12))
+    """The month twelve months before *period*."""
+    return months_before(period, 12)
 
 
 def months_before(period: str, months: int) -> str:
+    """The month *months* before *period* ('YYYY-MM')."""
     return ind_periods.to_period(ind_periods.add_months(ind_periods.to_date(period), -months))
 
 
 # ----------------------------------------------------------------------------------------- labels
-def enum_label(value: Any, lang: str) -> str:
-    """A registry value (三级, 综合医院 …) in *lang*."""
+def label(entry: Any) -> str:
+    """A catalogue entry's name (an indicator, a risk rule) in the request's language."""
+    return entry.label(current_language())
+
+
+def enum_label(value: Any) -> str:
+    """A registry value (三级, 综合医院 …) in the request's language."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
     if isinstance(value, bool):
-        return t("common.yes" if value else "common.no", lang)
-    return t(f"enum.{value}", lang) if lang == "en" else str(value)
+        return t("common.yes" if value else "common.no")
+    return t(f"enum.{value}") if current_language() == "en" else str(value)
 
 
-def span_label(span: str, lang: str) -> str:
-    return SPAN_LABELS[span][0 if lang == "zh" else 1]
+def span_label(span: str) -> str:
+    """当月 / Month …"""
+    return in_language(*SPAN_LABELS[span])
 
 
-def risk_level_label(level: str | None, lang: str) -> str:
-    if not level or level not in LEVEL_LABELS:
-        return "—"
-    return LEVEL_LABELS[level][0 if lang == "zh" else 1]
+def risk_level_label(level: str | None) -> str:
+    """红色 / Red … ('—' for none)."""
+    return in_language(*LEVEL_LABELS[level]) if level in LEVEL_LABELS else "—"
 
 
-def indicator_title(ind_id: str, lang: str) -> str:
+def indicator_title(ind_id: str) -> str:
     """'收支结余率（%）' — the name with its unit."""
     ind = get(ind_id)
     unit = {"%": "%", "": "", "家": "", "个": ""}.get(ind.unit) if ind.unit in ("%", "", "家", "个") else \
-        t(f"unit.{ind.unit}", lang)
-    return f"{ind.label(lang)}（{unit}）" if unit and lang == "zh" else (
-        f"{ind.label(lang)} ({unit})" if unit else ind.label(lang))
+        t(f"unit.{ind.unit}")
+    name = label(ind)
+    return f"{name}（{unit}）" if unit and current_language() == "zh" else (f"{name} ({unit})" if unit else name)
+
+
+def direct_label(name: Any) -> Any:
+    """*name* (a string, or a column of them) marked as run directly by the province: '梅河口市（省直管）'."""
+    return name + f"（{t('region.direct')}）"
 
 
 # ----------------------------------------------------------------------------------------- layout pieces
@@ -141,20 +164,19 @@ def kpi(label: str, value: str, test_id: str, *, sub: Any = None, badge: Any = N
     return dbc.Col(card, **(width or {"xs": 6, "md": 4, "xl": 3}))
 
 
-def empty(lang: str, hint_key: str = "data.none_hint", *, title_key: str = "data.none_period") -> html.Div:
+def empty(hint_key: str = "data.none_hint", *, title_key: str = "data.none_period") -> html.Div:
     """The friendly empty state: "本期暂无数据" and what to do about it."""
-    return html.Div([html.Div("∅", className="opsmon-empty-icon"), html.H5(t(title_key, lang)),
-                     html.P(t(hint_key, lang), className="mb-0")], className="opsmon-empty")
+    return html.Div([html.Div("∅", className="opsmon-empty-icon"), html.H5(t(title_key)),
+                     html.P(t(hint_key), className="mb-0")], className="opsmon-empty")
 
 
 def loading(child: Any) -> dcc.Loading:
     return dcc.Loading(child, type="dot", color="#1f4e79", delay_show=200)
 
 
-def risk_badge(level: str | None, lang: str) -> Any:
-    if not level:
-        return "—"
-    return html.Span(risk_level_label(level, lang), className=f"opsmon-risk {RISK_CLASS.get(level, '')}")
+def graph(component_id: str) -> dcc.Loading:
+    """A chart (``dcc.Graph`` served with the shipped topojson) with the app's loading dots."""
+    return dcc.Loading(dcc.Graph(id=component_id, config=GRAPH_CONFIG), type="dot", color="#1f4e79")
 
 
 # ----------------------------------------------------------------------------------------- controls
@@ -162,24 +184,29 @@ _DROPDOWN_LABELS = ("select_all", "deselect_all", "selected_count", "search", "c
                     "no_options_found")
 
 
-def dropdown(lang: str, **kwargs: Any) -> dcc.Dropdown:
-    """A ``dcc.Dropdown`` whose own labels ("Select All", "3 selected" …) are in *lang*."""
-    return dcc.Dropdown(labels={key: t(f"dropdown.{key}", lang) for key in _DROPDOWN_LABELS}, **kwargs)
+def dropdown(**kwargs: Any) -> dcc.Dropdown:
+    """A ``dcc.Dropdown`` whose own labels ("Select All", "3 selected" …) are in the request's language."""
+    return dcc.Dropdown(labels={key: t(f"dropdown.{key}") for key in _DROPDOWN_LABELS}, **kwargs)
 
 
-def period_dropdown(component_id: str, periods: Sequence[str], value: str | None, lang: str) -> dcc.Dropdown:
-    return dropdown(lang, id=component_id, options=[{"label": period_label(p, lang) + f"（{p}）" if lang == "zh"
-                                                   else f"{period_label(p, lang)} ({p})", "value": p}
-                                                  for p in periods],
-                        value=value, clearable=False, searchable=False)
+def labelled(label_key: str, control: Any, html_for: str | None = None, **width: Any) -> dbc.Col:
+    """A column holding a control under its label (*html_for*: the control's id, for screen readers)."""
+    return dbc.Col([dbc.Label(t(label_key), html_for=html_for), control], **width)
 
 
-def span_control(component_id: str, value: str, lang: str) -> dbc.RadioItems:
-    return dbc.RadioItems(id=component_id, options=[{"label": span_label(s, lang), "value": s} for s in SPANS],
+def period_dropdown(component_id: str, periods: Sequence[str], value: str | None) -> dcc.Dropdown:
+    zh = current_language() == "zh"
+    return dropdown(id=component_id, options=[{"label": f"{period_label(p)}（{p}）" if zh else f"{period_label(p)} ({p})",
+                                               "value": p} for p in periods],
+                    value=value, clearable=False, searchable=False)
+
+
+def span_control(component_id: str, value: str) -> dbc.RadioItems:
+    return dbc.RadioItems(id=component_id, options=[{"label": span_label(s), "value": s} for s in SPANS],
                           value=value, inline=True, className="opsmon-radio")
 
 
-def indicator_options(lang: str, ids: Iterable[str] | None = None) -> list[dict]:
+def indicator_options(ids: Iterable[str] | None = None) -> list[dict]:
     """Catalogue entries as dropdown options, grouped (a disabled header per group)."""
     wanted = set(ids) if ids is not None else None
     options: list[dict] = []
@@ -187,15 +214,14 @@ def indicator_options(lang: str, ids: Iterable[str] | None = None) -> list[dict]
         entries = [i for i in CATALOGUE if i.group == group and (wanted is None or i.id in wanted)]
         if not entries:
             continue
-        options.append({"label": f"— {t(f'group.{group}', lang)} —", "value": f"__{group}", "disabled": True})
-        options += [{"label": i.label(lang), "value": i.id, "search": f"{i.zh} {i.en} {i.id}"} for i in entries]
+        options.append({"label": f"— {t(f'group.{group}')} —", "value": f"__{group}", "disabled": True})
+        options += [{"label": label(i), "value": i.id, "search": f"{i.zh} {i.en} {i.id}"} for i in entries]
     return options
 
 
-def indicator_dropdown(component_id: str, value: str, lang: str, ids: Iterable[str] | None = None
-                       ) -> dcc.Dropdown:
-    return dropdown(lang, id=component_id, options=indicator_options(lang, ids), value=value, clearable=False,
-                        optionHeight=32, maxHeight=420)
+def indicator_dropdown(component_id: str, value: str, ids: Iterable[str] | None = None) -> dcc.Dropdown:
+    return dropdown(id=component_id, options=indicator_options(ids), value=value, clearable=False,
+                    optionHeight=32, maxHeight=420)
 
 
 def home_region() -> str:
@@ -221,7 +247,7 @@ def regions_in_scope() -> set[str]:
     return found
 
 
-def region_options(lang: str, levels: Sequence[str] = ("nation", "province", "prefecture", "county"),
+def region_options(levels: Sequence[str] = ("nation", "province", "prefecture", "county"),
                    include_root: bool = True) -> list[dict]:
     """Regions of *levels* as options, top down: each unit followed by the units under it (indented).
 
@@ -229,7 +255,7 @@ def region_options(lang: str, levels: Sequence[str] = ("nation", "province", "pr
 
     Only the regions in the signed-in user's scope are offered (the server enforces the scope anyway).
     """
-    options = _region_options(province(), lang, tuple(levels), include_root)
+    options = _region_options(province(), current_language(), tuple(levels), include_root)
     allowed = regions_in_scope()
     return [o for o in options if o["value"] in allowed]
 
@@ -264,44 +290,41 @@ def _region_options(root: str, lang: str, levels: tuple[str, ...], include_root:
     return options
 
 
-def filter_controls(prefix: str, lang: str, values: dict[str, Any], region: str | None = None,
-                    *, with_region: bool = True) -> list[dbc.Col]:
+def region_dropdown(component_id: str, value: str | None) -> dcc.Dropdown:
+    """A picker of the regions under the served one; empty means all of it (全省 / 全国)."""
+    return dropdown(id=component_id, options=region_options(include_root=False), value=value,
+                    placeholder=whole_region_label())
+
+
+def multi_dropdown(component_id: str, value: list[str], options: list[dict]) -> dcc.Dropdown:
+    """A multi-select whose empty value means "all"."""
+    return dropdown(id=component_id, multi=True, value=value, placeholder=t("filter.all"), options=options)
+
+
+def filter_controls(prefix: str, values: dict[str, Any], region: str | None = None) -> list[dbc.Col]:
     """Multi-selects for tier, category, affiliation, authority, a pilot choice and a region picker.
 
-    Ids: ``{prefix}-tier`` … ``{prefix}-pilot``, ``{prefix}-region``.
+    Ids: ``{prefix}-tier`` … ``{prefix}-pilot``, ``{prefix}-region``; *values* are the controls'
+    values (lists, and the pilot choice '', '1' or '0').
     """
-    cols = []
-    for key in ("tier", "category", "affiliation", "authority"):
-        cols.append(dbc.Col([
-            dbc.Label(t(f"filter.{key}", lang), html_for=f"{prefix}-{key}"),
-            dropdown(lang, id=f"{prefix}-{key}", multi=True, value=values.get(key, []),
-                         placeholder=t("filter.all", lang),
-                         options=[{"label": enum_label(v, lang), "value": v} for v in FILTERS[key]]),
-        ], xs=6, md=4, xl=2))
-    pilot = values.get("pilot")
-    cols.append(dbc.Col([
-        dbc.Label(t("filter.pilot", lang), html_for=f"{prefix}-pilot"),
-        dropdown(lang, id=f"{prefix}-pilot", clearable=False, searchable=False,
-                     value="" if pilot is None else ("1" if pilot else "0"),
-                     options=[{"label": t("filter.all", lang), "value": ""},
-                              {"label": t("filter.pilot_only", lang), "value": "1"},
-                              {"label": t("filter.pilot_none", lang), "value": "0"}]),
-    ], xs=6, md=4, xl=2))
-    if with_region:
-        cols.append(dbc.Col([
-            dbc.Label(t("filter.region", lang), html_for=f"{prefix}-region"),
-            dropdown(lang, id=f"{prefix}-region", options=region_options(lang, include_root=False),
-                         value=region, placeholder=whole_region_label(lang)),
-        ], xs=6, md=4, xl=2))
+    width = {"xs": 6, "md": 4, "xl": 2}
+    cols = [labelled(f"filter.{key}", multi_dropdown(f"{prefix}-{key}", values.get(key, []), [
+        {"label": enum_label(v), "value": v} for v in FILTERS[key]]), f"{prefix}-{key}", **width)
+        for key in ("tier", "category", "affiliation", "authority")]
+    cols.append(labelled("filter.pilot", dropdown(
+        id=f"{prefix}-pilot", clearable=False, searchable=False, value=values.get("pilot", ""),
+        options=[{"label": t("filter.all"), "value": ""}, {"label": t("filter.pilot_only"), "value": "1"},
+                 {"label": t("filter.pilot_none"), "value": "0"}]), f"{prefix}-pilot", **width))
+    cols.append(labelled("filter.region", region_dropdown(f"{prefix}-region", region), f"{prefix}-region", **width))
     return cols
 
 
-def download_buttons(prefix: str, lang: str) -> list[Any]:
+def download_buttons(prefix: str) -> list[Any]:
     """CSV and XLSX buttons (``{prefix}-csv``, ``{prefix}-xlsx``) and their ``dcc.Download``."""
     return [
-        dbc.Button(t("export.csv", lang), id=f"{prefix}-csv", size="sm", color="secondary", outline=True,
+        dbc.Button(t("export.csv"), id=f"{prefix}-csv", size="sm", color="secondary", outline=True,
                    className="opsmon-download"),
-        dbc.Button(t("export.xlsx", lang), id=f"{prefix}-xlsx", size="sm", color="primary", outline=True,
+        dbc.Button(t("export.xlsx"), id=f"{prefix}-xlsx", size="sm", color="primary", outline=True,
                    className="opsmon-download"),
         dcc.Download(id=f"{prefix}-download"),
     ]
@@ -318,21 +341,20 @@ _GRID_LOCALE_KEYS = (
 )
 
 
-def grid_locale(lang: str) -> dict[str, str]:
+def grid_locale() -> dict[str, str]:
     """AG Grid's ``localeText`` (read once, when the grid is created); English is the grid's own."""
-    if lang == "en":
+    if current_language() == "en":
         return {}
-    out = {key: t(f"aggrid.{key}", lang) for key in _GRID_LOCALE_KEYS}
-    out.update({"page": t("grid.page", lang), "of": t("grid.of", lang), "to": t("grid.to", lang),
-                "noRowsToShow": t("grid.no_rows", lang)})
+    out = {key: t(f"aggrid.{key}") for key in _GRID_LOCALE_KEYS}
+    out.update({"page": t("grid.page"), "of": t("grid.of"), "to": t("grid.to"), "noRowsToShow": t("grid.no_rows")})
     return out
 
 
-def grid(component_id: str, rows: list[dict], columns: list[dict], lang: str, *, height: int | None = 460,
+def grid(component_id: str, rows: list[dict], columns: list[dict], *, height: int | None = 460,
          quick_filter: str | None = None, page_size: int | None = None, filters: bool = True,
          **kwargs: Any) -> dag.AgGrid:
     """An AG Grid with the app's defaults: sortable, filterable, resizable columns, Chinese locale."""
-    options: dict[str, Any] = {"localeText": grid_locale(lang), "enableCellTextSelection": True,
+    options: dict[str, Any] = {"localeText": grid_locale(), "enableCellTextSelection": True,
                                "ensureDomOrder": True, "suppressDragLeaveHidesColumns": True,
                                "animateRows": False, "tooltipShowDelay": 300}
     if quick_filter:
@@ -353,6 +375,11 @@ def grid(component_id: str, rows: list[dict], columns: list[dict], lang: str, *,
     )
 
 
+def column(field: str, header_key: str, **extra: Any) -> dict:
+    """A text column headed by the label *header_key*."""
+    return {"field": field, "headerName": t(header_key), **extra}
+
+
 def number_column(field: str, header: str, fmt: str, **extra: Any) -> dict:
     """A numeric column shown with d3 *fmt*, '—' when missing; sorts and filters as numbers."""
     return {"field": field, "headerName": header, "type": "numericColumn",
@@ -366,50 +393,23 @@ def link_column(field: str, header: str, href_field: str = "href", **extra: Any)
             "cellRendererParams": {"hrefField": href_field}, "filter": "agTextColumnFilter", **extra}
 
 
-def hospital_href(code: str, lang: str, period: str | None = None) -> str:
-    return state.href(f"/hospital/{code}", lang, period=period)
+def pill_column(field: str, header_key: str, class_field: str, **extra: Any) -> dict:
+    """A column of coloured pills (a status), each coloured by the row's *class_field*."""
+    return {"field": field, "headerName": t(header_key), "cellRenderer": "OpsmonPill",
+            "cellRendererParams": {"classField": class_field}, **extra}
 
 
-def quick_search(component_id: str, lang: str) -> dbc.Input:
-    return dbc.Input(id=component_id, type="search", size="sm", placeholder=t("grid.search", lang),
+def risk_column(field: str, **extra: Any) -> dict:
+    """A column of risk levels (红/橙/黄), each coloured by the row's ``level``."""
+    return {"field": field, "headerName": t("col.level"), "cellRenderer": "OpsmonRisk",
+            "cellRendererParams": {"levelField": "level"}, **extra}
+
+
+def hospital_href(code: str, period: str | None = None) -> str:
+    """The link to a hospital's profile (in the request's language)."""
+    return state.href(f"/hospital/{code}", period=period)
+
+
+def quick_search(component_id: str) -> dbc.Input:
+    return dbc.Input(id=component_id, type="search", size="sm", placeholder=t("grid.search"),
                      className="opsmon-search", debounce=True)
-
-
-# ----------------------------------------------------------------------------------------- URL ⇄ controls
-def parse_search(search: str | None) -> dict[str, Any]:
-    """A query string as Dash passes it to layouts (one value, or a list when a key repeats)."""
-    from urllib.parse import parse_qs
-
-    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
-    return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
-
-
-def url_sync(prefix: str, controls: Sequence[tuple[str, str, str]], read, params) -> Any:
-    """Keep the page's controls and its URL in step, both ways, in one callback.
-
-    *controls*: (component id, property, key). ``read(query) -> {key: value}``
-    gives the controls' values for a query string (the same function the layout
-    uses); ``params({key: value}, view) -> dict`` gives the URL parameters for the
-    controls' values (and the page's ``{prefix}-view`` store). A control change pushes a history entry (``{prefix}-url``
-    has ``refresh=False``); Back or Forward changes ``{prefix}-url``'s search,
-    and the controls are set from it — Dash's page router only re-renders when
-    the URL differs from the one it last rendered.
-    """
-    from dash import Input, Output, State, callback, ctx, no_update
-
-    keys = [key for _, _, key in controls]
-
-    @callback(*[Output(cid, prop) for cid, prop, _ in controls],
-              Output(f"{prefix}-url", "search"),
-              *[Input(cid, prop) for cid, prop, _ in controls], Input(f"{prefix}-url", "search"),
-              State(f"{prefix}-view", "data"), prevent_initial_call=True)
-    def sync(*args):
-        values, search, view = dict(zip(keys, args[:len(keys)])), args[len(keys)], args[len(keys) + 1] or {}
-        if ctx.triggered_id == f"{prefix}-url":
-            restored = read(parse_search(search))
-            return [no_update if restored.get(k) == values[k] else restored.get(k) for k in keys] + [no_update]
-        wanted = state.search({**params(values, view), "lang": view.get("lang")})
-        return [no_update] * len(keys) + [wanted if wanted != (search or "") else no_update]
-
-    return sync
-

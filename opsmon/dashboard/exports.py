@@ -30,28 +30,26 @@ from opsmon import spreadsheet
 from opsmon.dashboard import data
 from opsmon.dashboard.components import enum_label, region_name, span_label
 from opsmon.dashboard.format import timestamp
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.strings import current_language, t, using_language
 from opsmon.indicators import export as api_export
 
 PREAMBLE_LINES = 2
-MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def filters_text(view_filters: Mapping[str, Any], lang: str, region: str | None = None) -> str:
+def filters_text(view_filters: Mapping[str, Any], region: str | None = None) -> str:
     """'医院级别=三级、二级；地区=长春市' — the filters of a view, for titles and file names ('无' when none)."""
     parts = []
     for key, value in view_filters.items():
         if value in (None, [], ""):
             continue
         if key == "pilot":
-            text = t("filter.pilot_only" if value else "filter.pilot_none", lang)
-            parts.append(text)
+            parts.append(t("filter.pilot_only" if value else "filter.pilot_none"))
             continue
         values = value if isinstance(value, (list, tuple)) else [value]
-        parts.append(f"{t(f'filter.{key}', lang)}={'、'.join(enum_label(v, lang) for v in values)}")
+        parts.append(f"{t(f'filter.{key}')}={'、'.join(enum_label(v) for v in values)}")
     if region:
-        parts.append(f"{t('filter.region', lang)}={region_name(region)}")
-    return "；".join(parts) if parts else t("filters.none", lang)
+        parts.append(f"{t('filter.region')}={region_name(region)}")
+    return "；".join(parts) if parts else t("filters.none")
 
 
 def file_name(*parts: str, as_of: datetime | None, ext: str) -> str:
@@ -73,53 +71,56 @@ def send(content: bytes, filename: str, *, rows: int) -> dict:
     return dcc.send_bytes(content, filename)
 
 
-def _as_of_text(as_of: datetime | None, lang: str) -> str:
-    return t("export.as_of", lang).format(as_of=timestamp(as_of) if as_of else "—")
+def _as_of_text(as_of: datetime | None) -> str:
+    return t("export.as_of").format(as_of=timestamp(as_of) if as_of else "—")
 
 
-def preamble(title: str, as_of: datetime | None, lang: str) -> list[str]:
+def preamble(title: str, as_of: datetime | None) -> list[str]:
     """The :data:`PREAMBLE_LINES` lines heading a CSV download: *title* and the as-of time."""
-    return [title, _as_of_text(as_of, lang)]
+    return [title, _as_of_text(as_of)]
 
 
-def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetime | None, lang: str) -> bytes:
+def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetime | None) -> bytes:
     """A query frame as CSV or XLSX bytes, via the indicator API's exporter (CSV with the preamble)."""
-    lines = preamble(title, as_of, lang) if fmt == "csv" else ()
-    return api_export.export_table(frame, fmt, title=title, as_of=as_of, language=lang, preamble=lines)
+    lines = preamble(title, as_of) if fmt == "csv" else ()
+    return api_export.export_table(frame, fmt, title=title, as_of=as_of, language=current_language(), preamble=lines)
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | None]], fmt: str, *, title: str,
-          subtitle: str, as_of: datetime | None, lang: str) -> bytes:
+          subtitle: str, as_of: datetime | None, lang: str | None = None) -> bytes:
     """A page table as CSV (UTF-8 with BOM, after the preamble) or XLSX, text cells neutralised.
 
     *columns*: (frame column, header, Excel number format or None). XLSX rows 1–2
     carry *title* and *subtitle* (the filters) and the as-of time; the header is row 4.
     Timestamps are written as local time (:func:`opsmon.dashboard.format.timestamp`) in XLSX.
+    *lang*: the as-of line's language (default: the request's; callers outside a request name it).
     """
     selected = frame[[col for col, _, _ in columns]]
     headers = [header for _, header, _ in columns]
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"format must be csv or xlsx, got {fmt!r}")
+    with using_language(lang or current_language()):
+        as_of_text = _as_of_text(as_of)
     if fmt == "csv":
         data = selected.set_axis(headers, axis="columns")
-        return spreadsheet.csv_bytes(data, preamble=preamble(f"{title}（{subtitle}）", as_of, lang))
-    if fmt != "xlsx":
-        raise ValueError(f"format must be csv or xlsx, got {fmt!r}")
+        return spreadsheet.csv_bytes(data, preamble=[f"{title}（{subtitle}）", as_of_text])
     return spreadsheet.xlsx_bytes(
-        title, f"{subtitle}　{_as_of_text(as_of, lang)}", headers, selected.itertuples(index=False),
+        title, f"{subtitle}　{as_of_text}", headers, selected.itertuples(index=False),
         column_formats={i: number_format for i, (_, _, number_format) in enumerate(columns) if number_format},
         widths=[spreadsheet.default_width(header, padding=4) for header in headers],
         sheet=sheet_safe(title), format_timestamp=timestamp)
 
 
-def selection_title(base: str, indicator_label: str | None, period: str | None, span: str | None, lang: str,
+def selection_title(base: str, indicator_label: str | None, period: str | None, span: str | None,
                     view_filters: Mapping[str, Any] | None = None, region: str | None = None) -> str:
     """'指标排名：收支结余率（2026-10，当月；筛选：医院级别=三级）' — an export's title."""
-    inner = [p for p in (period, span_label(span, lang) if span else None) if p]
-    text = base + (f"：{indicator_label}" if indicator_label and lang == "zh" else
+    zh = current_language() == "zh"
+    inner = [p for p in (period, span_label(span) if span else None) if p]
+    text = base + (f"：{indicator_label}" if indicator_label and zh else
                    f": {indicator_label}" if indicator_label else "")
-    filt = filters_text(view_filters or {}, lang, region)
-    sep = "，" if lang == "zh" else ", "
-    detail = sep.join(inner) + ("；" if lang == "zh" else "; ") + t("filters.used", lang).format(filters=filt)
-    return f"{text}（{detail}）" if lang == "zh" else f"{text} ({detail})"
+    filt = filters_text(view_filters or {}, region)
+    detail = ("，" if zh else ", ").join(inner) + ("；" if zh else "; ") + t("filters.used").format(filters=filt)
+    return f"{text}（{detail}）" if zh else f"{text} ({detail})"
 
 
 def sheet_safe(title: str) -> str:

@@ -1,38 +1,15 @@
-"""Figures shared by pages: the offline choropleth map."""
+"""Figures shared by pages: the offline choropleth map, ranked bars, the shared look."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from opsmon.dashboard.format import d3_format
+
 # plotly.js fetches its base topojson even for geojson maps; we serve it ourselves
 # (assets/topojson) so the map works on an intranet with no internet access.
 GRAPH_CONFIG = {"topojsonURL": "/assets/topojson/", "displaylogo": False, "locale": "zh-CN"}
-
-
-def choropleth(frame: pd.DataFrame, geojson: dict, value: str, *, hover_name: str = "name",
-               colorscale: str = "Blues", value_format: str = ",.0f", title: str = "") -> go.Figure:
-    """A choropleth of *frame* (one row per region, ``code`` = adcode) on *geojson*.
-
-    Regions are drawn in frame order, so a county-level unit listed after the
-    prefectures sits on top of the prefecture that surrounds it.
-    """
-    fig = go.Figure(go.Choropleth(
-        geojson=geojson,
-        featureidkey="properties.adcode",
-        locations=frame["code"],
-        z=frame[value],
-        text=frame[hover_name],
-        colorscale=colorscale,
-        marker_line_color="white",
-        marker_line_width=1,
-        hovertemplate=f"%{{text}}<br>{title}: %{{z:{value_format}}}<extra></extra>",
-        colorbar={"title": {"text": title, "side": "right"}, "thickness": 12},
-    ))
-    fig.update_geos(fitbounds="locations", visible=False)
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=460,
-                      paper_bgcolor="rgba(0,0,0,0)", geo_bgcolor="rgba(0,0,0,0)")
-    return fig
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -83,7 +60,7 @@ def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: st
     Without a *hover* column, "coverage_text reporting/expected" is shown. Regions
     without a value are drawn grey; *highlight* (an adcode) gets a thick outline.
     """
-    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+    fmt = d3_format(ind)
     has = frame[frame["value"].notna()]
     missing = frame[frame["value"].isna()]
     fig = go.Figure()
@@ -116,16 +93,13 @@ def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: st
     return fig
 
 
-def bar_ranking(frame: pd.DataFrame, ind, *, title: str, label: str = "name", highlight_col: str | None = None,
-                peer: float | None = None, peer_label: str = "", height: int | None = None) -> go.Figure:
-    """Horizontal bars, best at the top, with an optional peer-median line."""
-    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+def bar_ranking(frame: pd.DataFrame, ind, *, title: str, peer: float | None = None, peer_label: str = ""
+                ) -> go.Figure:
+    """Horizontal bars of ``value`` by ``name``, best at the top, with an optional peer-median line."""
+    fmt = d3_format(ind)
     data = frame[frame["value"].notna()]
-    colors = ["#1f4e79"] * len(data)
-    if highlight_col and highlight_col in data:
-        colors = ["#c0392b" if flag else "#1f4e79" for flag in data[highlight_col]]
     fig = go.Figure(go.Bar(
-        x=data["value"], y=data[label], orientation="h", marker_color=colors,
+        x=data["value"], y=data["name"], orientation="h", marker_color=["#1f4e79"] * len(data),
         hovertemplate=f"%{{y}}<br>{title}: %{{x:{fmt}}}<extra></extra>",
         texttemplate=f"%{{x:{fmt}}}", textposition="outside", cliponaxis=False,
     ))
@@ -133,19 +107,10 @@ def bar_ranking(frame: pd.DataFrame, ind, *, title: str, label: str = "name", hi
         fig.add_vline(x=peer, line_dash="dash", line_color="#e67e22",
                       annotation_text=peer_label, annotation_position="bottom right",
                       annotation_font_color="#e67e22")
-    n = len(data)
-    style_figure(fig, height or max(300, min(2400, 22 * n + 80)))
+    style_figure(fig, max(300, min(2400, 22 * len(data) + 80)))
     fig.update_yaxes(autorange="reversed", tickfont={"size": 12})
     fig.update_xaxes(tickformat=fmt)
     fig.update_layout(margin={"l": 10, "r": 40, "t": 30, "b": 10}, showlegend=False, bargap=0.25)
-    return fig
-
-
-def line_chart(height: int = 380) -> go.Figure:
-    """An empty styled figure for time series."""
-    fig = go.Figure()
-    style_figure(fig, height)
-    fig.update_layout(hovermode="x unified")
     return fig
 
 

@@ -1,10 +1,12 @@
-"""Numbers and times formatted for Chinese readers."""
+"""Numbers and times formatted for Chinese readers (and English ones, in the request's language)."""
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from opsmon.dashboard.strings import current_language
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -34,12 +36,12 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def money(yuan: float | None, lang: str = "zh") -> str:
+def money(yuan: float | None) -> str:
     """Money for Chinese readers: 亿元 from 1e8, 万元 from 1e4, else 元 (en: ¥ with m / bn)."""
     if _missing(yuan):
         return "—"
     size = abs(yuan)
-    if lang == "en":
+    if current_language() == "en":
         if size >= 1e9:
             return f"¥{yuan / 1e9:,.2f} bn"
         if size >= 1e6:
@@ -63,7 +65,7 @@ def number(value: float | None, decimals: int = 1) -> str:
 _UNIT_TEXT = {"元": ("元", "yuan"), "家": ("家", ""), "个": ("个", ""), "月": ("个月", "months"), "日": ("日", "days")}
 
 
-def indicator_value(ind, value: float | None, lang: str = "zh") -> str:
+def indicator_value(ind, value: float | None) -> str:
     """*value* of catalogue entry *ind* as a person reads it.
 
     Percentages with one decimal (0.4907 → 49.1%); money totals (元 sums) in
@@ -74,38 +76,26 @@ def indicator_value(ind, value: float | None, lang: str = "zh") -> str:
     if ind.unit == "%":
         return percent(value, 1)
     if ind.unit == "元" and ind.kind == "sum":  # a total (拖欠薪酬总额); per-unit 元 (次均费用) stays in 元
-        return money(value, lang)
+        return money(value)
     if ind.unit in ("家", "个"):
         return integer(value)
-    unit = _UNIT_TEXT.get(ind.unit, (ind.unit, ind.unit))[0 if lang == "zh" else 1]
+    unit = _UNIT_TEXT.get(ind.unit, (ind.unit, ind.unit))[0 if current_language() == "zh" else 1]
     text = number(value, ind.decimals)
     return f"{text} {unit}".strip() if unit else text
 
 
-def indicator_change(ind, value: float | None, last_year: float | None, lang: str = "zh") -> str:
-    """The change from *last_year* to *value*: percentage points for percentages, growth otherwise."""
-    if _missing(value) or _missing(last_year):
-        return "—"
-    if ind.unit == "%":
-        points = (value - last_year) * 100
-        return f"{points:+.1f} 个百分点" if lang == "zh" else f"{points:+.1f} pp"
-    if last_year == 0:
-        return "—"
-    return f"{(value / last_year - 1) * 100:+.1f}%"
-
-
 def d3_format(ind) -> str:
-    """The d3-format spec of *ind*'s raw values (for AG Grid and plotly)."""
+    """The d3-format spec of *ind*'s raw values (for AG Grid columns and plotly axes and hovers)."""
     if ind.unit == "%":
         return ".1%"
     return f",.{ind.decimals}f"
 
 
-def period_label(period: str | None, lang: str = "zh") -> str:
+def period_label(period: str | None) -> str:
     """'2026-10' → '2026年10月' (en: 'Oct 2026')."""
     if not period:
         return "—"
     year, month = (int(x) for x in period.split("-"))
-    if lang == "en":
+    if current_language() == "en":
         return datetime(year, month, 1).strftime("%b %Y")
     return f"{year}年{month}月"

@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 from opsmon.access import roles
 from opsmon.dashboard import auth, components, context, data, state
 from opsmon.dashboard.format import timestamp
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.strings import current_language, in_language, t, using_language
 from opsmon.indicators import reporting
 
 
@@ -29,7 +29,12 @@ def _nav_pages() -> list[dict]:
             and (p.get("permission") is None or auth.may(p["permission"]))]
 
 
-def user_menu(lang: str) -> html.Div:
+def _language_of(search: str | None) -> str:
+    """The language a URL's query string asks for."""
+    return state.language(parse_qs((search or "").lstrip("?")).get("lang"))
+
+
+def user_menu() -> html.Div:
     """Who is signed in (name · role · unit) and the sign-out button (a POST form: no link can sign you out)."""
     user = auth.current_user()
     if user is None:
@@ -37,53 +42,51 @@ def user_menu(lang: str) -> html.Div:
     role = roles.get(user.role)
     unit = components.region_name(user.scope) if user.region_adcode else user.scope
     return html.Div([
-        html.Span([html.Strong(user.display_name or user.username), f" · {role.en if lang == 'en' else role.zh}",
+        html.Span([html.Strong(user.display_name or user.username), f" · {in_language(role.zh, role.en)}",
                    html.Span(f" · {unit}", className="d-none d-lg-inline")], className="opsmon-user me-2",
                   id="user-name"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token(), id="signout-csrf"),
-                   dbc.Button(t("nav.signout", lang), type="submit", size="sm", color="light", outline=True,
+                   dbc.Button(t("nav.signout"), type="submit", size="sm", color="light", outline=True,
                               id="signout")], action="/logout", method="post", className="d-inline"),
     ], className="d-flex align-items-center ms-2")
 
 
-def not_permitted(lang: str | None) -> dbc.Alert:
+def not_permitted() -> dbc.Alert:
     """The panel a page shows to a user whose role may not open it."""
-    lang = state.language(lang)
     user = auth.current_user()
     role = roles.get(user.role) if user else None
     home = auth.home_for(user) if user else "/login"
-    return dbc.Alert([html.H4(t("access.denied_title", lang)),
-                      html.P(t("access.denied", lang).format(role=(role.en if lang == "en" else role.zh)
-                                                              if role else "—")),
-                      dcc.Link(t("nav.hospital", lang) if user and user.hospital_code else t("nav.overview", lang),
-                               href=state.href(home, lang))],
+    return dbc.Alert([html.H4(t("access.denied_title")),
+                      html.P(t("access.denied").format(role=in_language(role.zh, role.en) if role else "—")),
+                      dcc.Link(t("nav.hospital") if user and user.hospital_code else t("nav.overview"),
+                               href=state.href(home))],
                      color="warning", id="not-permitted", className="mt-4")
 
 
-def as_of_stamp(lang: str) -> html.Span:
+def as_of_stamp() -> html.Span:
     """"数据截至：2026-11-08 14:05" — when the latest accepted submission finished."""
     as_of = reporting.data_as_of(context.engine())
-    return html.Span([t("data.as_of", lang), "：" if lang == "zh" else ": ",
-                      timestamp(as_of) if as_of else t("data.none", lang)], id="as-of", className="opsmon-asof")
+    return html.Span([t("data.as_of"), "：" if current_language() == "zh" else ": ",
+                      timestamp(as_of) if as_of else t("data.none")], id="as-of", className="opsmon-asof")
 
 
-def navbar(pathname: str | None, lang: str) -> dbc.Container:
-    """The bar's content for the page at *pathname* in *lang*."""
+def navbar(pathname: str | None) -> dbc.Container:
+    """The bar's content for the page at *pathname*."""
     links = [
-        dbc.NavItem(dbc.NavLink(t(page["name"], lang), href=state.href(page["relative_path"], lang),
+        dbc.NavItem(dbc.NavLink(t(page["name"]), href=state.href(page["relative_path"]),
                                 active=(pathname or "/") == page["relative_path"]
                                 or (page["relative_path"] != "/" and (pathname or "").startswith(page["relative_path"]))))
         for page in _nav_pages()
     ]
     return dbc.Container([
-        dbc.NavbarBrand(t("app.brand", lang), href=state.href("/", lang), className="opsmon-brand"),
+        dbc.NavbarBrand(t("app.brand"), href=state.href("/"), className="opsmon-brand"),
         dbc.Nav(links, navbar=True, className="me-auto flex-wrap"),
-        html.Div(components.dropdown(lang, id="hospital-search", options=[], placeholder=t("nav.search", lang),
-                              className="opsmon-navsearch", optionHeight=36, maxHeight=400),
+        html.Div(components.dropdown(id="hospital-search", options=[], placeholder=t("nav.search"),
+                                     className="opsmon-navsearch", optionHeight=36, maxHeight=400),
                  className="me-3 d-none d-md-block"),
-        dbc.Button(t("lang.toggle", lang), id="lang-toggle", size="sm", color="light", outline=True,
-                   className="opsmon-lang", title=t("lang.toggle_title", lang)),
-        user_menu(lang),
+        dbc.Button(t("lang.toggle"), id="lang-toggle", size="sm", color="light", outline=True,
+                   className="opsmon-lang", title=t("lang.toggle_title")),
+        user_menu(),
     ], fluid=True)
 
 
@@ -93,27 +96,28 @@ def _initial_view() -> tuple[str, str]:
         ref = urlparse(flask.request.referrer or "")
     except RuntimeError:  # outside a request
         return "/", "zh"
-    return ref.path or "/", state.language(parse_qs(ref.query).get("lang"))
+    return ref.path or "/", _language_of(ref.query)
 
 
 def layout() -> html.Div:
     """Called on every page load."""
     path, lang = _initial_view()
-    return html.Div([
-        dcc.Location(id="url", refresh="callback-nav"),
-        dcc.Location(id="shell-go", refresh="callback-nav"),
-        dbc.Navbar(navbar(path, lang), id="navbar", color="#1f4e79", dark=True, className="opsmon-navbar"),
-        html.Div(as_of_stamp(lang), id="shell-status", className="opsmon-status"),
-        dbc.Container(dash.page_container, fluid=True, className="pb-5 opsmon-main"),
-    ])
+    with using_language(lang):
+        return html.Div([
+            dcc.Location(id="url", refresh="callback-nav"),
+            dcc.Location(id="shell-go", refresh="callback-nav"),
+            dbc.Navbar(navbar(path), id="navbar", color="#1f4e79", dark=True, className="opsmon-navbar"),
+            html.Div(as_of_stamp(), id="shell-status", className="opsmon-status"),
+            dbc.Container(dash.page_container, fluid=True, className="pb-5 opsmon-main"),
+        ])
 
 
 @callback(Output("navbar", "children"), Output("shell-status", "children"), Input("url", "pathname"),
           Input("url", "search"))
 def update_navbar(pathname: str | None, search: str | None):
     """Redraw the bar and the as-of stamp when the page or the language changes."""
-    lang = state.language(parse_qs((search or "").lstrip("?")).get("lang"))
-    return navbar(pathname, lang), as_of_stamp(lang)
+    with using_language(_language_of(search)):
+        return navbar(pathname), as_of_stamp()
 
 
 @callback(Output("hospital-search", "options"), Input("hospital-search", "search_value"),
@@ -130,8 +134,8 @@ def hospital_options(text: str | None, search: str | None):
     needle = text.strip().upper()
     hits = frame[frame["name"].str.upper().str.contains(needle, regex=False)
                  | frame["code"].str.contains(needle, regex=False)].head(30)
-    lang = state.language(parse_qs((search or "").lstrip("?")).get("lang"))
-    return [{"label": row.name, "value": state.href(f"/hospital/{row.code}", lang)} for row in hits.itertuples()]
+    with using_language(_language_of(search)):
+        return [{"label": row.name, "value": state.href(f"/hospital/{row.code}")} for row in hits.itertuples()]
 
 
 @callback(Output("shell-go", "href"), Input("hospital-search", "value"), prevent_initial_call=True)

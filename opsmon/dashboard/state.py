@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from opsmon.dashboard.strings import current_language
 from opsmon.indicators import IDS, SPANS
 from opsmon.indicators.restrict import FILTERS
 
-LANGUAGES = ("zh", "en")
 # Hospital-attribute filters the pages offer, in display order (query-string key → restrict filter key).
 FILTER_KEYS: dict[str, str] = {"tier": "tier", "category": "category", "affiliation": "affiliation",
                                "authority": "authority", "pilot": "is_pilot"}
@@ -154,18 +154,6 @@ def search(params: Mapping[str, Any]) -> str:
     return "?" + urlencode(items, safe=",") if items else ""
 
 
-def href(path: str, lang: str = "zh", **params: Any) -> str:
-    """A link to *path* with *params* in its query string, keeping the language."""
-    return path + search({**params, "lang": lang})
-
-
-def toggle_language(search_string: str | None) -> str:
-    """The same query string in the other language (used by the navbar's toggle)."""
-    from urllib.parse import parse_qsl
-
-    pairs = [(k, v) for k, v in parse_qsl((search_string or "").lstrip("?"), keep_blank_values=True)]
-    is_en = any(k == "lang" and v == "en" for k, v in pairs)
-    pairs = [(k, v) for k, v in pairs if k != "lang"]
-    if not is_en:
-        pairs.append(("lang", "en"))
-    return "?" + urlencode(pairs, safe=",") if pairs else ""
+def href(path: str, **params: Any) -> str:
+    """A link to *path* with *params* in its query string, in the request's language."""
+    return path + search({**params, "lang": current_language()})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-LANGUAGES = ("zh", "en")
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 DEFAULT_LANGUAGE = "zh"
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -524,7 +527,33 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def t(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
-    """The label *key* in *lang* ('zh' or 'en'); a missing key is a programming error."""
+# The language of the request being served: set once per request — a page's layout from its URL's
+# ``?lang=``, a page's callbacks from the language the page was rendered in (opsmon.dashboard.page),
+# the frame's callbacks from the URL (opsmon.dashboard.shell) — and read by t() and every helper.
+_LANGUAGE: ContextVar[str] = ContextVar("opsmon_language", default=DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    """The request's language: 'zh' (the default) or 'en'."""
+    return _LANGUAGE.get()
+
+
+@contextmanager
+def using_language(lang: str | None) -> Iterator[str]:
+    """Serve what runs inside in *lang* ('en' for English, anything else Chinese); restored after."""
+    token = _LANGUAGE.set("en" if lang == "en" else DEFAULT_LANGUAGE)
+    try:
+        yield _LANGUAGE.get()
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def in_language(zh: str, en: str) -> str:
+    """*zh* or *en*, whichever is the request's language (for names kept outside this table: roles, rules …)."""
+    return en if _LANGUAGE.get() == "en" else zh
+
+
+def t(key: str, lang: str | None = None) -> str:
+    """The label *key* in *lang*, by default the request's language; a missing key is a programming error."""
     zh, en = STRINGS[key]
-    return en if lang == "en" else zh
+    return en if (lang or _LANGUAGE.get()) == "en" else zh

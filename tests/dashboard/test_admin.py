@@ -33,7 +33,7 @@ def test_an_administrator_locks_and_unlocks_a_period(app, engine):
         alert, rows = clicked("admin-lock", admin.change_lock, 1, None, "2026-10", "审核完毕", {"lang": "zh"})
         assert alert.children == "已锁定 2026-10：此后该期的上报将被拒绝。"
         assert [(r["period"], r["locked_by"], r["reason"]) for r in rows] == [("2026-10", "test-admin", "审核完毕")]
-        entries = admin.audit_rows(None, "period.lock", None, None, "zh")
+        entries = admin.audit_rows(None, "period.lock", None, None)
         assert [(e["username"], e["action"], e["object"]) for e in entries] == [("test-admin", "锁定报告期", "2026-10")]
 
         alert, _ = clicked("admin-lock", admin.change_lock, 2, None, "2026-10", None, {"lang": "zh"})

@@ -22,9 +22,8 @@ def slow_read(engine, region: str, filters: dict) -> str:
 
 @pytest.fixture
 def app(engine):
-    cache.clear()
     calls.clear()
-    return create_app(engine)
+    return create_app(engine)  # a new app: an empty cache of its own
 
 
 def test_a_result_is_reused_until_the_data_version_changes(app, engine):

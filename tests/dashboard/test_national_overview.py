@@ -26,7 +26,7 @@ def test_a_province_without_its_own_files_maps_its_prefectures_from_the_national
     app = create_app(national_engine)
     period = reporting.latest_period(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        frame, geojson, _ = overview.map_frame(national_engine, "420000", period, "reporting_rate", "zh")
+        frame, geojson, _ = overview.map_frame(national_engine, "420000", period, "reporting_rate")
     codes = set(frame["code"])
     assert {"420100", "429004"} <= codes  # 武汉市 and 仙桃市 (run by the province directly)
     assert frame.set_index("code").loc["429004", "is_direct"]
@@ -48,14 +48,14 @@ def test_a_province_with_shipped_files_keeps_its_county_map(national_engine):
     app = create_app(national_engine)
     period = reporting.latest_period(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        frame, geojson, _ = overview.map_frame(national_engine, "220100", period, "reporting_rate", "zh")
+        frame, geojson, _ = overview.map_frame(national_engine, "220100", period, "reporting_rate")
     assert len(geojson["features"]) == len(frame) > 0
 
 
 def test_region_pickers_and_rankings_offer_the_provinces(national_engine):
     app = create_app(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        options = c.region_options("zh", include_root=False)
+        options = c.region_options(include_root=False)
         levels = rankings.levels()
     assert options[0] == {"label": "北京市", "value": "110000"}
     assert "100000" not in {o["value"] for o in options}
@@ -65,8 +65,8 @@ def test_region_pickers_and_rankings_offer_the_provinces(national_engine):
 def test_an_empty_region_filter_reads_whole_country(national_engine):
     app = create_app(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        assert c.whole_region_label("zh") == "全国"
-        assert find(risk.layout("zh"), "risk-region").placeholder == "全国"
+        assert c.whole_region_label() == "全国"
+        assert find(risk.layout(), "risk-region").placeholder == "全国"
 
 
 def test_every_page_answers_in_a_national_instance(national_engine):
@@ -80,7 +80,7 @@ def test_every_page_answers_in_a_national_instance(national_engine):
         kpis, fig, table, _ = risk.update(period, [], [], [], None, [], None, zh)
         provinces = {f["id"] for f in geo.load_geojson(geo.NATION, "provinces")["features"]}
         assert set(fig.data[0].locations) <= provinces and len(fig.data[0].locations) == 31
-        counts = risk.map_counts(risk.changes_frame(national_engine, period, [], [], [], None, [], "zh"))
+        counts = risk.map_counts(risk.changes_frame(national_engine, period, [], [], [], None, []))
         assert counts["value"].sum() == sum(1 for r in table.rowData
                                             if r["status"] != "resolved" and r["level"] in risk.SERIOUS)
         assert targets.update(period, geo.NATION, zh)[0] is not None

@@ -128,7 +128,7 @@ def test_hospital_cards_show_its_values_and_its_tier_median(demo_engine, request
 
 def test_hospital_trends_are_the_series_api(demo_engine, request_context, period):
     code = query(demo_engine, "surplus_rate", "hospital", period)["code"].iloc[0]
-    fig = hospital.trend_figure(demo_engine, code, period, "zh")
+    fig = hospital.trend_figure(demo_engine, code, period)
     first = series(demo_engine, "surplus_rate", code, "2020-01", period).dropna(subset=["value"])
     assert list(fig.data[0].x) == first["period"].tolist()
     assert list(fig.data[0].y) == pytest.approx(first["value"].tolist())
@@ -167,9 +167,9 @@ def test_a_ranking_filter_changes_the_table(request_context, period):
 
 
 def test_ranking_downloads_equal_the_indicator_api(demo_engine, request_context, period):
-    filters = {"tier": ["二级"], "pilot": False}
-    payload = rankings.download("csv", "medical_service_revenue_share", "hospital", period, "quarter", None, filters,
-                                "zh")
+    chosen = rankings.PAGE.read({"indicator": "medical_service_revenue_share", "level": "hospital", "period": period,
+                                 "span": "quarter", "tier": "二级", "pilot": "0"})
+    payload = rankings.download("csv", chosen)
     content = payload["content"]
     import base64
 
@@ -186,8 +186,7 @@ def test_ranking_downloads_equal_the_indicator_api(demo_engine, request_context,
     assert got["value"].tolist() == pytest.approx(api["value"].tolist(), nan_ok=True)
     assert payload["filename"].endswith(".csv") and period in payload["filename"]
 
-    xlsx = rankings.download("xlsx", "medical_service_revenue_share", "hospital", period, "quarter", None, filters,
-                             "zh")
+    xlsx = rankings.download("xlsx", chosen)
     sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
     assert "医院级别=二级" in sheet["A1"].value and "仅非试点医院" in sheet["A1"].value
     assert sheet["A2"].value.startswith("数据截至")
@@ -217,7 +216,7 @@ def test_risk_rows_are_the_register_changes(demo_engine, request_context, period
 def test_risk_export_lists_the_rows_shown(demo_engine, request_context, period):
     import base64
 
-    payload = risk.download("csv", period, ["report_missing"], [], [], None, [], "zh")
+    payload = risk.download("csv", risk.PAGE.read({"period": period, "rule": "report_missing"}))
     raw = base64.b64decode(payload["content"])
     assert raw.decode("utf-8-sig").splitlines()[1].startswith("# 数据截至")
     got = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", skiprows=2)
@@ -256,7 +255,7 @@ def test_progress_table_download_is_the_api_workbook(demo_engine, request_contex
 # ----------------------------------------------------------------------------------------- trends
 def test_trend_lines_are_the_series_with_forecasts(demo_engine, request_context, period):
     main, yoy_fig, forecasts = trends.figures(demo_engine, "surplus_rate", [PROVINCE, "220100"], period, 24,
-                                              "month", "zh")
+                                              "month")
     expected = series(demo_engine, "surplus_rate", PROVINCE, "2020-01", period).dropna(subset=["value"])
     line = next(tr for tr in main.data if tr.name == "吉林省")
     assert list(line.x) == expected["period"].tolist()
@@ -265,7 +264,7 @@ def test_trend_lines_are_the_series_with_forecasts(demo_engine, request_context,
 
     # A targeted programme indicator gets the target line and a projection.
     main, _, forecasts = trends.figures(demo_engine, "ops_platform_coverage_tertiary", [PROVINCE], period, 12,
-                                        "month", "zh")
+                                        "month")
     assert any(shape.line.dash == "dash" for shape in main.layout.shapes)
 
 
@@ -273,10 +272,10 @@ def test_trends_start_at_a_supervisors_own_region(app, demo_engine):
     # A prefecture supervisor may not see the province: the page opens on their prefecture, not empty.
     make_user(demo_engine, "trends-supervisor", "supervisor", "220200")
     with signed_in(app, demo_engine, "trends-supervisor"):
-        options = {o["value"] for o in trends.unit_options("zh", reporting.latest_period(demo_engine))}
+        options = {o["value"] for o in trends.unit_options(reporting.latest_period(demo_engine))}
         assert PROVINCE not in options and "220200" in options
-        assert trends.read({})["codes"] == ["220200"]
-        assert trends.read({"codes": PROVINCE})["codes"] == ["220200"]  # out of scope: dropped
+        assert trends.PAGE.read({})["codes"] == ["220200"]
+        assert trends.PAGE.read({"codes": PROVINCE})["codes"] == ["220200"]  # out of scope: dropped
 
 
 # ----------------------------------------------------------------------------------------- submissions

@@ -11,7 +11,7 @@ import pytest
 
 from opsmon.dashboard import format as fmt
 from opsmon.dashboard import state
-from opsmon.dashboard.strings import STRINGS, t
+from opsmon.dashboard.strings import STRINGS, t, using_language
 from opsmon.indicators import get
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "opsmon" / "dashboard"
@@ -41,9 +41,9 @@ def test_invalid_values_fall_back_instead_of_failing():
 
 def test_search_leaves_out_defaults_and_chinese_is_kept_readable():
     assert state.search({"lang": "zh", "region": None, "tier": []}) == ""
-    assert state.href("/rankings", "zh", tier=["三级"]) == "/rankings?tier=%E4%B8%89%E7%BA%A7"
-    assert state.toggle_language("?period=2026-10") == "?period=2026-10&lang=en"
-    assert state.toggle_language("?period=2026-10&lang=en") == "?period=2026-10"
+    assert state.href("/rankings", tier=["三级"]) == "/rankings?tier=%E4%B8%89%E7%BA%A7"
+    with using_language("en"):
+        assert state.href("/rankings", period="2026-10") == "/rankings?period=2026-10&lang=en"
 
 
 @pytest.mark.parametrize(("value", "zh", "en"), [
@@ -54,7 +54,8 @@ def test_search_leaves_out_defaults_and_chinese_is_kept_readable():
 ])
 def test_money_for_chinese_readers(value, zh, en):
     assert fmt.money(value) == zh
-    assert fmt.money(value, "en") == en
+    with using_language("en"):
+        assert fmt.money(value) == en
 
 
 def test_indicator_values_follow_their_units():
@@ -62,10 +63,10 @@ def test_indicator_values_follow_their_units():
     assert fmt.indicator_value(get("salary_arrears_total"), 5_709_662) == "571.0 万元"
     assert fmt.indicator_value(get("avg_outpatient_cost"), 318.128) == "318.13 元"
     assert fmt.indicator_value(get("deficit_hospitals"), 39.0) == "39"
-    assert fmt.indicator_value(get("cash_months"), 3.14, "en") == "3.1 months"
-    assert fmt.indicator_change(get("debt_ratio"), 0.50, 0.48) == "+2.0 个百分点"
-    assert fmt.indicator_change(get("avg_inpatient_cost"), 110.0, 100.0) == "+10.0%"
-    assert fmt.period_label("2026-03") == "2026年3月" and fmt.period_label("2026-03", "en") == "Mar 2026"
+    assert fmt.period_label("2026-03") == "2026年3月"
+    with using_language("en"):
+        assert fmt.indicator_value(get("cash_months"), 3.14) == "3.1 months"
+        assert fmt.period_label("2026-03") == "Mar 2026"
 
 
 def test_strings_table_has_no_duplicate_keys_and_both_languages():

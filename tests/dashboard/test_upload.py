@@ -23,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from opsmon.dashboard import upload_preview, upload_store
 from opsmon.dashboard.app import create_app
 from opsmon.dashboard.pages import upload
 from opsmon.ingest.api import ingest_bytes
@@ -263,45 +264,45 @@ def test_damaged_base64_is_refused():
 
 def test_a_kept_upload_comes_back_only_with_its_token_and_hash(app):
     with app.server.app_context():
-        handle = upload.keep_upload(b"abc", "a.csv", None, "clerk-a")
+        handle = upload_store.keep_upload(b"abc", "a.csv", None, "clerk-a")
         assert set(handle) == {"token", "sha256"}
-        assert upload.take_upload(handle, "clerk-a") == (b"abc", {"file_name": "a.csv", "kind": None,
+        assert upload_store.take_upload(handle, "clerk-a") == (b"abc", {"file_name": "a.csv", "kind": None,
                                                                   "sha256": handle["sha256"], "size": 3,
                                                                   "username": "clerk-a"})
-        assert upload.take_upload({**handle, "sha256": "0" * 64}, "clerk-a") == "upload.tampered"
-        assert upload.take_upload({**handle, "token": "../../etc/passwd"}, "clerk-a") == "upload.expired"
-        assert upload.take_upload({"token": "f" * 32, "sha256": handle["sha256"]}, "clerk-a") == "upload.expired"
+        assert upload_store.take_upload({**handle, "sha256": "0" * 64}, "clerk-a") == "upload.tampered"
+        assert upload_store.take_upload({**handle, "token": "../../etc/passwd"}, "clerk-a") == "upload.expired"
+        assert upload_store.take_upload({"token": "f" * 32, "sha256": handle["sha256"]}, "clerk-a") == "upload.expired"
         # The bytes changed on the server after the preview: refused.
-        (upload.upload_dir() / f"{handle['token']}.bin").write_bytes(b"abd")
-        assert upload.take_upload(handle, "clerk-a") == "upload.tampered"
-        upload.discard_upload(handle, "clerk-a")
-        assert upload.take_upload(handle, "clerk-a") == "upload.expired"
+        (upload_store.upload_dir() / f"{handle['token']}.bin").write_bytes(b"abd")
+        assert upload_store.take_upload(handle, "clerk-a") == "upload.tampered"
+        upload_store.discard_upload(handle, "clerk-a")
+        assert upload_store.take_upload(handle, "clerk-a") == "upload.expired"
 
 
 def test_a_kept_upload_is_its_uploaders_only(app):
     with app.server.app_context():
-        handle = upload.keep_upload(b"abc", "a.csv", None, "clerk-a")
-        assert upload.take_upload(handle, "clerk-b") == "upload.expired"
-        upload.discard_upload(handle, "clerk-b")  # not theirs to delete either
-        assert isinstance(upload.take_upload(handle, "clerk-a"), tuple)
+        handle = upload_store.keep_upload(b"abc", "a.csv", None, "clerk-a")
+        assert upload_store.take_upload(handle, "clerk-b") == "upload.expired"
+        upload_store.discard_upload(handle, "clerk-b")  # not theirs to delete either
+        assert isinstance(upload_store.take_upload(handle, "clerk-a"), tuple)
 
 
 def test_kept_uploads_are_capped_per_user_and_expire(app, monkeypatch):
     with app.server.app_context():
-        folder = upload.upload_dir()
-        other = upload.keep_upload(b"other", "o.csv", None, "clerk-b")
-        handles = [upload.keep_upload(f"file {i}".encode(), f"{i}.csv", None, "clerk-a")
-                   for i in range(upload.UPLOAD_QUOTA + 2)]
+        folder = upload_store.upload_dir()
+        other = upload_store.keep_upload(b"other", "o.csv", None, "clerk-b")
+        handles = [upload_store.keep_upload(f"file {i}".encode(), f"{i}.csv", None, "clerk-a")
+                   for i in range(upload_store.UPLOAD_QUOTA + 2)]
         # Only the newest UPLOAD_QUOTA of clerk-a's previews are on disk; clerk-b's is untouched.
-        assert [isinstance(upload.take_upload(h, "clerk-a"), tuple) for h in handles] == (
-            [False] * 2 + [True] * upload.UPLOAD_QUOTA)
-        assert isinstance(upload.take_upload(other, "clerk-b"), tuple)
-        assert len(list(folder.glob("*.bin"))) == upload.UPLOAD_QUOTA + 1
+        assert [isinstance(upload_store.take_upload(h, "clerk-a"), tuple) for h in handles] == (
+            [False] * 2 + [True] * upload_store.UPLOAD_QUOTA)
+        assert isinstance(upload_store.take_upload(other, "clerk-b"), tuple)
+        assert len(list(folder.glob("*.bin"))) == upload_store.UPLOAD_QUOTA + 1
         # An hour later every preview has expired, and the next keep removes them from the disk.
-        later = upload.time.time() + upload.UPLOAD_TTL_SECONDS + 1
-        monkeypatch.setattr(upload.time, "time", lambda: later)
-        assert upload.take_upload(handles[-1], "clerk-a") == "upload.expired"
-        upload.keep_upload(b"new", "n.csv", None, "clerk-c")
+        later = upload_store.time.time() + upload_store.UPLOAD_TTL_SECONDS + 1
+        monkeypatch.setattr(upload_store.time, "time", lambda: later)
+        assert upload_store.take_upload(handles[-1], "clerk-a") == "upload.expired"
+        upload_store.keep_upload(b"new", "n.csv", None, "clerk-c")
         assert len(list(folder.glob("*.bin"))) == 1
 
 
@@ -333,7 +334,7 @@ def test_confirm_with_a_forged_hash_stores_nothing(app, engine):
 
 def test_a_rejected_preview_is_not_kept_and_shows_errors_only(app, engine):
     with signed_in(app, engine, make_user(engine)):
-        folder = upload.upload_dir()
+        folder = upload_store.upload_dir()
         preview, handle, hidden, disabled, _, _ = upload.preview(
             data_url(gbk_month(row3={"收入合计（元）": "一千万"})), "3月.csv", "auto", None)
     assert (handle, hidden, disabled) == (None, False, True)
@@ -390,7 +391,7 @@ def test_preview_rows_mark_new_changed_and_same_rows_and_the_changed_cells():
                             "revision": [2, 1], "change": ["changed", "new"]})
     current = pd.DataFrame({"hospital_code": [A, B], "period": ["2025-03"] * 2,
                             "doctors": pd.array([200, 200], dtype="Int64"), "total_revenue": [100.004, 100.0]})
-    records = upload.preview_rows("monthly", frame, raw, changes, current, [])
+    records = upload_preview.preview_rows("monthly", frame, raw, changes, current, [])
     assert [(r["_row"], r["_change"], r["_changed"], r["_old"], r["_summary"]) for r in records] == [
         (3, "changed", ["doctors"], {"doctors": "200"}, "执业（助理）医师数：200 → 210"),  # 100.004 is 100.00: same
         (4, "same", [], {}, ""),

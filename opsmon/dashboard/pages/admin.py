@@ -14,21 +14,17 @@ from datetime import datetime, time
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, html
+from dash import Input, Output, State, html
 
 from opsmon.access import audit, locks, roles, users
-from opsmon.dashboard import auth, context, state
+from opsmon.dashboard import auth, context
 from opsmon.dashboard import components as c
 from opsmon.dashboard.format import timestamp
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.page import Page
+from opsmon.dashboard.strings import in_language, t
 from opsmon.periods import LOCAL_TZ
 
-PATH = "/admin"
-
-
-def register() -> None:
-    dash.register_page(__name__, path=PATH, name="nav.admin", title=f"{t('nav.admin')} · {t('app.title')}",
-                       layout=layout, order=90)
+PAGE = Page(__name__, path="/admin", name_key="nav.admin", permission="admin", order=90)
 
 
 def _require_admin() -> None:
@@ -36,27 +32,26 @@ def _require_admin() -> None:
         raise PermissionError("administrators only")
 
 
-def lock_rows(lang: str) -> list[dict]:
+def lock_rows() -> list[dict]:
     frame = locks.list_locks(context.engine())
     return [{"period": r.period, "locked_by": r.locked_by, "locked_at": timestamp(r.locked_at), "reason": r.reason}
             for r in frame.itertuples()]
 
 
-def audit_rows(username: str | None, action: str | None, text: str | None, since: str | None,
-               lang: str) -> list[dict]:
+def audit_rows(username: str | None, action: str | None, text: str | None, since: str | None) -> list[dict]:
     start = datetime.combine(datetime.fromisoformat(since).date(), time(), LOCAL_TZ) if since else None
     frame = audit.search(context.engine(), username=username or None, action=action or None, text=text or None,
                          since=start)
     labels = audit.ACTIONS
     return [{"at": timestamp(r.at), "username": r.username, "address": r.address,
-             "action": labels[r.action][1 if lang == "en" else 0] if r.action in labels else r.action,
+             "action": in_language(*labels[r.action]) if r.action in labels else r.action,
              "object": r.object, "details": r.details} for r in frame.itertuples()]
 
 
-def user_rows(lang: str) -> list[dict]:
+def user_rows() -> list[dict]:
     frame = users.list_users(context.engine())
     return [{"username": r.username, "display_name": r.display_name,
-             "role": roles.get(r.role).en if lang == "en" else roles.get(r.role).zh,
+             "role": in_language(roles.get(r.role).zh, roles.get(r.role).en),
              "unit": f"{r.unit_name or ''}（{r.unit}）", "disabled": "✓" if r.disabled else "",
              "last_login_at": timestamp(r.last_login_at) if not pd.isna(r.last_login_at) else ""}
             for r in frame.itertuples()]
@@ -66,63 +61,57 @@ def _columns(keys: list[tuple[str, str]]) -> list[dict]:
     return [{"field": field, "headerName": header, "flex": 1, "minWidth": 110} for field, header in keys]
 
 
-def layout(lang: str | None = None, **_query: str) -> html.Div:
-    lang = state.language(lang)
-    action_options = [{"label": zh if lang == "zh" else en, "value": key} for key, (zh, en) in audit.ACTIONS.items()]
-    action_options.insert(0, {"label": t("admin.action.user_all", lang), "value": "user."})
-    locks_section = c.section(t("admin.locks", lang), [
+@PAGE.layout
+def layout(_v: dict, **_query: str) -> html.Div:
+    action_options = [{"label": in_language(zh, en), "value": key} for key, (zh, en) in audit.ACTIONS.items()]
+    action_options.insert(0, {"label": t("admin.action.user_all"), "value": "user."})
+    locks_section = c.section(t("admin.locks"), [
         dbc.Row([
-            dbc.Col([dbc.Label(t("admin.period", lang), html_for="admin-lock-period"),
+            dbc.Col([dbc.Label(t("admin.period"), html_for="admin-lock-period"),
                      dbc.Input(id="admin-lock-period", placeholder="2026-10", maxLength=7)], xs=6, md=2),
-            dbc.Col([dbc.Label(t("admin.reason", lang), html_for="admin-lock-reason"),
+            dbc.Col([dbc.Label(t("admin.reason"), html_for="admin-lock-reason"),
                      dbc.Input(id="admin-lock-reason", maxLength=200)], xs=12, md=5),
-            dbc.Col([dbc.Button(t("admin.lock", lang), id="admin-lock", color="primary", className="me-2"),
-                     dbc.Button(t("admin.unlock", lang), id="admin-unlock", color="secondary", outline=True)],
+            dbc.Col([dbc.Button(t("admin.lock"), id="admin-lock", color="primary", className="me-2"),
+                     dbc.Button(t("admin.unlock"), id="admin-unlock", color="secondary", outline=True)],
                     xs=12, md=5, className="d-flex align-items-end"),
         ], className="g-2 mb-2"),
         html.Div(id="admin-lock-message"),
-        c.grid("admin-locks", lock_rows(lang), _columns([
-            ("period", t("admin.period", lang)), ("locked_by", t("admin.locked_by", lang)),
-            ("locked_at", t("admin.locked_at", lang)), ("reason", t("admin.reason", lang))]), lang, height=220),
+        c.grid("admin-locks", lock_rows(), _columns([
+            ("period", t("admin.period")), ("locked_by", t("admin.locked_by")),
+            ("locked_at", t("admin.locked_at")), ("reason", t("admin.reason"))]), height=220),
     ])
-    audit_section = c.section(t("admin.audit", lang), [
+    audit_section = c.section(t("admin.audit"), [
         dbc.Row([
-            dbc.Col([dbc.Label(t("admin.user", lang), html_for="admin-audit-user"),
+            dbc.Col([dbc.Label(t("admin.user"), html_for="admin-audit-user"),
                      dbc.Input(id="admin-audit-user", debounce=True)], xs=6, md=2),
-            dbc.Col([dbc.Label(t("admin.action", lang), html_for="admin-audit-action"),
-                     c.dropdown(lang, id="admin-audit-action", options=action_options, clearable=True)], xs=6, md=3),
-            dbc.Col([dbc.Label(t("admin.text", lang), html_for="admin-audit-text"),
+            dbc.Col([dbc.Label(t("admin.action"), html_for="admin-audit-action"),
+                     c.dropdown(id="admin-audit-action", options=action_options, clearable=True)], xs=6, md=3),
+            dbc.Col([dbc.Label(t("admin.text"), html_for="admin-audit-text"),
                      dbc.Input(id="admin-audit-text", debounce=True)], xs=6, md=3),
-            dbc.Col([dbc.Label(t("admin.since", lang), html_for="admin-audit-since"),
+            dbc.Col([dbc.Label(t("admin.since"), html_for="admin-audit-since"),
                      dbc.Input(id="admin-audit-since", type="date", debounce=True)], xs=6, md=2),
         ], className="g-2 mb-2"),
         c.grid("admin-audit", [], _columns([
-            ("at", t("admin.at", lang)), ("username", t("admin.user", lang)), ("address", t("admin.address", lang)),
-            ("action", t("admin.action", lang)), ("object", t("admin.object", lang)),
-            ("details", t("admin.details", lang))]), lang, height=460),
+            ("at", t("admin.at")), ("username", t("admin.user")), ("address", t("admin.address")),
+            ("action", t("admin.action")), ("object", t("admin.object")),
+            ("details", t("admin.details"))]), height=460),
     ])
-    users_section = c.section(t("admin.users", lang), [
-        html.P(t("admin.users_hint", lang), className="text-muted small"),
-        c.grid("admin-users", user_rows(lang), _columns([
-            ("username", t("admin.user", lang)), ("display_name", t("admin.display_name", lang)),
-            ("role", t("admin.role", lang)), ("unit", t("admin.unit", lang)), ("disabled", t("admin.disabled", lang)),
-            ("last_login_at", t("admin.last_login", lang))]), lang, height=300),
+    users_section = c.section(t("admin.users"), [
+        html.P(t("admin.users_hint"), className="text-muted small"),
+        c.grid("admin-users", user_rows(), _columns([
+            ("username", t("admin.user")), ("display_name", t("admin.display_name")),
+            ("role", t("admin.role")), ("unit", t("admin.unit")), ("disabled", t("admin.disabled")),
+            ("last_login_at", t("admin.last_login"))]), height=300),
     ])
-    return html.Div([
-        c.page_header(t("nav.admin", lang), t("admin.subtitle", lang)),
-        dash.dcc.Store(id="admin-view", data={"lang": lang}),
-        locks_section, audit_section, users_section,
-    ])
+    return PAGE.frame(c.page_header(t("nav.admin"), t("admin.subtitle")), locks_section, audit_section, users_section)
 
 
-@callback(Output("admin-lock-message", "children"), Output("admin-locks", "rowData"),
-          Input("admin-lock", "n_clicks"), Input("admin-unlock", "n_clicks"),
-          State("admin-lock-period", "value"), State("admin-lock-reason", "value"), State("admin-view", "data"),
-          prevent_initial_call=True)
+@PAGE.callback(Output("admin-lock-message", "children"), Output("admin-locks", "rowData"),
+               Input("admin-lock", "n_clicks"), Input("admin-unlock", "n_clicks"),
+               State("admin-lock-period", "value"), State("admin-lock-reason", "value"), prevent_initial_call=True)
 def change_lock(_lock, _unlock, period: str | None, reason: str | None, view: dict | None):
     """Lock or unlock the period typed in, as the signed-in administrator."""
     _require_admin()
-    lang = (view or {}).get("lang", "zh")
     user = auth.require_user()
     unlocking = dash.ctx.triggered_id == "admin-unlock"
     try:
@@ -133,16 +122,17 @@ def change_lock(_lock, _unlock, period: str | None, reason: str | None, view: di
             done = locks.lock(context.engine(), (period or "").strip(), by=user.username, reason=reason or None,
                               address=auth.client_address())
     except ValueError:
-        return dbc.Alert(t("admin.bad_period", lang), color="danger", id="admin-lock-alert"), lock_rows(lang)
+        return dbc.Alert(t("admin.bad_period"), color="danger", id="admin-lock-alert"), lock_rows()
     key = ("admin.unlocked" if done else "admin.not_locked") if unlocking else \
         ("admin.locked" if done else "admin.already_locked")
-    return (dbc.Alert(t(key, lang).format(period=period), color="success" if done else "warning",
-                      id="admin-lock-alert"), lock_rows(lang))
+    return (dbc.Alert(t(key).format(period=period), color="success" if done else "warning",
+                      id="admin-lock-alert"), lock_rows())
 
 
-@callback(Output("admin-audit", "rowData"), Input("admin-audit-user", "value"), Input("admin-audit-action", "value"),
-          Input("admin-audit-text", "value"), Input("admin-audit-since", "value"), State("admin-view", "data"))
+@PAGE.callback(Output("admin-audit", "rowData"), Input("admin-audit-user", "value"),
+               Input("admin-audit-action", "value"), Input("admin-audit-text", "value"),
+               Input("admin-audit-since", "value"))
 def search_audit(username, action, text, since, view):
     """The newest 500 audit entries matching the filters."""
     _require_admin()
-    return audit_rows(username, action, text, since, (view or {}).get("lang", "zh"))
+    return audit_rows(username, action, text, since)

@@ -9,23 +9,22 @@ files that brought them.
 
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
+from dash import Output, dcc, html
 from plotly.subplots import make_subplots
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
-from opsmon.dashboard.figures import FONT, GRAPH_CONFIG, PALETTE, empty_figure
-from opsmon.dashboard.format import indicator_value, timestamp
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.figures import FONT, PALETTE, empty_figure
+from opsmon.dashboard.format import d3_format, indicator_value, timestamp
+from opsmon.dashboard.page import PERIOD, SPAN, Page
+from opsmon.dashboard.strings import in_language, t
 from opsmon.indicators import get
 from opsmon.indicators.programme import PROGRAMME_IDS
 from opsmon.indicators.risk_rules import BY_ID as RULES
 from opsmon.ingest.fields import FIELDS
 
-PATH_TEMPLATE = "/hospital/<code>"
 KEY_IDS = ["surplus_rate", "medical_surplus_rate", "debt_ratio", "cash_months", "personnel_expense_share",
            "medical_service_revenue_share", "avg_inpatient_cost", "salary_arrears_total"]
 TREND_IDS = ["surplus_rate", "debt_ratio", "cash_months", "personnel_expense_share"]
@@ -34,10 +33,9 @@ TIER_OF_LEVEL = {"三级甲等": "三级", "三级乙等": "三级", "三级": "
 REGISTRY_FIELDS = ("level", "category", "affiliation", "authority", "is_pilot", "is_budget_managed",
                    "alliance_lead_code")
 
-
-def register() -> None:
-    dash.register_page(__name__, path_template=PATH_TEMPLATE, name="nav.hospital",
-                       title=f"{t('nav.hospital')} · {t('app.title')}", layout=layout, order=90)
+# Open to every signed-in user: the data are scoped like everything else (a hospital user sees only its own).
+PAGE = Page(__name__, path_template="/hospital/<code>", name_key="nav.hospital", permission=None, order=90,
+            controls={"period": PERIOD, "span": SPAN})
 
 
 def registry(code: str | None) -> dict | None:
@@ -52,12 +50,12 @@ def registry(code: str | None) -> dict | None:
     return row
 
 
-def _field_label(code: str, lang: str) -> str:
+def _field_label(code: str) -> str:
     field = next(f for f in FIELDS["registry"] if f.code == code)
-    return field.label if lang == "zh" else field.en
+    return in_language(field.label, field.en)
 
 
-def _facts(row: dict, lang: str) -> html.Div:
+def _facts(row: dict) -> html.Div:
     regions = c.regions()
     by_code = regions.set_index("adcode")
     county = row["adcode"]
@@ -69,81 +67,63 @@ def _facts(row: dict, lang: str) -> html.Div:
             if not isinstance(value, str) or not value.strip():
                 continue
             lead = registry(value)
-            value = dcc.Link(lead["name"] if lead else value, href=c.hospital_href(value.strip(), lang))
+            value = dcc.Link(lead["name"] if lead else value, href=c.hospital_href(value.strip()))
         elif isinstance(value, bool):
-            value = t("common.yes" if value else "common.no", lang)
+            value = t("common.yes" if value else "common.no")
         else:
-            value = c.enum_label(value, lang)
-        items += [html.Dt(_field_label(code, lang), className="col-5 text-muted fw-normal"),
+            value = c.enum_label(value)
+        items += [html.Dt(_field_label(code), className="col-5 text-muted fw-normal"),
                   html.Dd(value, className="col-7 mb-1")]
-    items += [html.Dt(t("hospital.region", lang), className="col-5 text-muted fw-normal"),
-              html.Dd([dcc.Link(c.region_name(prefecture, regions), href=state.href("/", lang, region=prefecture))
+    items += [html.Dt(t("hospital.region"), className="col-5 text-muted fw-normal"),
+              html.Dd([dcc.Link(c.region_name(prefecture, regions), href=state.href("/", region=prefecture))
                        if prefecture else "—", " · ",
-                       dcc.Link(c.region_name(county, regions), href=state.href("/", lang, region=county))],
+                       dcc.Link(c.region_name(county, regions), href=state.href("/", region=county))],
                       className="col-7 mb-1"),
-              html.Dt(t("col.hospital_code", lang), className="col-5 text-muted fw-normal"),
+              html.Dt(t("col.hospital_code"), className="col-5 text-muted fw-normal"),
               html.Dd(html.Code(row["hospital_code"]), className="col-7 mb-1")]
     return html.Dl(items, className="row mb-0 opsmon-facts")
 
 
-CONTROLS = [("hospital-period", "value", "period"), ("hospital-span", "value", "span")]
-
-
-def read(query: dict, periods: list[str] | None = None) -> dict:
-    periods = c.available_periods() if periods is None else periods
-    return {"period": state.period(query.get("period"), periods), "span": state.span(query.get("span"))}
-
-
-def params(v: dict, view: dict | None = None) -> dict:
-    return {"period": v["period"], "span": None if v["span"] == "month" else v["span"]}
-
-
-def layout(code: str | None = None, lang: str | None = None, **query: str) -> html.Div:
-    lang = state.language(lang)
+@PAGE.layout
+def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
     row = registry(code)
     if row is None:
         return html.Div([
-            c.page_header(t("hospital.not_found", lang)),
-            c.empty(lang, "hospital.not_found_hint", title_key="hospital.not_found"),
+            c.page_header(t("hospital.not_found")),
+            c.empty("hospital.not_found_hint", title_key="hospital.not_found"),
         ])
-    code = row["hospital_code"]
-    periods = c.available_periods()
-    v = read(query, periods)
-    period, span = v["period"], v["span"]
-    badges = [dbc.Badge(c.enum_label(row["level"], lang), color="primary", className="me-1"),
-              dbc.Badge(c.enum_label(row["category"], lang), color="secondary", className="me-1"),
-              dbc.Badge(c.enum_label(row["affiliation"], lang), color="light", text_color="dark",
+    code, period = row["hospital_code"], v["period"]
+    badges = [dbc.Badge(c.enum_label(row["level"]), color="primary", className="me-1"),
+              dbc.Badge(c.enum_label(row["category"]), color="secondary", className="me-1"),
+              dbc.Badge(c.enum_label(row["affiliation"]), color="light", text_color="dark",
                         className="me-1")]
     if row.get("is_pilot"):
-        badges.append(dbc.Badge(t("hospital.pilot", lang), color="success", className="me-1"))
+        badges.append(dbc.Badge(t("hospital.pilot"), color="success", className="me-1"))
     header = c.page_header(row["name"], html.Div(badges, className="mt-1"), actions=[
-        dcc.Link(t("hospital.see_trends", lang), href=state.href("/trends", lang, codes=[code], indicator="surplus_rate"),
+        dcc.Link(t("hospital.see_trends"), href=state.href("/trends", codes=[code], indicator="surplus_rate"),
                  className="btn btn-sm btn-outline-primary"),
-        dcc.Link(t("hospital.see_rankings", lang),
-                 href=state.href("/rankings", lang, level="hospital", tier=[row["tier"]], period=period),
+        dcc.Link(t("hospital.see_rankings"),
+                 href=state.href("/rankings", level="hospital", tier=[row["tier"]], period=period),
                  className="btn btn-sm btn-outline-secondary"),
     ])
     controls = dbc.Row([
-        dbc.Col([dbc.Label(t("overview.period", lang), html_for="hospital-period"),
-                 c.period_dropdown("hospital-period", periods, period, lang)], xs=12, md=4, xl=3),
-        dbc.Col([dbc.Label(t("common.span", lang)), c.span_control("hospital-span", span, lang)], xs=12, md=8),
+        c.labelled("overview.period", c.period_dropdown("hospital-period", c.available_periods(), period),
+                   "hospital-period", xs=12, md=4, xl=3),
+        c.labelled("common.span", c.span_control("hospital-span", v["span"]), xs=12, md=8),
     ], className="mb-3 g-3 align-items-end")
-    return html.Div([
-        dcc.Location(id="hospital-url", refresh=False),
-        dcc.Store(id="hospital-view", data={"lang": lang, "code": code, "tier": row["tier"]}),
+    return PAGE.frame(
         header,
         controls,
         c.loading(html.Div(id="hospital-kpis", className="mb-3")),
         dbc.Row([
-            dbc.Col(c.section(t("hospital.facts", lang), _facts(row, lang)), lg=4),
-            dbc.Col(c.section(t("hospital.programme", lang), c.loading(html.Div(id="hospital-programme"))), lg=8),
+            dbc.Col(c.section(t("hospital.facts"), _facts(row)), lg=4),
+            dbc.Col(c.section(t("hospital.programme"), c.loading(html.Div(id="hospital-programme"))), lg=8),
         ], className="g-3 mb-3"),
-        c.section(t("hospital.trends", lang), [
-            dcc.Loading(dcc.Graph(id="hospital-trends", config=GRAPH_CONFIG), type="dot", color="#1f4e79")],
-            class_name="mb-3"),
-        c.section(t("hospital.risks", lang), risk_history(code, lang), class_name="mb-3"),
-        c.section(t("hospital.revisions", lang), revisions(code, lang)),
-    ])
+        c.section(t("hospital.trends"), [c.graph("hospital-trends")], class_name="mb-3"),
+        c.section(t("hospital.risks"), risk_history(code), class_name="mb-3"),
+        c.section(t("hospital.revisions"), revisions(code)),
+        code=code, tier=row["tier"],
+    )
 
 
 # ----------------------------------------------------------------------------------------- cards
@@ -156,37 +136,37 @@ def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS
     return peers.join(own, how="left").reindex(list(ids))
 
 
-def _comparison(ind, value: float, median: float, lang: str) -> tuple[str, str | None]:
+def _comparison(ind, value: float, median: float) -> tuple[str, str | None]:
     if pd.isna(value) or pd.isna(median):
         return "", None
     higher = value > median
-    word = t("hospital.above" if higher else "hospital.below", lang) if value != median else t("hospital.equal", lang)
+    word = t("hospital.above" if higher else "hospital.below") if value != median else t("hospital.equal")
     good = {"up": higher, "down": not higher}.get(ind.direction)
     return word, (None if good is None or value == median else ("good" if good else "bad"))
 
 
-def kpi_cards(engine, code: str, tier: str, period: str, span: str, lang: str) -> dbc.Row:
+def kpi_cards(engine, code: str, tier: str, period: str, span: str) -> dbc.Row:
     peers = peer_frame(engine, code, tier, period, span)
     cards = []
     # A hospital user's scope holds only its own hospital: no peers to compare with (and none to disclose).
     alone = data.scope() == code
     for ind_id, p in peers.iterrows():
         ind = get(ind_id)
-        word, tone = (None, None) if alone else _comparison(ind, p["value"], p["median"], lang)
-        sub = t("hospital.no_peers", lang) if alone else t("hospital.peer_line", lang).format(
-            tier=c.enum_label(tier, lang), median=indicator_value(ind, p["median"], lang),
+        word, tone = (None, None) if alone else _comparison(ind, p["value"], p["median"])
+        sub = t("hospital.no_peers") if alone else t("hospital.peer_line").format(
+            tier=c.enum_label(tier), median=indicator_value(ind, p["median"]),
             n=int(p["n"]) if pd.notna(p["n"]) else 0)
-        cards.append(c.kpi(ind.label(lang), indicator_value(ind, p["value"], lang), f"hospital-kpi-{ind_id}",
+        cards.append(c.kpi(c.label(ind), indicator_value(ind, p["value"]), f"hospital-kpi-{ind_id}",
                            sub=[sub, html.Span(f" · {word}", className=f"kpi-cmp kpi-cmp-{tone}") if word else None],
                            tone=tone))
     return dbc.Row(cards, className="g-3")
 
 
-def programme_status(engine, code: str, period: str, lang: str) -> html.Div:
+def programme_status(engine, code: str, period: str) -> html.Div:
     frame = data.query(engine, list(PROGRAMME_IDS), "hospital", period)
     own = frame[frame["code"] == code].set_index("indicator")
     if own.empty:
-        return c.empty(lang)
+        return c.empty()
     items = []
     for ind_id in PROGRAMME_IDS:
         ind = get(ind_id)
@@ -194,19 +174,19 @@ def programme_status(engine, code: str, period: str, lang: str) -> html.Div:
         if value is None or pd.isna(value):
             continue  # not this hospital's population (e.g. a tertiary-only indicator)
         if ind.kind == "count":
-            mark, cls = indicator_value(ind, value, lang), "opsmon-check-count"
+            mark, cls = indicator_value(ind, value), "opsmon-check-count"
         else:
             done = value >= 1
             mark, cls = ("✓", "opsmon-check-yes") if done else ("✗", "opsmon-check-no")
-        items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), ind.label(lang)]))
+        items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), c.label(ind)]))
     reported = own["reporting"].max() if len(own) else 0
-    note = None if reported else html.Div(t("hospital.no_progress", lang), className="opsmon-hint")
+    note = None if reported else html.Div(t("hospital.no_progress"), className="opsmon-hint")
     return html.Div([html.Ul(items, className="opsmon-checklist"), note])
 
 
-def trend_figure(engine, code: str, period: str, lang: str):
+def trend_figure(engine, code: str, period: str):
     start = c.months_before(period, c.HISTORY_MONTHS - 1)
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[get(i).label(lang) for i in TREND_IDS],
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[c.label(get(i)) for i in TREND_IDS],
                         vertical_spacing=0.16, horizontal_spacing=0.08)
     any_data = False
     for n, ind_id in enumerate(TREND_IDS):
@@ -216,13 +196,13 @@ def trend_figure(engine, code: str, period: str, lang: str):
         if known.any():
             frame = frame.loc[known.idxmax():]  # from the first month with data
             any_data = True
-        fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
-        fig.add_scatter(x=frame["period"], y=frame["value"], mode="lines+markers", name=ind.label(lang),
+        fmt = d3_format(ind)
+        fig.add_scatter(x=frame["period"], y=frame["value"], mode="lines+markers", name=c.label(ind),
                         line={"color": PALETTE[n % len(PALETTE)], "width": 2}, marker={"size": 5},
                         hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra></extra>", row=n // 2 + 1, col=n % 2 + 1)
         fig.update_yaxes(tickformat=".1%" if ind.unit == "%" else None, row=n // 2 + 1, col=n % 2 + 1)
     if not any_data:
-        return empty_figure(t("data.none_period", lang))
+        return empty_figure(t("data.none_period"))
     fig.update_layout(height=520, showlegend=False, font=FONT, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     fig.update_xaxes(gridcolor="#e9ecef", type="date", tickformat="%Y-%m", hoverformat="%Y-%m")
@@ -231,81 +211,75 @@ def trend_figure(engine, code: str, period: str, lang: str):
     return fig
 
 
-@callback(Output("hospital-kpis", "children"), Output("hospital-programme", "children"),
-          Output("hospital-trends", "figure"), Input("hospital-period", "value"), Input("hospital-span", "value"),
-          State("hospital-view", "data"))
+@PAGE.callback(Output("hospital-kpis", "children"), Output("hospital-programme", "children"),
+               Output("hospital-trends", "figure"), *PAGE.inputs())
 def update(period: str | None, span: str, view: dict):
+    """The cards beside the tier's median, the programme checklist and the trends for the month."""
     engine = context.engine()
-    lang = view.get("lang", "zh")
     if not period:
-        return c.empty(lang), c.empty(lang), empty_figure(t("data.none_period", lang))
-    return (kpi_cards(engine, view["code"], view["tier"], period, span or "month", lang),
-            programme_status(engine, view["code"], period, lang), trend_figure(engine, view["code"], period, lang))
-
-
-c.url_sync("hospital", CONTROLS, read, params)
+        return c.empty(), c.empty(), empty_figure(t("data.none_period"))
+    return (kpi_cards(engine, view["code"], view["tier"], period, span or "month"),
+            programme_status(engine, view["code"], period), trend_figure(engine, view["code"], period))
 
 
 # ----------------------------------------------------------------------------------------- history tables
-def risk_history(code: str, lang: str):
+def risk_history(code: str):
     frame = data.risk_register(context.engine(), hospital=code)
     if frame.empty:
-        return html.Div(t("hospital.no_risks", lang), className="opsmon-empty-small")
+        return html.Div(t("hospital.no_risks"), className="opsmon-empty-small")
     rows = pd.DataFrame({
-        "rule": [RULES[r].label(lang) if r in RULES else r for r in frame["rule"]],
-        "level_text": [c.risk_level_label(x, lang) for x in frame["level"]],
+        "rule": [c.label(RULES[r]) if r in RULES else r for r in frame["rule"]],
+        "level_text": [c.risk_level_label(x) for x in frame["level"]],
         "level": frame["level"],
-        "max_level": [c.risk_level_label(x, lang) for x in frame["max_level"]],
+        "max_level": [c.risk_level_label(x) for x in frame["max_level"]],
         "first_period": frame["first_period"],
         "last_period": frame["last_period"],
         "resolved_period": frame["resolved_period"].fillna("—"),
-        "status": [t("risk.status.open" if pd.isna(r) else "risk.status.closed", lang)
+        "status": [t("risk.status.open" if pd.isna(r) else "risk.status.closed")
                    for r in frame["resolved_period"]],
         "pill": ["open" if pd.isna(r) else "closed" for r in frame["resolved_period"]],
         "months": frame["months_firing"],
     })
     columns = [
-        {"field": "rule", "headerName": t("col.rule", lang), "pinned": "left", "minWidth": 130},
-        {"field": "level_text", "headerName": t("col.level", lang), "cellRenderer": "OpsmonRisk",
-         "cellRendererParams": {"levelField": "level"}, "minWidth": 80},
-        {"field": "status", "headerName": t("col.status", lang), "cellRenderer": "OpsmonPill",
-         "cellRendererParams": {"classField": "pill"}, "minWidth": 80},
-        {"field": "first_period", "headerName": t("col.first_period", lang), "minWidth": 90},
-        {"field": "last_period", "headerName": t("col.last_period", lang), "minWidth": 90},
-        {"field": "resolved_period", "headerName": t("col.resolved_period", lang), "minWidth": 90},
-        c.number_column("months", t("col.months_firing", lang), ",.0f", minWidth=80),
-        {"field": "max_level", "headerName": t("col.max_level", lang), "minWidth": 80},
+        c.column("rule", "col.rule", pinned="left", minWidth=130),
+        c.risk_column("level_text", minWidth=80),
+        c.pill_column("status", "col.status", "pill", minWidth=80),
+        c.column("first_period", "col.first_period", minWidth=90),
+        c.column("last_period", "col.last_period", minWidth=90),
+        c.column("resolved_period", "col.resolved_period", minWidth=90),
+        c.number_column("months", t("col.months_firing"), ",.0f", minWidth=80),
+        c.column("max_level", "col.max_level", minWidth=80),
     ]
-    return c.grid("hospital-risk-grid", rows.to_dict("records"), columns, lang,
+    return c.grid("hospital-risk-grid", rows.to_dict("records"), columns,
                   height=None if len(rows) <= 8 else 320)
 
 
-def revisions(code: str, lang: str):
+def revisions(code: str):
     engine = context.engine()
     frames = []
     for kind in ("monthly", "progress"):
         frame = data.list_revisions(engine, code, kind=kind)
-        frames.append(frame.assign(kind=t(f"kind.short.{kind}", lang)))
+        frames.append(frame.assign(kind=t(f"kind.short.{kind}")))
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
-        return html.Div(t("hospital.no_revisions", lang), className="opsmon-empty-small")
+        return html.Div(t("hospital.no_revisions"), className="opsmon-empty-small")
     frame = frame.sort_values(["received_at", "period"], ascending=False)
     rows = pd.DataFrame({
         "period": frame["period"],
         "kind": frame["kind"],
         "revision": frame["revision"],
-        "current": [t("common.yes", lang) if x else "" for x in frame["is_current"]],
+        "current": [t("common.yes") if x else "" for x in frame["is_current"]],
         "file": frame["file_name"],
         "user": frame["username"],
         "received": [timestamp(x) if pd.notna(x) else "—" for x in frame["received_at"]],
     })
     columns = [
-        {"field": "period", "headerName": t("col.period", lang), "pinned": "left", "minWidth": 90},
-        {"field": "kind", "headerName": t("history.kind", lang), "minWidth": 110},
-        c.number_column("revision", t("col.revision", lang), ",.0f", minWidth=70),
-        {"field": "current", "headerName": t("col.is_current", lang), "minWidth": 70},
-        {"field": "received", "headerName": t("history.received_at", lang), "minWidth": 130},
-        {"field": "file", "headerName": t("history.file_name", lang), "minWidth": 180, "tooltipField": "file"},
-        {"field": "user", "headerName": t("history.username", lang), "minWidth": 90},
+        c.column("period", "col.period", pinned="left", minWidth=90),
+        c.column("kind", "history.kind", minWidth=110),
+        c.number_column("revision", t("col.revision"), ",.0f", minWidth=70),
+        c.column("current", "col.is_current", minWidth=70),
+        c.column("received", "history.received_at", minWidth=130),
+        c.column("file", "history.file_name", minWidth=180, tooltipField="file"),
+        c.column("user", "history.username", minWidth=90),
     ]
-    return c.grid("hospital-revisions-grid", rows.to_dict("records"), columns, lang, height=320)
+    return c.grid("hospital-revisions-grid", rows.to_dict("records"), columns, height=320)

@@ -11,90 +11,65 @@ from :func:`opsmon.indicators.export.progress_table_xlsx`.
 
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.cache import memo
-from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
+from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import percent, period_label
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.page import PERIOD, Control, Page
+from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import get, reporting
 from opsmon.indicators.programme import PROGRAMME_IDS
 
-PATH = "/targets"
-VERDICT_ORDER = ("missed", "off_track", "insufficient_data", "on_track", "met")
 
-
-def register() -> None:
-    dash.register_page(__name__, path=PATH, name="nav.targets", title=f"{t('nav.targets')} · {t('app.title')}",
-                       layout=layout, order=40)
-
-
-CONTROLS = [("targets-period", "value", "period"), ("targets-region", "value", "region")]
-
-
-def read(query: dict, periods: list[str] | None = None) -> dict:
-    periods = c.available_periods() if periods is None else periods
+def _region(query) -> str:
+    """The region in view: the served one, or a prefecture-level unit under it (targets are not set for counties)."""
     regions = c.regions()
-    allowed = set(regions.loc[regions["level"] != "county", "adcode"])
-    return {"period": state.period(query.get("period"), periods),
-            "region": state.choice(query.get("region"), allowed, c.province())}
+    return state.choice(query.get("region"), set(regions.loc[regions["level"] != "county", "adcode"]), c.province())
 
 
-def params(v: dict, view: dict | None = None) -> dict:
-    return {"period": v["period"], "region": None if v["region"] == c.province() else v["region"]}
+PAGE = Page(__name__, path="/targets", name_key="nav.targets", permission="view_regions", order=40,
+            controls={"period": PERIOD, "region": Control(_region, omit=c.province)})
 
 
-def layout(lang: str | None = None, **query: str) -> html.Div:
-    lang = state.language(lang)
-    periods = c.available_periods()
-    v = read(query, periods)
-    period, region = v["period"], v["region"]
+@PAGE.layout
+def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
-        dbc.Col([dbc.Label(t("overview.period", lang), html_for="targets-period"),
-                 c.period_dropdown("targets-period", periods, period, lang)], xs=12, md=4, xl=3),
-        dbc.Col([dbc.Label(t("filter.region", lang), html_for="targets-region"),
-                 c.dropdown(lang, id="targets-region", value=region, clearable=False,
-                              options=c.region_options(lang, ("nation", "province", "prefecture")))], xs=12, md=4, xl=3),
+        c.labelled("overview.period", c.period_dropdown("targets-period", c.available_periods(), v["period"]),
+                   "targets-period", xs=12, md=4, xl=3),
+        c.labelled("filter.region", c.dropdown(id="targets-region", value=v["region"], clearable=False,
+                                               options=c.region_options(("nation", "province", "prefecture"))),
+                   "targets-region", xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
-    return html.Div([
-        dcc.Location(id="targets-url", refresh=False),
-        dcc.Store(id="targets-view", data={"lang": lang}),
-        c.page_header(t("targets.title", lang), t("targets.subtitle", lang)),
+    return PAGE.frame(
+        c.page_header(t("targets.title"), t("targets.subtitle")),
         controls,
         c.loading(html.Div(id="targets-cards", className="mb-3")),
         dbc.Row([
-            dbc.Col(c.section(t("targets.chart_title", lang), dcc.Loading(
-                dcc.Graph(id="targets-chart", config=GRAPH_CONFIG), type="dot", color="#1f4e79")), lg=6),
-            dbc.Col(c.section(t("targets.by_region", lang), c.loading(html.Div(id="targets-regions")),
-                              actions=c.download_buttons("targets", lang)), lg=6),
+            dbc.Col(c.section(t("targets.chart_title"), c.graph("targets-chart")), lg=6),
+            dbc.Col(c.section(t("targets.by_region"), c.loading(html.Div(id="targets-regions")),
+                              actions=PAGE.table_actions()), lg=6),
         ], className="g-3 mb-3"),
-        c.section(t("targets.programme", lang), c.loading(html.Div(id="targets-programme")), actions=[
-            dbc.Button(t("targets.progress_xlsx", lang), id="targets-progress-xlsx", size="sm", color="primary",
+        c.section(t("targets.programme"), c.loading(html.Div(id="targets-programme")), actions=[
+            dbc.Button(t("targets.progress_xlsx"), id="targets-progress-xlsx", size="sm", color="primary",
                        outline=True, className="opsmon-download"),
             dcc.Download(id="targets-progress-download"),
         ]),
-    ])
+    )
 
 
 # ----------------------------------------------------------------------------------------- data
-def target_label(row, lang: str) -> str:
+def target_label(row) -> str:
     """'三级公立医院运营管理信息集成平台覆盖率 ≥ 100%（2027年12月）'."""
-    name = get(row["indicator"]).label(lang)
-    return f"{name} ≥ {percent(row['target'], 0)}（{period_label(row['due_period'], lang)}）" if lang == "zh" else \
-        f"{name} ≥ {percent(row['target'], 0)} ({period_label(row['due_period'], lang)})"
-
-
-@memo
-def evaluated(engine, region: str, period: str) -> pd.DataFrame:
-    """:func:`targets.evaluate` for *region* as of *period* (memoised per data version)."""
-    return data.evaluate_targets(engine, region=region, as_of=period)
+    name = c.label(get(row["indicator"]))
+    return f"{name} ≥ {percent(row['target'], 0)}（{period_label(row['due_period'])}）" if current_language() == "zh" \
+        else f"{name} ≥ {percent(row['target'], 0)} ({period_label(row['due_period'])})"
 
 
 @memo
@@ -111,41 +86,40 @@ def target_history(engine, ind_id: str, region: str, start: str, period: str, ti
     return data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
 
 
-def _display(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(
-        target_text=[target_label(r, lang) for _, r in frame.iterrows()],
-        tier_text=[c.enum_label(x, lang) if isinstance(x, str) else t("filter.all", lang) for x in frame["tier"]],
-        verdict=[t(f"target.status.{s}", lang) for s in frame["status"]],
+        target_text=[target_label(r) for _, r in frame.iterrows()],
+        tier_text=[c.enum_label(x) if isinstance(x, str) else t("filter.all") for x in frame["tier"]],
+        verdict=[t(f"target.status.{s}") for s in frame["status"]],
         interval=[f"{percent(lo)}–{percent(hi)}" if pd.notna(lo) else "—"
                   for lo, hi in zip(frame["projected_lower"], frame["projected_upper"])],
     )
 
 
-def cards(frame: pd.DataFrame, lang: str) -> dbc.Row:
+def cards(frame: pd.DataFrame) -> dbc.Row:
     """One card per target: value against target, gap, projection with its interval, verdict."""
     if frame.empty:
-        return c.empty(lang, "targets.none_hint", title_key="targets.none")
+        return c.empty("targets.none_hint", title_key="targets.none")
     out = []
-    for n, row in _display(frame, lang).iterrows():
+    for _, row in _display(frame).iterrows():
         tone = {"met": "good", "on_track": "good", "off_track": "bad", "missed": "bad"}.get(row["status"])
-        projection = (t("targets.projection_line", lang).format(value=percent(row["projected"]),
-                                                                 interval=row["interval"])
-                      if pd.notna(row["projected"]) else t("targets.no_projection", lang))
+        projection = (t("targets.projection_line").format(value=percent(row["projected"]), interval=row["interval"])
+                      if pd.notna(row["projected"]) else t("targets.no_projection"))
         out.append(c.kpi(
             row["target_text"], percent(row["value"]), f"target-card-{row['target_id']}",
             sub=html.Div([
-                html.Div(t("targets.gap_line", lang).format(gap=percent(max(row["gap"], 0)) if pd.notna(row["gap"])
-                                                             else "—", tier=row["tier_text"])),
+                html.Div(t("targets.gap_line").format(gap=percent(max(row["gap"], 0)) if pd.notna(row["gap"])
+                                                       else "—", tier=row["tier_text"])),
                 html.Div(projection),
                 html.Span(row["verdict"], className=f"opsmon-pill opsmon-pill-{row['status']} mt-1"),
             ]), tone=tone, width={"xs": 12, "md": 6, "xl": 3}))
     return dbc.Row(out, className="g-3")
 
 
-def chart(engine, frame: pd.DataFrame, region: str, period: str, lang: str) -> go.Figure:
+def chart(engine, frame: pd.DataFrame, region: str, period: str) -> go.Figure:
     """History of each targeted indicator (24 months), its targets and the projection to the due month."""
     if frame.empty:
-        return empty_figure(t("targets.none", lang))
+        return empty_figure(t("targets.none"))
     fig = go.Figure()
     start = c.months_before(period, 23)
     for n, (key, group) in enumerate(frame.groupby(["indicator", frame["tier"].fillna("")], sort=False)):
@@ -153,14 +127,14 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str, lang: str) -> g
         color = PALETTE[n % len(PALETTE)]
         history = target_history(engine, ind_id, region, start, period, tier)
         history = history[history["reporting"] > 0]
-        name = get(ind_id).label(lang)
+        name = c.label(get(ind_id))
         fig.add_scatter(x=history["period"], y=history["value"], mode="lines+markers", name=name,
                         line={"color": color, "width": 2}, marker={"size": 4},
                         hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>")
         for _, row in group.iterrows():
             fig.add_scatter(x=[row["due_period"]], y=[row["target"]], mode="markers", showlegend=False,
                             marker={"symbol": "star", "size": 14, "color": color, "line": {"color": "#333", "width": 1}},
-                            hovertemplate=t("targets.hover_target", lang).format(
+                            hovertemplate=t("targets.hover_target").format(
                                 target=percent(row["target"]), due=row["due_period"]) + "<extra></extra>")
             if pd.notna(row["projected"]):
                 fig.add_scatter(
@@ -169,7 +143,7 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str, lang: str) -> g
                     error_y={"type": "data", "symmetric": False,
                              "array": [0, row["projected_upper"] - row["projected"]],
                              "arrayminus": [0, row["projected"] - row["projected_lower"]], "color": color},
-                    hovertemplate=t("targets.hover_projection", lang) + ": %{y:.1%}<extra></extra>")
+                    hovertemplate=t("targets.hover_projection") + ": %{y:.1%}<extra></extra>")
     style_figure(fig, 420)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     month_axis(fig)
@@ -184,34 +158,34 @@ REGION_EXPORT = [("region_name", "col.region", None), ("name", "targets.col.targ
                  ("verdict", "col.verdict", None), ("source", "col.source", None)]
 
 
-def region_table(frame: pd.DataFrame, lang: str):
+def region_table(frame: pd.DataFrame):
     if frame.empty:
-        return c.empty(lang, "targets.none_hint", title_key="targets.none")
-    rows = _display(frame, lang)
-    rows = rows.assign(pill=rows["status"], gap=rows["gap"].clip(lower=0))[["region_name", "target_text", "tier_text", "value", "gap", "projected",
-                                              "interval", "verdict", "pill", "target_id", "region"]]
+        return c.empty("targets.none_hint", title_key="targets.none")
+    rows = _display(frame)
+    rows = rows.assign(pill=rows["status"], gap=rows["gap"].clip(lower=0))[[
+        "region_name", "target_text", "tier_text", "value", "gap", "projected", "interval", "verdict", "pill",
+        "target_id", "region"]]
     columns = [
-        {"field": "region_name", "headerName": t("col.region", lang), "pinned": "left", "minWidth": 110},
-        {"field": "target_text", "headerName": t("nav.targets", lang), "minWidth": 220, "tooltipField": "target_text"},
-        c.number_column("value", t("col.current", lang), ".1%", minWidth=90),
-        c.number_column("gap", t("col.gap", lang), ".1%", minWidth=80),
-        c.number_column("projected", t("col.projected", lang), ".1%", minWidth=90),
-        {"field": "interval", "headerName": t("col.interval", lang), "minWidth": 110},
-        {"field": "verdict", "headerName": t("col.verdict", lang), "cellRenderer": "OpsmonPill",
-         "cellRendererParams": {"classField": "pill"}, "minWidth": 120},
+        c.column("region_name", "col.region", pinned="left", minWidth=110),
+        c.column("target_text", "nav.targets", minWidth=220, tooltipField="target_text"),
+        c.number_column("value", t("col.current"), ".1%", minWidth=90),
+        c.number_column("gap", t("col.gap"), ".1%", minWidth=80),
+        c.number_column("projected", t("col.projected"), ".1%", minWidth=90),
+        c.column("interval", "col.interval", minWidth=110),
+        c.pill_column("verdict", "col.verdict", "pill", minWidth=120),
     ]
-    return c.grid("targets-grid", rows.to_dict("records"), columns, lang, height=420,
+    return c.grid("targets-grid", rows.to_dict("records"), columns, height=420,
                   getRowId="params.data.region + '-' + params.data.target_id")
 
 
-def programme_table(engine, region: str, period: str, lang: str):
+def programme_table(engine, region: str, period: str):
     """Programme counts by region: the 进展情况表's rows (children, then the total)."""
     table = data.progress_table(engine, period, region=region)
     if table.empty:
-        return c.empty(lang)
+        return c.empty()
     rows = []
     for rec in table.to_dict("records"):
-        row = {"name": rec["name"] + (f"（{t('targets.total', lang)}）" if rec["code"] == region else ""),
+        row = {"name": rec["name"] + (f"（{t('targets.total')}）" if rec["code"] == region else ""),
                "code": rec["code"], "reporting_rate": rec["reporting_rate"],
                "pilot_projects_total": rec["pilot_projects_total"]}
         for ind_id in PROGRAMME_IDS:
@@ -220,67 +194,55 @@ def programme_table(engine, region: str, period: str, lang: str):
                 row[ind_id] = rec[ind_id]
                 row[f"{ind_id}__n"] = f"{int(num)}/{int(den)}" if pd.notna(num) and pd.notna(den) else "—"
         rows.append(row)
-    columns = [{"field": "name", "headerName": t("col.region", lang), "pinned": "left", "minWidth": 140}]
+    columns = [c.column("name", "col.region", pinned="left", minWidth=140)]
     for ind_id in PROGRAMME_IDS:
         ind = get(ind_id)
         if ind.kind == "ratio":
-            columns.append(c.number_column(ind_id, ind.label(lang), ".1%", minWidth=120,
-                                           tooltipField=f"{ind_id}__n", headerTooltip=ind.label(lang)))
+            columns.append(c.number_column(ind_id, c.label(ind), ".1%", minWidth=120,
+                                           tooltipField=f"{ind_id}__n", headerTooltip=c.label(ind)))
         else:
-            columns.append(c.number_column(ind_id, ind.label(lang), ",.0f", minWidth=100,
-                                           headerTooltip=ind.label(lang)))
-    return c.grid("targets-programme-grid", rows, columns, lang, height=None,
-                  getRowId="params.data.code")
+            columns.append(c.number_column(ind_id, c.label(ind), ",.0f", minWidth=100,
+                                           headerTooltip=c.label(ind)))
+    return c.grid("targets-programme-grid", rows, columns, height=None, getRowId="params.data.code")
 
 
-@callback(Output("targets-cards", "children"), Output("targets-chart", "figure"),
-          Output("targets-regions", "children"), Output("targets-programme", "children"),
-          Input("targets-period", "value"), Input("targets-region", "value"), State("targets-view", "data"))
+@PAGE.callback(Output("targets-cards", "children"), Output("targets-chart", "figure"),
+               Output("targets-regions", "children"), Output("targets-programme", "children"), *PAGE.inputs())
 def update(period, region, view=None):
-    lang = (view or {}).get("lang", "zh")
+    """Cards, chart, the table by region and the programme counts for the region in view."""
     if not period:
-        return c.empty(lang), empty_figure(t("data.none_period", lang)), c.empty(lang), c.empty(lang)
+        return c.empty(), empty_figure(t("data.none_period")), c.empty(), c.empty()
     engine = context.engine()
     region = region or c.province()
-    frame = evaluated(engine, region, period)
-    return (cards(frame, lang), chart(engine, frame, region, period, lang),
-            region_table(by_region(engine, region, period), lang), programme_table(engine, region, period, lang))
+    frame = c.evaluated_targets(engine, region, period)
+    return (cards(frame), chart(engine, frame, region, period),
+            region_table(by_region(engine, region, period)), programme_table(engine, region, period))
 
 
-c.url_sync("targets", CONTROLS, read, params)
-
-
-@callback(Output("targets-download", "data"), Input("targets-csv", "n_clicks"), Input("targets-xlsx", "n_clicks"),
-          State("targets-period", "value"), State("targets-region", "value"), State("targets-view", "data"),
-          prevent_initial_call=True)
-def send_download(_csv, _xlsx, period, region, view):
-    if not period:
-        raise PreventUpdate
-    lang = (view or {}).get("lang", "zh")
-    fmt = "xlsx" if dash.ctx.triggered_id == "targets-xlsx" else "csv"
+@PAGE.download
+def download(fmt: str, v: dict) -> dict:
+    """The targets of each region under the one in view, as CSV or XLSX."""
     engine = context.engine()
-    region = region or c.province()
-    frame = _display(by_region(engine, region, period), lang)
+    period, region = v["period"], v["region"] or c.province()
+    frame = _display(by_region(engine, region, period))
     as_of = reporting.data_as_of(engine)
-    columns = [(col, t(key, lang), f) for col, key, f in REGION_EXPORT]
-    title = t("targets.export_title", lang).format(name=c.region_name(region), period=period_label(period, lang))
+    columns = [(col, t(key), f) for col, key, f in REGION_EXPORT]
+    title = t("targets.export_title").format(name=c.region_name(region), period=period_label(period))
     content = exports.table(frame, columns, fmt, title=title,
-                            subtitle=t("filters.used", lang).format(filters=c.region_name(region)),
-                            as_of=as_of, lang=lang)
-    return exports.send(content, exports.file_name(t("targets.file", lang), c.region_name(region), period,
+                            subtitle=t("filters.used").format(filters=c.region_name(region)), as_of=as_of)
+    return exports.send(content, exports.file_name(t("targets.file"), c.region_name(region), period,
                                                    as_of=as_of, ext=fmt), rows=len(frame))
 
 
-@callback(Output("targets-progress-download", "data"), Input("targets-progress-xlsx", "n_clicks"),
-          State("targets-period", "value"), State("targets-region", "value"), State("targets-view", "data"),
-          prevent_initial_call=True)
+@PAGE.callback(Output("targets-progress-download", "data"), Input("targets-progress-xlsx", "n_clicks"),
+               *PAGE.inputs(as_state=True), prevent_initial_call=True)
 def send_progress(_n, period, region, view=None):
+    """The 进展情况表 workbook of the region in view (the indicator API's own layout)."""
     if not period:
         raise PreventUpdate
-    lang = (view or {}).get("lang", "zh")
     engine = context.engine()
     region = region or c.province()
     content = data.progress_table_xlsx(engine, period, region=region)
     rows = len(data.progress_table(engine, period, region=region))
-    return exports.send(content, exports.file_name(t("targets.progress_file", lang), c.region_name(region), period,
+    return exports.send(content, exports.file_name(t("targets.progress_file"), c.region_name(region), period,
                                                    as_of=reporting.data_as_of(engine), ext="xlsx"), rows=rows)

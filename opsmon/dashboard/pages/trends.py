@@ -14,37 +14,37 @@ the target's due month (:func:`opsmon.indicators.targets.project`).
 
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Output, html
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
 from opsmon.dashboard.cache import memo
-from opsmon.dashboard.figures import GRAPH_CONFIG, PALETTE, empty_figure, month_axis, style_figure
-from opsmon.dashboard.format import indicator_value, period_label
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_figure
+from opsmon.dashboard.format import d3_format, indicator_value, period_label
+from opsmon.dashboard.page import PERIOD, SPAN, Control, Page, indicator
+from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import get, reporting, targets
 from opsmon.indicators import periods as ind_periods
 
-PATH = "/trends"
 DEFAULT_INDICATOR = "surplus_rate"
 MONTH_CHOICES = (12, 24, 36)
 MAX_UNITS = 6
 
 
-def register() -> None:
-    dash.register_page(__name__, path=PATH, name="nav.trends", title=f"{t('nav.trends')} · {t('app.title')}",
-                       layout=layout, order=20)
+@memo
+def _hospitals(engine, period: str) -> pd.DataFrame:
+    """The hospitals expected to report for *period* (code, name, parent_code …): the units a trend may show."""
+    return data.query(engine, "hospitals_expected", "hospital", period)
 
 
-def unit_options(lang: str, period: str | None) -> list[dict]:
+def unit_options(period: str | None) -> list[dict]:
     """Regions (province, prefectures, counties) and then every open hospital, as dropdown options."""
-    options = c.region_options(lang)
+    options = c.region_options()
     if period:
-        hospitals = data.query(context.engine(), "hospitals_expected", "hospital", period)
+        hospitals = _hospitals(context.engine(), period)
         names = c.regions().set_index("adcode")["name"]
         options += [{"label": f"{row.name}", "value": row.code,
                      "search": f"{row.name} {names.get(row.parent_code, '')} {row.code}"}
@@ -52,69 +52,61 @@ def unit_options(lang: str, period: str | None) -> list[dict]:
     return options
 
 
-CONTROLS = [("trends-indicator", "value", "indicator"), ("trends-codes", "value", "codes"),
-            ("trends-period", "value", "period"), ("trends-months", "value", "months"), ("trends-span", "value", "span")]
-
-
-def read(query: dict, periods: list[str] | None = None, options: list[dict] | None = None) -> dict:
-    periods = c.available_periods() if periods is None else periods
-    period = state.period(query.get("period"), periods)
-    options = unit_options("zh", period) if options is None else options
-    valid = {o["value"] for o in options}
+def _codes(query) -> list[str]:
+    """The units of a query string that may be shown (at most MAX_UNITS); the user's region when none."""
+    valid = {o["value"] for o in unit_options(PERIOD.parse(query))}
     units = [u.upper() if len(u) == 18 else u for u in state.as_list(query.get("codes"))]
-    return {"indicator": state.indicator(query.get("indicator"), DEFAULT_INDICATOR),
-            "codes": [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()],
-            "period": period, "months": int(state.choice(query.get("months"), [str(m) for m in MONTH_CHOICES], "24")),
-            "span": state.span(query.get("span"))}
+    return [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()]
 
 
-def params(v: dict, view: dict | None = None) -> dict:
-    return {"indicator": v["indicator"], "codes": v["codes"], "period": v["period"],
-            "months": None if v["months"] == 24 else v["months"], "span": None if v["span"] == "month" else v["span"]}
+PAGE = Page(__name__, path="/trends", name_key="nav.trends", permission="view_regions", order=20, controls={
+    "indicator": indicator(DEFAULT_INDICATOR),
+    "codes": Control(_codes),
+    "period": PERIOD,
+    "months": Control(lambda q: int(state.choice(q.get("months"), [str(m) for m in MONTH_CHOICES], "24")), omit=24),
+    "span": SPAN,
+})
 
 
-def layout(lang: str | None = None, **query: str) -> html.Div:
-    lang = state.language(lang)
-    periods = c.available_periods()
-    period = state.period(query.get("period"), periods)
-    options = unit_options(lang, period)
-    v = read(query, periods, options)
-    indicator, units, months_n, span = v["indicator"], v["codes"], v["months"], v["span"]
+@PAGE.layout
+def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
-        dbc.Col([dbc.Label(t("common.indicator", lang), html_for="trends-indicator"),
-                 c.indicator_dropdown("trends-indicator", indicator, lang)], xs=12, md=6, xl=3),
-        dbc.Col([dbc.Label(t("trends.units", lang), html_for="trends-codes"),
-                 c.dropdown(lang, id="trends-codes", options=options, value=units, multi=True,
-                              placeholder=t("trends.units_hint", lang))], xs=12, md=6, xl=4),
-        dbc.Col([dbc.Label(t("trends.end", lang), html_for="trends-period"),
-                 c.period_dropdown("trends-period", periods, period, lang)], xs=6, md=4, xl=2),
-        dbc.Col([dbc.Label(t("common.months", lang)),
-                 dbc.RadioItems(id="trends-months", value=months_n, inline=True, className="opsmon-radio",
-                                options=[{"label": t("common.months_n", lang).format(n=m), "value": m}
-                                         for m in MONTH_CHOICES])], xs=6, md=8, xl=3),
-        dbc.Col([dbc.Label(t("common.span", lang)), c.span_control("trends-span", span, lang)], xs=12),
+        c.labelled("common.indicator", c.indicator_dropdown("trends-indicator", v["indicator"]), "trends-indicator",
+                   xs=12, md=6, xl=3),
+        c.labelled("trends.units", c.dropdown(id="trends-codes", options=unit_options(v["period"]), value=v["codes"],
+                                              multi=True, placeholder=t("trends.units_hint")),
+                   "trends-codes", xs=12, md=6, xl=4),
+        c.labelled("trends.end", c.period_dropdown("trends-period", c.available_periods(), v["period"]),
+                   "trends-period", xs=6, md=4, xl=2),
+        c.labelled("common.months", dbc.RadioItems(
+            id="trends-months", value=v["months"], inline=True, className="opsmon-radio",
+            options=[{"label": t("common.months_n").format(n=m), "value": m} for m in MONTH_CHOICES]),
+            xs=6, md=8, xl=3),
+        c.labelled("common.span", c.span_control("trends-span", v["span"]), xs=12),
     ], className="g-2")
-    return html.Div([
-        dcc.Location(id="trends-url", refresh=False),
-        dcc.Store(id="trends-view", data={"lang": lang}),
-        c.page_header(t("trends.title", lang), t("trends.subtitle", lang)),
+    return PAGE.frame(
+        c.page_header(t("trends.title"), t("trends.subtitle")),
         html.Div(controls, className="opsmon-filters mb-3"),
         c.section(html.Span(id="trends-title"), [
-            dcc.Loading(dcc.Graph(id="trends-chart", config=GRAPH_CONFIG), type="dot", color="#1f4e79"),
-            html.Div(t("trends.legend_hint", lang), className="opsmon-hint"),
+            c.graph("trends-chart"), html.Div(t("trends.legend_hint"), className="opsmon-hint"),
         ], class_name="mb-3"),
         dbc.Row([
-            dbc.Col(c.section(t("trends.yoy", lang), dcc.Loading(
-                dcc.Graph(id="trends-yoy", config=GRAPH_CONFIG), type="dot", color="#1f4e79")), lg=7),
-            dbc.Col(c.section(t("trends.forecast", lang), c.loading(html.Div(id="trends-forecast"))), lg=5),
+            dbc.Col(c.section(t("trends.yoy"), c.graph("trends-yoy")), lg=7),
+            dbc.Col(c.section(t("trends.forecast"), c.loading(html.Div(id="trends-forecast"))), lg=5),
         ], className="g-3"),
-    ])
+    )
 
 
 # ----------------------------------------------------------------------------------------- data
+def _latest_hospitals() -> pd.DataFrame:
+    engine = context.engine()
+    return _hospitals(engine, reporting.latest_period(engine))
+
+
 def unit_name(code: str) -> str:
+    """A region's or a hospital's name."""
     if len(code) == 18:
-        frame = data.query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
+        frame = _latest_hospitals()
         hit = frame.loc[frame["code"] == code, "name"]
         return str(hit.iloc[0]) if len(hit) else code
     return c.region_name(code)
@@ -123,7 +115,7 @@ def unit_name(code: str) -> str:
 def _region_for_targets(code: str) -> str:
     """The region whose targets apply to *code* (a hospital: its county)."""
     if len(code) == 18:
-        frame = data.query(context.engine(), "hospitals_expected", "hospital", reporting.latest_period(context.engine()))
+        frame = _latest_hospitals()
         hit = frame.loc[frame["code"] == code, "parent_code"]
         return str(hit.iloc[0]) if len(hit) else c.province()
     return code
@@ -147,10 +139,10 @@ def _evidence(ind, frame: pd.DataFrame, start: str) -> pd.DataFrame:
     return frame[frame["period"] >= start].reset_index(drop=True)
 
 
-def figures(engine, indicator: str, codes: list[str], period: str, months: int, span: str, lang: str):
+def figures(engine, indicator: str, codes: list[str], period: str, months: int, span: str):
     """(main figure, YoY figure, forecast rows) for the selection."""
     ind = get(indicator)
-    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+    fmt = d3_format(ind)
     start = c.months_before(period, months - 1)
     main, yoy_fig = go.Figure(), go.Figure()
     forecasts = []
@@ -173,9 +165,9 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
                          hovertemplate=f"{name}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>")
         if frame["value_last_year"].notna().any():
             main.add_scatter(x=frame["period"], y=frame["value_last_year"], mode="lines",
-                             name=f"{name} · {t('col.last_year', lang)}", legendgroup=code,
+                             name=f"{name} · {t('col.last_year')}", legendgroup=code,
                              line={"color": color, "width": 1, "dash": "dot"}, opacity=0.6,
-                             hovertemplate=f"{name} {t('col.last_year', lang)}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>")
+                             hovertemplate=f"{name} {t('col.last_year')}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>")
         change = frame["change"] * 100 if ind.unit == "%" else frame["growth"]
         yoy_fig.add_bar(x=frame["period"], y=change, name=name, marker_color=color,
                         hovertemplate=f"{name}<br>%{{x}}: %{{y:{'+.1f' if ind.unit == '%' else '+.1%'}}}"
@@ -184,28 +176,27 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
             flags = data.flag_anomalies(engine, indicator, code, first, period)
             odd = flags[flags["anomaly"]]
             if len(odd):
-                main.add_scatter(x=odd["period"], y=odd["value"], mode="markers", name=t("trends.anomaly", lang),
+                main.add_scatter(x=odd["period"], y=odd["value"], mode="markers", name=t("trends.anomaly"),
                                  legendgroup="anomaly", showlegend=n == 0 or None,
                                  marker={"symbol": "x", "size": 13, "color": "#c0392b", "line": {"width": 2}},
                                  hovertemplate=f"{name}<br>%{{x}}: %{{y:{fmt}}}<br>"
-                                               f"{t('trends.anomaly', lang)}<extra></extra>")
-        forecasts.append(_forecast(engine, ind, code, name, period, frame, target_rows, span, color, main, lang))
+                                               f"{t('trends.anomaly')}<extra></extra>")
+        forecasts.append(_forecast(engine, ind, code, name, period, frame, target_rows, span, color, main))
     for _, row in target_rows.iterrows():
-        label = t("trends.target_line", lang).format(
-            target=indicator_value(ind, row["value"], lang), due=period_label(ind_periods.to_period(row["due_period"]),
-                                                                            lang))
+        label = t("trends.target_line").format(
+            target=indicator_value(ind, row["value"]), due=period_label(ind_periods.to_period(row["due_period"])))
         main.add_hline(y=row["value"], line_dash="dash", line_color="#2e8b57", annotation_text=label,
                        annotation_position="top left", annotation_font_color="#2e8b57")
     if not any_data:
-        empty = empty_figure(t("data.none_selection_short", lang))
-        return empty, empty_figure(t("data.none_selection_short", lang)), forecasts
+        empty = empty_figure(t("data.none_selection_short"))
+        return empty, empty_figure(t("data.none_selection_short")), forecasts
     style_figure(main, 460)
     main.update_yaxes(tickformat=fmt)
     month_axis(main)
     style_figure(yoy_fig, 320)
-    yoy_fig.update_yaxes(ticksuffix=" pp" if ind.unit == "%" and lang == "en" else "",
+    yoy_fig.update_yaxes(ticksuffix=" pp" if ind.unit == "%" and current_language() == "en" else "",
                          tickformat="+.1f" if ind.unit == "%" else "+.0%",
-                         title_text=t("trends.yoy_pp" if ind.unit == "%" else "trends.yoy_growth", lang))
+                         title_text=t("trends.yoy_pp" if ind.unit == "%" else "trends.yoy_growth"))
     month_axis(yoy_fig)
     yoy_fig.update_layout(barmode="group")
     return main, yoy_fig, forecasts
@@ -218,13 +209,13 @@ def year_end_forecast(engine, indicator_id: str, code: str, period: str) -> dict
 
 
 def _forecast(engine, ind, code: str, name: str, period: str, frame: pd.DataFrame, target_rows: pd.DataFrame,
-              span: str, color: str, fig: go.Figure, lang: str) -> html.Div | None:
+              span: str, color: str, fig: go.Figure) -> html.Div | None:
     """A forecast line for *code* (text), drawing it on *fig* where it belongs."""
-    fmt = ".1%" if ind.unit == "%" else f",.{ind.decimals}f"
+    fmt = d3_format(ind)
     if ind.basis == "flow" and ind.kind != "growth":
         result = year_end_forecast(engine, ind.id, code, period)
         if pd.isna(result["forecast"]):
-            return html.Div(t("trends.no_forecast_data", lang).format(name=name), className="opsmon-note")
+            return html.Div(t("trends.no_forecast_data").format(name=name), className="opsmon-note")
         december = f"{result['year']}-12"
         if span == "ytd" and december > period:
             last = frame["value"].iloc[-1]
@@ -234,14 +225,14 @@ def _forecast(engine, ind, code: str, name: str, period: str, frame: pd.DataFram
                             error_y={"type": "data", "symmetric": False,
                                      "array": [0, result["upper"] - result["forecast"]],
                                      "arrayminus": [0, result["forecast"] - result["lower"]], "color": color},
-                            hovertemplate=f"{name}<br>{t('trends.forecast', lang)} %{{x}}: %{{y:{fmt}}}"
+                            hovertemplate=f"{name}<br>{t('trends.forecast')} %{{x}}: %{{y:{fmt}}}"
                                           "<extra></extra>")
         return html.Div([
             html.Div(name, className="fw-semibold"),
-            html.Div(t("trends.forecast_line", lang).format(
-                year=result["year"], value=indicator_value(ind, result["forecast"], lang),
-                lower=indicator_value(ind, result["lower"], lang), upper=indicator_value(ind, result["upper"], lang),
-                ytd=indicator_value(ind, result["ytd_value"], lang))),
+            html.Div(t("trends.forecast_line").format(
+                year=result["year"], value=indicator_value(ind, result["forecast"]),
+                lower=indicator_value(ind, result["lower"]), upper=indicator_value(ind, result["upper"]),
+                ytd=indicator_value(ind, result["ytd_value"]))),
         ], className="mb-2")
     if len(target_rows):
         row = target_rows.sort_values("due_period").iloc[-1]
@@ -253,44 +244,35 @@ def _forecast(engine, ind, code: str, name: str, period: str, frame: pd.DataFram
         history = frame["value"].where(frame["reporting"] > 0)
         proj = targets.project(history, ahead, bounds=(0.0, 1.0) if ind.unit == "%" else None)
         if pd.isna(proj.value):
-            return html.Div(t("trends.no_forecast_data", lang).format(name=name), className="opsmon-note")
+            return html.Div(t("trends.no_forecast_data").format(name=name), className="opsmon-note")
         fig.add_scatter(x=[period, due], y=[frame["value"].iloc[-1], proj.value], mode="lines+markers",
                         showlegend=False, line={"color": color, "dash": "dash"}, marker={"symbol": "diamond", "size": 9},
                         error_y={"type": "data", "symmetric": False, "array": [0, proj.upper - proj.value],
                                  "arrayminus": [0, proj.value - proj.lower], "color": color},
-                        hovertemplate=f"{name}<br>{t('trends.projection', lang)} %{{x}}: %{{y:{fmt}}}<extra></extra>")
+                        hovertemplate=f"{name}<br>{t('trends.projection')} %{{x}}: %{{y:{fmt}}}<extra></extra>")
         return html.Div([
             html.Div(name, className="fw-semibold"),
-            html.Div(t("trends.projection_line", lang).format(
-                due=period_label(due, lang), value=indicator_value(ind, proj.value, lang),
-                lower=indicator_value(ind, proj.lower, lang), upper=indicator_value(ind, proj.upper, lang))),
+            html.Div(t("trends.projection_line").format(
+                due=period_label(due), value=indicator_value(ind, proj.value),
+                lower=indicator_value(ind, proj.lower), upper=indicator_value(ind, proj.upper))),
         ], className="mb-2")
     return None
 
 
-_INPUTS = [Input("trends-indicator", "value"), Input("trends-codes", "value"), Input("trends-period", "value"),
-           Input("trends-months", "value"), Input("trends-span", "value")]
-
-
-@callback(Output("trends-chart", "figure"), Output("trends-yoy", "figure"), Output("trends-forecast", "children"),
-          Output("trends-title", "children"), *_INPUTS, State("trends-view", "data"))
+@PAGE.callback(Output("trends-chart", "figure"), Output("trends-yoy", "figure"), Output("trends-forecast", "children"),
+               Output("trends-title", "children"), *PAGE.inputs())
 def update(indicator, codes, period, months, span, view=None):
-    lang = (view or {}).get("lang", "zh")
+    """The lines, the year-on-year bars and the forecasts for the selection."""
     ind = get(indicator or DEFAULT_INDICATOR)
-    title = f"{ind.label(lang)} · {c.span_label(span or 'month', lang)}"
+    title = f"{c.label(ind)} · {c.span_label(span or 'month')}"
     if not period:
-        return (empty_figure(t("data.none_period", lang)), empty_figure(t("data.none_period", lang)),
-                c.empty(lang), title)
+        return empty_figure(t("data.none_period")), empty_figure(t("data.none_period")), c.empty(), title
     codes = (codes or [])[:MAX_UNITS]
     if not codes:
-        return (empty_figure(t("trends.pick_units", lang)), empty_figure(t("trends.pick_units", lang)), None, title)
-    main, yoy_fig, forecasts = figures(context.engine(), ind.id, codes, period, int(months or 24), span or "month",
-                                       lang)
+        return (empty_figure(t("trends.pick_units")), empty_figure(t("trends.pick_units")), None, title)
+    main, yoy_fig, forecasts = figures(context.engine(), ind.id, codes, period, int(months or 24), span or "month")
     forecasts = [f for f in forecasts if f is not None] or [
-        html.Div(t("trends.no_forecast", lang), className="opsmon-note")]
-    if ind.note and lang == "zh":  # the catalogue's notes are in Chinese
+        html.Div(t("trends.no_forecast"), className="opsmon-note")]
+    if ind.note and current_language() == "zh":  # the catalogue's notes are in Chinese
         forecasts.append(html.Div(ind.note, className="opsmon-hint"))
     return main, yoy_fig, forecasts, title
-
-
-c.url_sync("trends", CONTROLS, read, params)
