@@ -36,7 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.common import RESULTS, machine, record_goals, throwaway_database, timed, write_section
-from opsmon.indicators import aggregate, periods, query, reporting, risk, series, targets
+from opsmon import periods
+from opsmon.indicators import aggregate, query, reporting, risk, series, targets
 from opsmon.indicators.export import export_table, progress_table
 from opsmon.ingest import uscc
 from opsmon.sql import db, migrate

@@ -149,23 +149,19 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
     """
     import sqlalchemy.exc
 
-    from opsmon.access.audit import record_upload
-    from opsmon.ingest import ingest_path
+    from opsmon.access import get_user
+    from opsmon.access.upload_rules import upload_as, upload_rules
 
     engine = _engine()
-    rules: dict = {}
+    user = None
     if username != "cli":  # an account: its role's kinds and its scope, exactly as on the upload page
-        from opsmon.access import get_user
-        from opsmon.access.upload_rules import upload_rules
-
         user = get_user(engine, username)
         if user is None or user.disabled:
             raise click.ClickException(f"no active user {username!r} (see opsmon users list)")
         try:
-            allowed = upload_rules(engine, user)
+            upload_rules(engine, user)  # refused before any file is read
         except PermissionError as e:
             raise click.ClickException(str(e)) from None
-        rules = {"allowed_hospitals": allowed.allowed_hospitals, "allowed_kinds": allowed.allowed_kinds}
     stderr = sys.stderr
     # The bar goes to stderr and only to a terminal: stdout stays a clean report (or JSON document).
     show_bar = len(files) > 1 and stderr.isatty()
@@ -174,10 +170,8 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
         with click.progressbar(files, label="ingest", file=stderr, hidden=not show_bar,
                                item_show_func=lambda p: p.name if p else None) as bar:
             for path in bar:
-                result = ingest_path(path, engine=engine, kind=kind, username=username, dry_run=dry_run, **rules)
+                result = upload_as(engine, user, path.read_bytes(), path.name, kind=kind, dry_run=dry_run)
                 results.append(result)
-                if not dry_run:
-                    record_upload(engine, result, username=username)
                 if fmt == "text" and not show_bar:
                     click.echo(_text_report(result, dry_run))  # as it happens, for logs
     except sqlalchemy.exc.SQLAlchemyError as exc:

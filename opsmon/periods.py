@@ -1,14 +1,54 @@
-"""Reporting periods ('YYYY-MM'), due dates and the local time zone, shared by every layer."""
+"""Reporting periods ('YYYY-MM', stored as the first day of the month), the spans that end at
+one, due dates and the local time zone — shared by every layer.
+
+A span always ends at the period asked for:
+
+``month``   the period alone;
+``quarter`` the calendar quarter containing the period, from its first month to the period
+            (the whole quarter when the period is a quarter's last month);
+``ytd``     January of the period's year to the period;
+``year``    the twelve months ending at the period (the calendar year for a December period).
+
+**Time zone.** The reporting calendar runs on one zone: settings ``timezone`` (an IANA
+name) when set, else :data:`LOCAL_TZ` (China). :func:`configured_tz` reads it wherever a
+connection is at hand — a report's due time, "today" for an upload, a naive upload time;
+code without one (the demo generator, :func:`today` without an argument) uses :data:`LOCAL_TZ`.
+
+Also the robust scale both the upload checks (a month's change against the hospital's
+own history) and the trend anomalies (a month against its series) divide by:
+:func:`robust_scale`.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the default zone (see configured_tz)
 DEFAULT_DUE_DAY = 10  # reports are due on the 10th of the following month
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
+
+SPANS: tuple[str, ...] = ("month", "quarter", "ytd", "year")
+SPAN_LABELS: dict[str, tuple[str, str]] = {
+    "month": ("当月", "Month"),
+    "quarter": ("本季度", "Quarter to date"),
+    "ytd": ("本年累计", "Year to date"),
+    "year": ("近12个月", "Last 12 months"),
+}
+
+
+def check_span(span: str) -> str:
+    """*span* if it is one of :data:`SPANS`; ``ValueError`` otherwise."""
+    if span not in SPANS:
+        raise ValueError(f"span must be one of {SPANS}, got {span!r}")
+    return span
 
 
 def to_date(period: str | date) -> date:
@@ -26,10 +66,40 @@ def to_period(value: date) -> str:
     return f"{value.year:04d}-{value.month:02d}"
 
 
+def period_text(value: Any) -> Any:
+    """A stored period as the rules read it: a date → 'YYYY-MM', text → its first 7 characters,
+    a missing value (None, NaN, NA, NaT) → ``pd.NA``."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return pd.NA
+    if isinstance(value, date):  # pd.Timestamp too
+        return to_period(value)
+    return str(value)[:7]
+
+
+def month_index(value: date | pd.Period) -> int:
+    """*value*'s month counted from January of year 0: the difference of two is the months between."""
+    return value.year * 12 + value.month - 1
+
+
 def add_months(value: date, months: int) -> date:
     """The first day of the month *months* after *value*'s month."""
-    index = value.year * 12 + value.month - 1 + months
+    index = month_index(value) + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def shift_series(periods: pd.Series, months: int) -> pd.Series:
+    """'YYYY-MM' texts moved by *months*, vectorised: :func:`add_months` over a Series.
+
+    Reads the first seven characters ('YYYY-MM-01' works too); NA — and text that is not a
+    period — gives NA. Returns a ``string`` Series on *periods*' index.
+    """
+    s = periods.astype("string")
+    y = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    m = pd.to_numeric(s.str.slice(5, 7), errors="coerce")
+    total = y * 12 + (m - 1) + months
+    out = (total // 12).astype("Int64").astype("string").str.zfill(4) + "-" + \
+        ((total % 12) + 1).astype("Int64").astype("string").str.zfill(2)
+    return out.astype("string")
 
 
 def month_range(start: str | date, end: str | date) -> list[date]:
@@ -42,14 +112,35 @@ def month_range(start: str | date, end: str | date) -> list[date]:
     return out
 
 
-def today() -> date:
-    """Today's date in China (the reporting calendar's zone), whatever the server's own zone."""
-    return datetime.now(LOCAL_TZ).date()
+def configured_tz(db: sa.Connection | Engine) -> ZoneInfo:
+    """The reporting calendar's zone: settings ``timezone`` if set, else :data:`LOCAL_TZ`.
+
+    *db* is a connection (the query joins its transaction, or begins one) or an engine.
+    ``ZoneInfoNotFoundError`` (a ``KeyError``) when the setting names no known zone.
+    """
+    if isinstance(db, Engine):
+        with db.connect() as conn:
+            return configured_tz(conn)
+    name = db.execute(sa.text("SELECT value #>> '{}' FROM settings WHERE key = 'timezone'")).scalar()
+    return ZoneInfo(name) if name else LOCAL_TZ
+
+
+def today(tz: ZoneInfo = LOCAL_TZ) -> date:
+    """Today's date in *tz* (default: China, the reporting calendar's zone), whatever the server's own zone."""
+    return datetime.now(tz).date()
 
 
 def last_month(on: date | None = None) -> str:
     """The month before the one *on* falls in (default: today in China), as YYYY-MM."""
     return to_period(add_months(on or today(), -1))
+
+
+def check_due_day(day: Any) -> int:
+    """*day* as an int when it is 1–28 (a day every month has); ``ValueError`` otherwise."""
+    value = int(day)
+    if not 1 <= value <= 28:
+        raise ValueError(f"the due day must be 1–28, got {day}")
+    return value
 
 
 def due_date(period: str, due_day: int = DEFAULT_DUE_DAY) -> date:

@@ -1,6 +1,8 @@
-"""What a user may upload: the kinds of file their role sends, and the hospitals their rows may name.
+"""What a user may upload — the kinds of file their role sends, the hospitals their rows may name —
+and uploading as them.
 
-The same rules whether the file comes through the upload page or ``opsmon ingest --as USER``.
+One path whether the file comes through the upload page or ``opsmon ingest --as USER``:
+:func:`upload_as` applies the rules, ingests and writes the audit entry.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opsmon.access.audit import record_upload
 from opsmon.access.users import User
+from opsmon.ingest.api import FileResult, ingest_bytes
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,22 @@ def upload_rules(engine: Engine, user: User) -> UploadRules:
             "SELECT h.hospital_code FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "
             "WHERE a.ancestor_adcode = :c"), {"c": user.scope}).scalars().all()
     return UploadRules(role.upload_kinds, {c.strip() for c in codes})
+
+
+def upload_as(engine: Engine, user: User | None, content: bytes, file_name: str, *, kind: str | None = None,
+              dry_run: bool = False, address: str | None = None) -> FileResult:
+    """Ingest *content* as *user* — its role's kinds, its scope's hospitals — and audit the attempt.
+
+    *user* None is the operator ``cli`` (the command line without ``--as``): unrestricted.
+    Every attempt is in the audit log, previews (dry runs) included: the submissions log keeps
+    no dry run, and what a user looked at must be traceable.
+    ``PermissionError`` for a role that may not upload at all.
+    """
+    username = user.username if user is not None else "cli"
+    rules = {}
+    if user is not None:
+        allowed = upload_rules(engine, user)
+        rules = {"allowed_hospitals": allowed.allowed_hospitals, "allowed_kinds": allowed.allowed_kinds}
+    result = ingest_bytes(content, file_name, engine=engine, kind=kind, username=username, dry_run=dry_run, **rules)
+    record_upload(engine, result, username=username, address=address)
+    return result

@@ -17,14 +17,14 @@ import pandas as pd
 from dash import dcc, html
 
 from opsmon import geo
+from opsmon import periods as ind_periods
 from opsmon.dashboard import auth, context, data, state
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG
 from opsmon.dashboard.format import period_label
 from opsmon.dashboard.strings import current_language, in_language, t
 from opsmon.indicators import CATALOGUE, SPANS, get, reporting
-from opsmon.indicators import periods as ind_periods
-from opsmon.indicators.periods import SPAN_LABELS
+from opsmon.periods import SPAN_LABELS
 from opsmon.indicators.restrict import FILTERS
 from opsmon.indicators.risk_rules import LEVEL_LABELS
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon.access import audit
-from opsmon.access.upload_rules import upload_rules
+from opsmon.access.upload_rules import upload_as
 from opsmon.dashboard import context
 from opsmon.dashboard.auth import client_address, require_user
 from opsmon.indicators import export as _export
@@ -97,19 +97,10 @@ def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFram
 
 def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None = None,
            dry_run: bool = False) -> _ingest.FileResult:
-    """Ingest a file as the signed-in user: only the kinds their role may send, only rows in their scope.
-
-    A hospital user's file may hold only their own hospital's rows, a region user's only
-    the hospitals of their area (other rows are per-row errors, and nothing is stored).
-    Every attempt, previews included, is written to the audit log.
-    """
-    user = require_user()
-    rules = upload_rules(engine, user)
-    result = _ingest.ingest_bytes(content, file_name, engine=engine, kind=kind, username=user.username,
-                                  dry_run=dry_run, allowed_hospitals=rules.allowed_hospitals,
-                                  allowed_kinds=rules.allowed_kinds)
-    audit.record_upload(engine, result, username=user.username, address=client_address())
-    return result
+    """Ingest a file as the signed-in user (:func:`opsmon.access.upload_rules.upload_as`): only the kinds
+    their role may send, only rows in their scope; every attempt, previews included, audited."""
+    return upload_as(engine, require_user(), content, file_name, kind=kind, dry_run=dry_run,
+                     address=client_address())
 
 
 def check_export() -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from opsmon.dashboard.strings import current_language
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from opsmon.periods import LOCAL_TZ
 
 
 def timestamp(value: datetime) -> str:

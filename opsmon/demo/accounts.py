@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon.access import users
+from opsmon.indicators import restrict
 
 SUPERVISED_PREFECTURE = "220100"  # 长春市
 
@@ -37,7 +38,7 @@ def _units(engine: Engine) -> dict[str, tuple[str, str]]:
         # The first open hospital of the supervised prefecture: the hospital user's and supervisor's views overlap.
         hospital = conn.execute(sa.text(
             "SELECT h.hospital_code, h.name FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "
-            "WHERE a.ancestor_adcode = :p AND h.closed_period IS NULL ORDER BY h.hospital_code LIMIT 1"),
+            f"WHERE a.ancestor_adcode = :p AND {restrict.open_at('h')} ORDER BY h.hospital_code LIMIT 1"),
             {"p": SUPERVISED_PREFECTURE}).one()
     p, pref, h = tuple(province), tuple(prefecture), (hospital[0].strip(), hospital[1])
     return {"admin": p, "leader": p, "analyst": p, "supervisor": pref, "hospital": h}

@@ -35,6 +35,7 @@ import pandas as pd
 
 from opsmon.ingest import uscc
 from opsmon.ingest.fields import MONTHLY, PROGRESS, REGISTRY
+from opsmon.periods import LOCAL_TZ, month_index
 
 DEMO_SUFFIX = "（演示）"
 MONTHLY_COLUMNS = [f.code for f in MONTHLY]
@@ -840,8 +841,7 @@ def _corrections(monthly: pd.DataFrame, arrivals: pd.DataFrame, periods: pd.Peri
 
 
 def _months(period: str) -> int:
-    p = pd.Period(period, freq="M")
-    return p.year * 12 + p.month - 1
+    return month_index(pd.Period(period, freq="M"))
 
 
 def _adoption(u: np.ndarray, anchors: list[tuple[str, float]]) -> np.ndarray:
@@ -975,7 +975,7 @@ def _progress(h: pd.DataFrame, periods: pd.PeriodIndex, now: pd.Timestamp,
 
     rows = []
     for i, p in schedule:
-        m = p.year * 12 + p.month - 1
+        m = month_index(p)
         if m >= use_at[i]:
             platform = "已应用"
         elif m >= built_at[i]:
@@ -1020,7 +1020,7 @@ def generate(counties: pd.DataFrame, end_period: str, months: int = 36, n_hospit
     rng = np.random.default_rng(seed)
     now = default_now(end_period) if now is None else pd.Timestamp(now)
     if now.tzinfo is not None:
-        now = now.tz_convert("Asia/Shanghai").tz_localize(None)
+        now = now.tz_convert(LOCAL_TZ).tz_localize(None)
     periods = pd.period_range(end=pd.Period(end_period, freq="M"), periods=months, freq="M")
     geo = _geo(counties)
     h = _hospitals(geo, n_hospitals, rng)

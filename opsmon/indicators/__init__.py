@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from opsmon.indicators import aggregate, risk
 from opsmon.indicators.aggregate import RefreshResult
 from opsmon.indicators.catalogue import BY_ID, CATALOGUE, IDS, Indicator, get
-from opsmon.indicators.periods import SPANS
 from opsmon.indicators.query import COLUMNS, LEVELS, query, series
+from opsmon.periods import SPANS
 
 
 def refresh(engine: Engine, *, force: bool = False, as_of: datetime | None = None) -> RefreshResult:

@@ -40,11 +40,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon.indicators import build, catalogue, programme, region_sums
-from opsmon.indicators.periods import SPANS
-from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ
+from opsmon.periods import DEFAULT_DUE_DAY, SPANS, check_due_day, configured_tz
 
 LOCK_KEY = 0x6F70736D6F6E + 1  # "opsmon" + 1: indicator refreshes
-DEFAULT_TIMEZONE = str(LOCAL_TZ)
 
 FLOWS = catalogue.FLOW_FIELDS
 STOCKS = catalogue.STOCK_FIELDS
@@ -287,10 +285,8 @@ def due_settings(conn: sa.Connection) -> dict[str, object]:
     rows = dict(conn.execute(sa.text(
         "SELECT key, value #>> '{}' FROM settings WHERE key IN ('due_day', 'timezone')"
     )).all())
-    due_day = int(rows.get("due_day") or DEFAULT_DUE_DAY)
-    if not 1 <= due_day <= 28:
-        raise ValueError(f"settings due_day must be 1–28, got {due_day}")
-    return {"due_day": due_day, "timezone": rows.get("timezone") or DEFAULT_TIMEZONE}
+    due_day = check_due_day(rows.get("due_day") or DEFAULT_DUE_DAY)
+    return {"due_day": due_day, "timezone": str(configured_tz(conn))}
 
 
 def source_key(conn: sa.Connection) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from opsmon import spreadsheet
-from opsmon.indicators import catalogue, periods, reporting
+from opsmon import periods, spreadsheet
+from opsmon.indicators import catalogue, reporting
 from opsmon.indicators.programme import PROGRAMME_IDS
 from opsmon.indicators.query import COLUMNS, LEVELS, fetch, level_of
 
@@ -39,19 +40,19 @@ def number_format(ind: catalogue.Indicator) -> str:
     return f"#,##0{decimals}" if ind.unit in ("元", "家", "个") else f"0{decimals}"
 
 
-def _as_of_text(as_of: datetime | None) -> str:
+def _as_of_text(as_of: datetime | None, zone: ZoneInfo = periods.LOCAL_TZ) -> str:
     if as_of is None:
         return "数据截至：—"
-    from zoneinfo import ZoneInfo
-
-    local = as_of.astimezone(ZoneInfo("Asia/Shanghai")) if as_of.tzinfo else as_of
+    local = as_of.astimezone(zone) if as_of.tzinfo else as_of
     return f"数据截至：{local:%Y-%m-%d %H:%M}"
 
 
 def _sheet(title: str, as_of: datetime | None, headers: list[str], rows: list[list[Any]],
-           formats: Mapping[int, str] | None = None, row_formats: list[Mapping[int, str]] | None = None) -> bytes:
-    """One worksheet: title (merged across), as-of line, a header row, the rows; column formats by index."""
-    return spreadsheet.xlsx_bytes(title, _as_of_text(as_of), headers, rows, column_formats=formats,
+           formats: Mapping[int, str] | None = None, row_formats: list[Mapping[int, str]] | None = None,
+           zone: ZoneInfo = periods.LOCAL_TZ) -> bytes:
+    """One worksheet: title (merged across), as-of line (in *zone*), a header row, the rows; column
+    formats by index."""
+    return spreadsheet.xlsx_bytes(title, _as_of_text(as_of, zone), headers, rows, column_formats=formats,
                                   row_formats=row_formats, merge_title=True)
 
 
@@ -148,4 +149,4 @@ def progress_table_xlsx(engine: Engine, period: str, *, region: str | None = Non
         rows[-1][0] = f"{rows[-1][0]}（合计）"
     formats = {i: fmt for i, (_, _, fmt) in enumerate(columns)}
     return _sheet(title, as_of if as_of is not None else reporting.data_as_of(engine),
-                  [h for _, h, _ in columns], rows, formats)
+                  [h for _, h, _ in columns], rows, formats, zone=periods.configured_tz(engine))

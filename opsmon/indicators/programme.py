@@ -13,7 +13,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import catalogue, periods, restrict
+from opsmon import periods
+from opsmon.indicators import catalogue, restrict
 
 PROGRAMME_IDS: tuple[str, ...] = tuple(i.id for i in catalogue.CATALOGUE if i.group == "programme")
 

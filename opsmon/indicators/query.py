@@ -40,7 +40,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, catalogue, hospital_values, periods, region_sums, restrict
+from opsmon import periods
+from opsmon.indicators import aggregate, catalogue, hospital_values, region_sums, restrict
 from opsmon.indicators.catalogue import Indicator
 
 LEVELS: tuple[str, ...] = ("nation", "province", "prefecture", "county", "hospital")  # "nation": national instance
@@ -212,7 +213,7 @@ def query(engine: Engine, ids: IndicatorIds, level: str, period: str | date, spa
     an :class:`~opsmon.indicators.catalogue.Indicator` not in the catalogue is
     computed the same way (ad-hoc analysis).
     *level*: province, prefecture, county or hospital. *span*: month, quarter,
-    ytd or year (see :mod:`opsmon.indicators.periods`). *region*: only that
+    ytd or year (see :mod:`opsmon.periods`). *region*: only that
     adcode and its descendants. *filters*: hospital attributes — tier, category,
     affiliation, authority (a value or a list), is_pilot, is_budget_managed
     (bool). *scope*: the adcode or hospital code the caller is limited to

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from opsmon.indicators import build, catalogue, hospital_values
 from opsmon.indicators.catalogue import Indicator
-from opsmon.indicators.periods import SPANS
+from opsmon.periods import SPANS
 
 ANY_SPAN = "*"
 COLUMNS = ("adcode", "period", "span", "indicator", "num", "den", "pnum", "pden",

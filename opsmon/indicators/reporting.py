@@ -15,7 +15,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-_CHILDREN = sa.text("""
+from opsmon.indicators import restrict
+
+_CHILDREN = sa.text(f"""
 WITH kids AS (
     SELECT adcode, name, level FROM regions WHERE parent_adcode = :parent
 ), expected AS (
@@ -23,8 +25,7 @@ WITH kids AS (
     FROM hospitals h
     JOIN region_ancestors a ON a.adcode = h.adcode
     WHERE a.ancestor_adcode IN (SELECT adcode FROM kids)
-      AND (h.opened_period IS NULL OR h.opened_period <= CAST(:period AS date))
-      AND (h.closed_period IS NULL OR h.closed_period > CAST(:period AS date))
+      AND {restrict.open_at('h', 'CAST(:period AS date)')}
 )
 SELECT k.adcode AS code, k.name, k.level,
        count(e.hospital_code) AS hospitals_expected,

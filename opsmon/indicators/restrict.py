@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsmon.ingest import uscc
 from opsmon.ingest.fields import AFFILIATIONS, AUTHORITIES, CATEGORIES
 
 TIERS = ("三级", "二级", "一级", "未定级")
@@ -35,7 +36,6 @@ FILTERS: dict[str, tuple[str, ...] | None] = {
     "is_budget_managed": None,
 }
 _ADCODE = re.compile(r"^[1-9][0-9]{5}$")
-_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 _DESCENDANTS = "(SELECT adcode FROM region_ancestors WHERE ancestor_adcode = :{param})"
 
@@ -55,7 +55,7 @@ def parse_scope(scope: str | None) -> Scope:
     scope = str(scope).strip().upper()
     if _ADCODE.match(scope):
         return Scope(region=scope)
-    if _USCC.match(scope):
+    if uscc.well_formed(scope):  # its shape only: the SQL then finds that hospital or none
         return Scope(hospital=scope)
     raise ValueError(f"scope must be a region adcode or a hospital code, got {scope!r}")
 
@@ -67,8 +67,11 @@ def check_region(region: str | None) -> str | None:
     return region
 
 
-def open_at(alias: str, period: str) -> str:
-    """SQL: hospital *alias* is open in the month *period* (opened on or before, closed after)."""
+def open_at(alias: str, period: str | None = None) -> str:
+    """SQL: hospital *alias* is open in the month *period*, an SQL date expression (opened on or
+    before, closed after); without *period*, never closed (open now or from its opening on)."""
+    if period is None:
+        return f"{alias}.closed_period IS NULL"
     return (f"({alias}.opened_period IS NULL OR {alias}.opened_period <= {period}) "
             f"AND ({alias}.closed_period IS NULL OR {alias}.closed_period > {period})")
 

@@ -41,7 +41,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, build, catalogue, periods, restrict
+from opsmon import periods
+from opsmon.indicators import aggregate, build, catalogue, restrict
 from opsmon.indicators.risk_rules import LEVELS, OP_SQL, RULES
 
 STATUSES = ("new", "persisting", "resolved")  # the status column of changes()

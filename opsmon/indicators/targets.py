@@ -30,7 +30,8 @@ import sqlalchemy as sa
 import statsmodels.api as sm
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import aggregate, catalogue, periods, restrict
+from opsmon import periods
+from opsmon.indicators import aggregate, catalogue, restrict
 from opsmon.indicators.query import LEVELS, fetch, level_of, series
 
 TREND_MONTHS = 24

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from opsmon.indicators import catalogue, periods
+from opsmon import periods, robust
+from opsmon.indicators import catalogue
 from opsmon.indicators.query import series
 
 Z_THRESHOLD = 3.5
@@ -155,14 +156,16 @@ def forecast_year_end(engine: Engine, id: str, code: str, period: str | date, *,
 
 
 def _centre_scale(x: pd.Series) -> tuple[float, float]:
-    """Median and robust scale (MAD ÷ 0.6745; 1.2533 × mean absolute deviation when the MAD is 0)."""
+    """Median and robust scale (:func:`opsmon.robust.robust_scale`: MAD ÷ 0.6745; 1.2533 × mean
+    absolute deviation when the MAD is 0)."""
+    from statsmodels.robust import mad
+
     centre = float(x.median())
     deviation = (x - centre).abs()
-    mad = float(deviation.median())
-    if mad > 0:
-        return centre, mad / 0.6745
-    mean_ad = float(deviation.mean())
-    return centre, 1.2533 * mean_ad if mean_ad > 0 else math.nan
+    # c=1: the MAD itself; robust_scale divides by 0.6745 (statsmodels' default c is
+    # Φ⁻¹(3/4) = 0.67449…, which would move every z-score slightly).
+    spread = float(mad(x.dropna().to_numpy(), c=1, center=centre))
+    return centre, float(robust.robust_scale(spread, mean_ad=float(deviation.mean())))
 
 
 def robust_z(values: pd.Series) -> pd.Series:
@@ -176,8 +179,8 @@ def robust_z(values: pd.Series) -> pd.Series:
 
 def _shifted(y: pd.Series, months: int) -> pd.Series:
     """*y* (indexed by 'YYYY-MM') moved *months* later, aligned to y's index."""
-    moved = [periods.to_period(periods.add_months(periods.to_date(p), months)) for p in y.index]
-    return pd.Series(y.to_numpy(), index=moved).reindex(y.index)
+    moved = periods.shift_series(pd.Series(y.index, dtype="string"), months)
+    return pd.Series(y.to_numpy(), index=pd.Index(moved)).reindex(y.index)
 
 
 def anomalies(values: pd.Series, threshold: float = Z_THRESHOLD) -> pd.DataFrame:

@@ -10,9 +10,10 @@ import hashlib
 from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,7 +25,8 @@ from opsmon.ingest.parse import KIND_NAMES, Parsed, parse
 from opsmon.ingest.problems import Problem, capped, errors, in_sheet_order, make_problem, warnings
 from opsmon.ingest.read import MAX_BYTES
 from opsmon.ingest.validate import CHANGE_METRICS, Context, validate
-from opsmon.periods import DEFAULT_DUE_DAY, LOCAL_TZ, add_months, due_date, to_date
+from opsmon.periods import DEFAULT_DUE_DAY, add_months, check_due_day, configured_tz, due_date, to_date
+from opsmon.periods import today as today_in  # ingest_bytes has a parameter 'today'
 
 Status = Literal["accepted", "unchanged", "rejected"]
 
@@ -70,7 +72,10 @@ class FileResult:
 
 def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = None,
                   allowed_hospitals: set[str] | None = None) -> Context:
-    """What validation needs from the database, read in a few set queries."""
+    """What validation needs from the database, read in a few set queries.
+
+    *today* defaults to today in the configured zone (:func:`opsmon.periods.configured_tz`).
+    """
     # Through COPY and pandas' C reader: a national registry is 12,000 rows.
     hospitals = store.read_copy(
         conn,
@@ -125,7 +130,7 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
             parts = [part for part in (recent, older) if not part.empty] or [recent]
             history = pd.concat(parts, ignore_index=True).reindex(columns=list(recent.columns))
     return Context(
-        today=today or datetime.now(LOCAL_TZ).date(),
+        today=today or today_in(configured_tz(conn)),
         hospitals=hospitals,
         adcodes=adcodes,
         history=history,
@@ -133,10 +138,10 @@ def build_context(conn: sa.Connection, parsed: Parsed, *, today: date | None = N
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    # A naive time is China time (what a clerk or a history file means), never the
-    # database session's zone, which on a server is usually UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
+def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
+    # A naive time is the reporting calendar's (China) time — what a clerk or a history file
+    # means — never the database session's zone, which on a server is usually UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def ingest_bytes(
@@ -161,23 +166,26 @@ def ingest_bytes(
     revision; identical rows store nothing (a file of only such rows is 'unchanged').
 
     *received_at* backdates the submission (bulk loads of history, the demo); a naive
-    value is China time. It defaults to the moment the call starts. *allowed_hospitals*
-    limits a hospital user to their own rows (a region user to the hospitals of their area);
+    value is China time (the configured zone: :func:`opsmon.periods.configured_tz`). It
+    defaults to the moment the call starts. *allowed_hospitals* limits a hospital user to
+    their own rows (a region user to the hospitals of their area);
     *allowed_kinds* the kinds of file the uploader may send; *max_bytes* bounds the file size.
     A *dry_run* logs and stores nothing but reports what storing would do.
     """
-    received_at = _aware(received_at) if received_at is not None else datetime.now(LOCAL_TZ)
+    started = datetime.now(timezone.utc)  # the default received_at: when the call starts
     sha256 = hashlib.sha256(content).hexdigest()
     parsed = parse(content, file_name, kind=kind, max_bytes=max_bytes)
-    attempt = dict(kind=parsed.kind, username=username, file_name=file_name,
-                   sha256=sha256, size_bytes=len(content), received_at=received_at)
     submission_id = None
     # One connection for the attempt's transactions — its log entry, the load, the outcome —
     # rather than one each from the pool (each a connect, or a pre-ping and a reset).
     with engine.connect() as conn:
-        if not dry_run:
-            # Committed on its own before the load: a load that dies still leaves its trace.
-            with conn.begin():
+        # Committed on its own before the load: a load that dies still leaves its trace.
+        with conn.begin():
+            zone = configured_tz(conn)
+            received_at = _aware(received_at, zone) if received_at is not None else started
+            attempt = dict(kind=parsed.kind, username=username, file_name=file_name,
+                           sha256=sha256, size_bytes=len(content), received_at=received_at)
+            if not dry_run:
                 submission_id = store.open_submission(conn, **attempt)
 
         problems = list(parsed.problems)
@@ -194,7 +202,7 @@ def ingest_bytes(
                     # Also after cell-level parse errors: a clerk sees every problem of the file at
                     # once (validate skips the cells that did not parse).
                     problems = in_sheet_order(
-                        problems + validate(parsed, build_context(conn, parsed, today=today,
+                        problems + validate(parsed, build_context(conn, parsed, today=today or today_in(zone),
                                                                   allowed_hospitals=allowed_hospitals)),
                         parsed.kind)
                 if not errors(problems):
@@ -290,18 +298,14 @@ def due_day(engine: Engine) -> int:
     """The day of the following month a period's report is due (settings 'due_day', default 10)."""
     with engine.connect() as conn:
         value = store.setting(conn, "due_day")
-    day = int(value) if value is not None else DEFAULT_DUE_DAY
-    if not 1 <= day <= 28:  # every month has the day; the indicators refuse other values too
-        raise ValueError(f"settings due_day must be 1–28, got {day}")
-    return day
+    return check_due_day(value if value is not None else DEFAULT_DUE_DAY)
 
 
 def set_due_day(engine: Engine, day: int) -> None:
     """Set the due day (1–28) for every period."""
-    if not 1 <= int(day) <= 28:
-        raise ValueError(f"the due day must be 1–28, got {day}")
+    day = check_due_day(day)
     with engine.begin() as conn:
-        store.set_setting(conn, "due_day", int(day))
+        store.set_setting(conn, "due_day", day)
 
 
 def due_date_for(engine: Engine, period: str) -> date:

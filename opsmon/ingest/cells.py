@@ -3,8 +3,8 @@
 :func:`typed_frames` converts the data rows a column at a time (vectorised over the rows) into
 the typed frame and the frame of original cell text, with a :class:`Problem` for each cell that
 is not what its column holds — at most MAX_ERRORS of them. A CSV's plain cells (numbers,
-periods, codes) take numpy fast paths (see "Fast paths" below). :func:`missing_mask` and
-:func:`ascii_codes` serve :mod:`opsmon.ingest.validate` too.
+periods, codes) take numpy fast paths (see "Fast paths" below). :func:`missing_mask` serves
+:mod:`opsmon.ingest.validate` too, :func:`ascii_codes` :mod:`opsmon.ingest.uscc`.
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from opsmon.ingest import uscc
+from opsmon.ingest.cells import missing_mask
 from opsmon.ingest.fields import FIELDS, KEYS, Field, by_code
-from opsmon.ingest.cells import ascii_codes, missing_mask
 from opsmon.ingest.parse import Parsed
 from opsmon.ingest.problems import MAX_ERRORS, Problem, in_sheet_order, make_problem, more_problems
+from opsmon.periods import period_text, shift_series, to_period
+from opsmon.robust import robust_scale
 
 
 @dataclass
@@ -79,21 +81,6 @@ def _codes(frame: pd.DataFrame | None, column: str = "hospital_code") -> set[str
     if frame is None or column not in frame:
         return set()
     return set(frame[column].dropna().astype(str))
-
-
-def _month(d: datetime.date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def _shift(periods: pd.Series, months: int) -> pd.Series:
-    """'YYYY-MM' strings moved by *months* (NA stays NA)."""
-    s = _str(periods)
-    y = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
-    m = pd.to_numeric(s.str.slice(5, 7), errors="coerce")
-    total = y * 12 + (m - 1) + months
-    out = (total // 12).astype("Int64").astype("string").str.zfill(4) + "-" + \
-        ((total % 12) + 1).astype("Int64").astype("string").str.zfill(2)
-    return out.astype("string")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,53 +148,17 @@ def _missing_values(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Fi
                                                            value=raw.at[r, c]))
 
 
-# GB 32100 in arrays: the value of each ASCII code (-1: not in the charset), the weights.
-_USCC_VALUE = np.full(256, -1, dtype=np.int64)
-_USCC_VALUE[[ord(c) for c in uscc.CHARSET]] = np.arange(len(uscc.CHARSET))
-_USCC_WEIGHTS = np.array(uscc.WEIGHTS, dtype=np.int64)[:, None]
-
-
-def _valid_codes(codes: pd.Series) -> np.ndarray:
-    """:func:`uscc.valid_mask` as a bool array, the ASCII codes checked over a matrix of codes.
-
-    uscc.valid_mask runs a regex, a split and a dict lookup per code; here the common case —
-    18 ASCII characters — is checked in numpy (same pattern, same check character), and
-    only other codes (non-ASCII, too long, NA) go through it.
-    """
-    t = codes.to_numpy(dtype=object)
-    usable, chars, length = ascii_codes(t)
-    # A workbook's text may hold a NUL, which the matrix would drop at the end: such codes too
-    # (their length differs from the matrix's) go through uscc.valid_mask. One check a row.
-    usable &= np.array([len(c) if isinstance(c, str) else -1 for c in t], dtype=np.int64) == length
-    valid = np.zeros(len(t), dtype=bool)
-    if len(chars) >= 18:
-        value = _USCC_VALUE[chars[:18]]
-        digits = ((chars[2:8] - 48) <= 9).all(axis=0)  # characters 3–8: the division code
-        well_formed = (length == 18) & digits & (value >= 0).all(axis=0)
-        check = (31 - (value[:17] * _USCC_WEIGHTS).sum(axis=0) % 31) % 31
-        valid = well_formed & (value[17] == check)
-    rest = ~usable
-    if rest.any():
-        valid[rest] = uscc.valid_mask(codes[rest]).to_numpy(dtype=bool)
-    return valid
-
-
 def _bad_codes(frame: pd.DataFrame, raw: pd.DataFrame, f: Field) -> tuple[pd.Series, list[Problem]]:
     """Invalid USCCs in column *f*; returns the valid mask and the problems."""
     codes = _str(frame[f.code])
-    valid = _valid_codes(codes)
+    valid = uscc.valid_mask(codes).to_numpy(dtype=bool)
     present = codes.notna().to_numpy(dtype=bool)
     bad = present & ~valid
     out: list[Problem] = []
     if bad.any():  # why each is wrong, for the message: only for the bad codes
         wrong = codes[bad]
         length = wrong.str.len()
-        well_formed = wrong.str.fullmatch(uscc.PATTERN.pattern).fillna(False).astype(bool)
-        chars_ok = wrong.str.fullmatch(f"[{uscc.CHARSET}]*").fillna(False).astype(bool)
-        variants = pd.Series("check", index=wrong.index)
-        variants[~well_formed] = "format"
-        variants[~chars_ok] = "chars"
-        variants[(length != 18).fillna(True).astype(bool)] = "length"
+        variants = uscc.why_invalid(wrong)
         out = [
             make_problem("bad_hospital_code", variant=variants[r], row=r, field=f, value=raw.at[r, f.code],
                          length=int(length[r]))
@@ -250,7 +201,7 @@ def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context:
 
 def _future_periods(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field],
                     today: datetime.date) -> list[Problem]:
-    current = _month(today)
+    current = to_period(today)
     mask = _str(frame["period"]) > current
     return [make_problem("future_period", row=r, field=fields["period"], value=raw.at[r, "period"],
                          period=frame.at[r, "period"], current=current) for r in _rows(mask)]
@@ -381,10 +332,10 @@ def plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame |
     # The history's codes and periods as the string rules read them (codes stripped, periods
     # 'YYYY-MM'), worked out once per distinct value.
     hist_codes, code_texts = _distinct(hist["hospital_code"], lambda s: _str(s).str.strip())
-    hist_periods, period_texts = _distinct(hist["period"], lambda s: _str(s.map(_period_text)))
+    hist_periods, period_texts = _distinct(hist["period"], lambda s: _str(s.map(period_text)))
     hist = hist.reindex(columns=value_cols)
 
-    cur["prev_period"] = _each_distinct(cur["period"], lambda s: _shift(s, -1))
+    cur["prev_period"] = _each_distinct(cur["period"], lambda s: shift_series(s, -1))
     keys = _Keys([cur["hospital_code"], code_texts], [cur["period"], period_texts])
     cur_key = keys.of(keys.hospital(cur["hospital_code"]), keys.period(cur["period"]))
     hist_key = keys.of(keys.hospital(code_texts)[hist_codes], keys.period(period_texts)[hist_periods])
@@ -444,10 +395,10 @@ class _Keys:
     def __init__(self, codes: list[pd.Series], periods: list[pd.Series]):
         self.hospitals = pd.Index(pd.unique(pd.concat([_str(c) for c in codes]).dropna()), dtype="string")
         seen = pd.Series(pd.unique(pd.concat([_str(p) for p in periods]).dropna()), dtype="string")
-        texts = sorted({*seen, *_shift(seen, -1).dropna()})
+        texts = sorted({*seen, *shift_series(seen, -1).dropna()})
         self.periods = pd.Index(texts, dtype="string")
         # The rank of the month before each period (-1: none).
-        self.before = self.period(_shift(pd.Series(texts, dtype="string"), -1))
+        self.before = self.period(shift_series(pd.Series(texts, dtype="string"), -1))
 
     def hospital(self, codes: pd.Series) -> np.ndarray:
         return self.hospitals.get_indexer(_str(codes))
@@ -482,14 +433,6 @@ def _distinct(values: pd.Series, fn: Any) -> tuple[np.ndarray, pd.Series]:
     return which, fn(pd.Series(uniques, dtype=object)).reset_index(drop=True)
 
 
-def _period_text(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-        return pd.NA
-    if isinstance(v, (datetime.date, pd.Timestamp)):
-        return f"{v.year:04d}-{v.month:02d}"
-    return str(v)[:7]
-
-
 def _unusual_changes(cur: pd.DataFrame, changes: dict[str, np.ndarray], series_key: np.ndarray, keys: _Keys,
                      raw: pd.DataFrame, fields: dict[str, Field], flagged: set[tuple[int, str]]) -> list[Problem]:
     """Robust z-score of this month's log change against the hospital's earlier log changes.
@@ -520,12 +463,14 @@ def _unusual_changes(cur: pd.DataFrame, changes: dict[str, np.ndarray], series_k
             continue
         stats = pairs.groupby("row")["r"].agg(median="median", n="count")
         pairs = pairs.join(stats, on="row")
+        # One MAD a row over groups of different sizes, in one groupby (statsmodels' mad, which
+        # trends uses on one series, takes arrays along an axis: it would run once a row).
         stats["mad"] = (pairs["r"] - pairs["median"]).abs().groupby(pairs["row"]).median()
         with np.errstate(divide="ignore", invalid="ignore"):
             ok_now = (cur[c] > 0) & (cur[f"{c}_prev"] > 0)
             r_now = np.log(cur[c].where(ok_now) / cur[f"{c}_prev"].where(ok_now))
         stats = stats.join(r_now.rename("r_now"))
-        z = 0.6745 * (stats["r_now"] - stats["median"]) / stats["mad"].clip(lower=MIN_MAD)
+        z = (stats["r_now"] - stats["median"]) / robust_scale(stats["mad"], min_mad=MIN_MAD)
         unusual = (stats["n"] >= MIN_HISTORY_CHANGES) & (z.abs() > ROBUST_Z)
         out += [_warning("unusual_change", None, cur, raw, r, fields[c]) for r in _rows(unusual)
                 if (r, c) not in flagged]

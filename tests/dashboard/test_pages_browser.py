@@ -14,7 +14,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from opsmon import geo
-from opsmon.indicators import periods, query, reporting
+from opsmon import periods
+from opsmon.indicators import query, reporting
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from opsmon.indicators import aggregate, restrict
-from opsmon.indicators.periods import SPANS
+from opsmon.periods import SPANS
 from opsmon.indicators.query import fetch, query
 from opsmon.periods import month_range
 

@@ -9,7 +9,8 @@ import pandas as pd
 import province_fixture as fx
 import pytest
 
-from opsmon.indicators import periods, trends
+from opsmon import periods
+from opsmon.indicators import trends
 
 
 def months(start: str, n: int) -> list[str]:
@@ -74,3 +75,21 @@ def test_anomalies_flag_a_spike_but_not_its_echo_a_year_later():
     assert short["method"].iloc[0] == "level" and short["anomaly"].tolist() == [False] * 5 + [True]
     flat = trends.anomalies(pd.Series([7.0] * 5, index=months("2025-01", 5)))
     assert not flat["anomaly"].any()
+
+
+def test_robust_z_is_0_6745_times_the_distance_from_the_median_in_mads():
+    z = trends.robust_z(pd.Series([1.0, 2.0, 3.0, 4.0, 100.0, np.nan]))  # median 3, MAD 1
+    assert z.iloc[:5].tolist() == pytest.approx([0.6745 * d for d in (-2, -1, 0, 1, 97)])
+    assert math.isnan(z.iloc[5])
+    # More than half the values equal (MAD 0): the mean absolute deviation (0.5) × 1.2533 instead.
+    ties = trends.robust_z(pd.Series([5.0, 5.0, 5.0, 5.0, 6.0, 7.0]))
+    assert ties.tolist() == pytest.approx([0, 0, 0, 0, 1 / (1.2533 * 0.5), 2 / (1.2533 * 0.5)])
+    assert trends.robust_z(pd.Series([7.0, 7.0, np.nan])).tolist()[:2] == [0.0, 0.0]
+
+
+def test_a_month_is_compared_with_the_same_month_a_year_earlier_across_gaps():
+    index = [p for p in months("2023-01", 24) if p != "2023-06"]
+    y = pd.Series(range(len(index)), index=index, dtype=float)
+    moved = trends._shifted(y, 12)
+    assert moved.index.tolist() == index
+    assert moved["2024-07"] == y["2023-07"] and math.isnan(moved["2024-06"]) and moved.iloc[:11].isna().all()

@@ -64,12 +64,12 @@ def problem_codes() -> set[str]:
 
 
 def store_codes() -> set[str]:
-    """The codes opsmon/ingest/store.py builds itself (period_locked), from a lock it reports.
+    """The codes opsmon/ingest/store/ builds itself (period_locked), from a lock it reports.
 
     check_locks runs against a stand-in connection whose query finds one locked period.
     """
     lock = SimpleNamespace(period="2025-03", locked_by="admin", locked_at="2025-04-11 09:00")
-    conn = SimpleNamespace(execute=lambda *_args: SimpleNamespace(all=lambda: [lock]))
+    conn = SimpleNamespace(execute=lambda *_args: SimpleNamespace(all=lambda: [lock], scalar=lambda: None))
     try:
         store.check_locks(conn, [lock.period])
     except store.PeriodLocked as locked:

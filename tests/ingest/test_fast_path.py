@@ -27,10 +27,12 @@ from hypothesis import strategies as st
 from opsmon.ingest import cells as C
 from opsmon.ingest import parse as P
 from opsmon.ingest import read as R
-from opsmon.ingest import store, uscc
+from opsmon.ingest import uscc
+from opsmon.ingest.store import staging
 from opsmon.ingest import validate as V
 from opsmon.ingest.api import ingest_bytes
 from opsmon.ingest.fields import FIELDS, value_columns
+from opsmon.periods import period_text, shift_series
 
 TRICKY_NUMBERS = [
     "", " ", "  ", "0", "00", "007", "12", "12.", ".5", ".", ",", ",,", "1,234", "1,234.56", "12,345,678.90",
@@ -182,15 +184,40 @@ def test_the_stored_fixtures_parse_as_with_the_full_rules(fixture, monkeypatch):
 # --- validate ------------------------------------------------------------------------------------
 
 
-def test_code_check_equals_uscc_valid_mask():
+def assert_same_code_check(codes: list) -> None:
+    """uscc.valid_mask's numpy path gives what is_valid gives code by code."""
+    series = pd.Series(codes, dtype="string")
+    fast = uscc.valid_mask(series)
+    assert fast.dtype == bool and fast.index.equals(series.index)
+    assert fast.tolist() == uscc.valid_mask(series, fast=False).tolist() == [uscc.is_valid(c) for c in codes]
+
+
+def test_code_check_equals_uscc_is_valid():
     good = [uscc.make(a, f"{40000000 + i:08d}") for i, a in enumerate(["220102", "220103", "110101", "650102"])]
     codes = good + [
         good[0][:17] + ("0" if good[0][17] != "0" else "1"),  # wrong check character
         good[0].lower(), good[0][:17], good[0] + "1", "I" + good[0][1:], good[0][:5] + "O" + good[0][6:],
         good[0][:3] + "A" + good[0][4:], "é" + good[0][1:], good[0] + "\x00", "", " " * 18, "Z" * 18, "0" * 18,
+        good[0][:2] + "\u0661" + good[0][3:], good[0] + "\n", "１" + good[0][1:], None,
     ]
-    series = pd.Series([*codes, None], dtype="string")
-    assert V._valid_codes(series).tolist() == uscc.valid_mask(series).astype(bool).tolist()
+    valid = uscc.valid_mask(pd.Series(codes, dtype="string"))
+    assert [c for c, ok in zip(codes, valid, strict=True) if ok] == [*good, "0" * 18]  # its check character is 0
+    assert_same_code_check(codes)
+    assert_same_code_check(["12", "", None])  # a matrix narrower than any code
+    assert_same_code_check([])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(0, 19),
+                          st.sampled_from(uscc.CHARSET + "IOSVZa -é\x00１\u0661")), min_size=1, max_size=20))
+def test_code_check_on_codes_one_character_off(edits):
+    # Valid codes as they are, with one character replaced, inserted or cut off from there on.
+    good = [uscc.make(a, b) for a, b in [("220102", "41234567"), ("650102", "MA000001"), ("110101", "00000000")]]
+    codes = []
+    for which, how, at, char in edits:
+        code = good[which]
+        codes.append([code, code[:at] + char + code[at + 1:], code[:at] + char + code[at:], code[:at]][how])
+    assert_same_code_check(codes)
 
 
 def reference_plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.DataFrame | None) -> list:
@@ -206,7 +233,7 @@ def reference_plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.D
     cur = cur.astype({"hospital_code": "string", "period": "string", **{c: "float64" for c in value_cols}})
     hist = history.loc[:, ~history.columns.duplicated(keep="last")]
     hist = hist.reindex(columns=list(dict.fromkeys(["hospital_code", "period", *hist.columns])))
-    hist["period"] = V._str(hist["period"].map(V._period_text))
+    hist["period"] = V._str(hist["period"].map(period_text))
     hist["hospital_code"] = V._str(hist["hospital_code"]).str.strip()
     hist = hist.reindex(columns=["hospital_code", "period", *value_cols])
     for c in value_cols:
@@ -217,7 +244,7 @@ def reference_plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.D
     series = pd.concat([hist, cur.drop(columns="row")], ignore_index=True)
     series = series.dropna(subset=["hospital_code", "period"]).drop_duplicates(["hospital_code", "period"])
     prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in value_cols}})
-    cur = cur.assign(prev_period=V._shift(cur["period"], -1)).merge(prev, on=["hospital_code", "prev_period"],
+    cur = cur.assign(prev_period=shift_series(cur["period"], -1)).merge(prev, on=["hospital_code", "prev_period"],
                                                                    how="left").set_index("row")
     out = []
     money = [c for c in value_cols if fields[c].type == "money"]
@@ -237,7 +264,7 @@ def reference_plausibility(frame: pd.DataFrame, raw: pd.DataFrame, history: pd.D
         out += [V._warning("beds_jump", None, cur, raw, r, fields["open_beds"]) for r in V._rows(jump)]
     metrics = [c for c in V.CHANGE_METRICS if c in cur]
     prev = series.rename(columns={"period": "prev_period", **{c: f"{c}_prev" for c in metrics}})
-    changes = series.assign(prev_period=V._shift(series["period"], -1)).merge(
+    changes = series.assign(prev_period=shift_series(series["period"], -1)).merge(
         prev[["hospital_code", "prev_period", *[f"{c}_prev" for c in metrics]]],
         on=["hospital_code", "prev_period"], how="inner")
     now_rows = cur.reset_index()[["row", "hospital_code", "period"]]
@@ -376,11 +403,12 @@ def test_binary_staging_stores_what_csv_staging_stores(engine, monkeypatch):
     binary = stored(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE monthly_values"))
-    monkeypatch.setattr(store, "_binary_rows", lambda kind, staged: None)
+    refused = []  # the binary encoder declines every frame: the text COPY path stores them
+    monkeypatch.setattr(staging, "_binary_rows", lambda kind, staged: refused.append(kind))
     for content, expected in zip(files, results, strict=True):
         r = ingest_bytes(content, "快报.csv", engine=engine, today=dt.date(2025, 4, 15))
         assert (r.status, r.revisions_created) == expected
-    assert stored(engine) == binary
+    assert refused and stored(engine) == binary
     assert any(",," in row for row in binary)  # NULLs in the optional columns went through both
 
 
@@ -388,9 +416,9 @@ def test_binary_staging_declines_what_it_cannot_write_exactly():
     frame = pd.DataFrame({"hospital_code": ["12220102412345670G"], "period": ["2025-03"]})
     monthly = frame.reindex(columns=["hospital_code", "period", *value_columns("monthly")])
     monthly[value_columns("monthly")] = 1.0
-    assert store._binary_rows("monthly", monthly) is not None
-    assert store._binary_rows("monthly", monthly.assign(hospital_code="SHORT")) is None
-    assert store._binary_rows("monthly", monthly.assign(period="2025-3")) is None
-    assert store._binary_rows("monthly", monthly.assign(doctors=3e9)) is None  # integer out of range: as text
-    assert store._binary_rows("progress", frame.reindex(columns=["hospital_code", "period",
+    assert staging._binary_rows("monthly", monthly) is not None
+    assert staging._binary_rows("monthly", monthly.assign(hospital_code="SHORT")) is None
+    assert staging._binary_rows("monthly", monthly.assign(period="2025-3")) is None
+    assert staging._binary_rows("monthly", monthly.assign(doctors=3e9)) is None  # integer out of range: as text
+    assert staging._binary_rows("progress", frame.reindex(columns=["hospital_code", "period",
                                                                  *value_columns("progress")])) is None

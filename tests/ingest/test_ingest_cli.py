@@ -171,6 +171,11 @@ def test_as_a_user_sees_no_figure_of_a_hospital_outside_its_scope(url, engine, f
     entry = json.loads(result.stdout)["files"][0]
     assert result.exit_code == 1 and [e["code"] for e in entry["errors"]] == ["out_of_scope"]
     assert entry["warnings"] == [] and "2025-02" not in result.stdout and "500" not in result.stdout
+    # The look is traceable though nothing was stored: dry runs are in the audit log, as previews.
+    with engine.connect() as conn:
+        previews = conn.execute(sa.text("SELECT username, details ->> 'status' FROM audit_log "
+                                        "WHERE action = 'upload.preview' ORDER BY audit_id")).all()
+    assert previews == [("cli", "accepted"), ("clerk-b", "rejected")]
 
 
 def test_as_an_unknown_or_viewing_user_is_refused(url, engine, files):

@@ -581,6 +581,26 @@ def test_a_backdated_naive_received_at_is_china_time(engine):
     assert result.status == "accepted"
 
 
+def test_a_naive_received_at_is_read_in_the_configured_time_zone(engine):
+    ingest(engine, registry(*REGISTRY_ROWS), "机构名录.csv")
+    with engine.begin() as conn:  # UTC+6
+        conn.execute(sa.text("INSERT INTO settings (key, value) VALUES ('timezone', '\"Asia/Urumqi\"')"))
+    ingest(engine, monthly(month()), "x.csv", received_at=dt.datetime(2025, 4, 10, 23, 30))
+    assert list_revisions(engine, A)["received_at"].iloc[0] == dt.datetime(2025, 4, 10, 17, 30, tzinfo=dt.UTC)
+
+
+def test_the_due_day_is_1_to_28(engine):
+    for day in (0, 29, "x"):
+        with pytest.raises(ValueError):
+            api.set_due_day(engine, day)
+    api.set_due_day(engine, "28")
+    assert api.due_day(engine) == 28
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE settings SET value = '30' WHERE key = 'due_day'"))
+    with pytest.raises(ValueError, match="1–28"):
+        api.due_day(engine)
+
+
 def test_the_first_accepted_revision_keeps_its_arrival_time_through_corrections(engine):
     ingest(engine, registry(*REGISTRY_ROWS), "机构名录.csv")
     on_time = dt.datetime(2025, 4, 9, 16, 0, tzinfo=CHINA)

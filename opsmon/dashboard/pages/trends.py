@@ -27,7 +27,7 @@ from opsmon.dashboard.format import d3_format, indicator_value, period_label
 from opsmon.dashboard.page import PERIOD, SPAN, Control, Page, indicator
 from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import get, reporting, targets
-from opsmon.indicators import periods as ind_periods
+from opsmon import periods as ind_periods
 
 DEFAULT_INDICATOR = "surplus_rate"
 MONTH_CHOICES = (12, 24, 36)

@@ -19,7 +19,6 @@ from opsmon.ingest.store.frames import read_copy
 from opsmon.ingest.store.log import close_submission, open_submission, submission, submissions
 from opsmon.ingest.store.period_locks import PeriodLocked, check_locks
 from opsmon.ingest.store.settings import set_setting, setting
-from opsmon.ingest.store.staging import _binary_rows as _binary_rows  # tests/ingest/test_fast_path.py calls it
 from opsmon.ingest.store.values import (
     StoreResult,
     bump_data_version,

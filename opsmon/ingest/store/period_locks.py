@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from opsmon.periods import configured_tz
+
 from opsmon.ingest.problems import Problem
 
 
@@ -26,11 +28,10 @@ def check_locks(conn: sa.Connection, periods: list[str]) -> None:
     rows = conn.execute(
         sa.text(
             "SELECT to_char(period, 'YYYY-MM') AS period, locked_by, "
-            # TODO(timezone): the zone is being centralised; this literal should come from there.
-            "to_char(locked_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS locked_at "
+            "to_char(locked_at AT TIME ZONE :tz, 'YYYY-MM-DD HH24:MI') AS locked_at "
             "FROM period_locks WHERE to_char(period, 'YYYY-MM') = ANY(:p) ORDER BY period"
         ),
-        {"p": periods},
+        {"p": periods, "tz": str(configured_tz(conn))},
     ).all()
     if rows:
         raise PeriodLocked([
