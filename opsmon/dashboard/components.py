@@ -33,19 +33,20 @@ GROUP_ORDER = ("financial", "counts", "programme")
 
 
 # ----------------------------------------------------------------------------------------- data helpers
-def province() -> str:
-    """The adcode of the region the app's database serves: its province (100000 in a national instance)."""
+def root_region() -> str:
+    """The adcode at the top of the hierarchy this database serves: its province, or 100000 (全国) in a
+    national instance."""
     return reporting.root_code(context.engine())
 
 
 def whole_region_label() -> str:
     """What an empty region filter means: 全省, or 全国 in a national instance."""
-    return t("filter.whole_nation" if province() == geo.NATION else "filter.whole_province")
+    return t("filter.whole_nation" if root_region() == geo.NATION else "filter.whole_province")
 
 
 def regions() -> pd.DataFrame:
     """The served region's table (adcode, name, level, parent_adcode, geo_parent_adcode)."""
-    return geo.load_regions(province())
+    return geo.load_regions(root_region())
 
 
 def region_name(code: str | None, frame: pd.DataFrame | None = None) -> str:
@@ -227,7 +228,7 @@ def indicator_dropdown(component_id: str, value: str, ids: Iterable[str] | None 
 def home_region() -> str:
     """Where region views start for the signed-in user: their region (the province for province users)."""
     user = auth.current_user()
-    return user.region_adcode.strip() if user is not None and user.region_adcode else province()
+    return user.region_adcode.strip() if user is not None and user.region_adcode else root_region()
 
 
 def regions_in_scope() -> set[str]:
@@ -255,7 +256,7 @@ def region_options(levels: Sequence[str] = ("nation", "province", "prefecture", 
 
     Only the regions in the signed-in user's scope are offered (the server enforces the scope anyway).
     """
-    options = _region_options(province(), current_language(), tuple(levels), include_root)
+    options = _region_options(root_region(), current_language(), tuple(levels), include_root)
     allowed = regions_in_scope()
     return [o for o in options if o["value"] in allowed]
 

@@ -63,7 +63,7 @@ PERIOD = Control(lambda q: state.period(q.get("period"), components.available_pe
 SPAN = Control(lambda q: state.span(q.get("span")), omit="month")
 # A region under the one served (None: all of it).
 REGION = Control(lambda q: state.choice(q.get("region"),
-                                       set(components.regions()["adcode"]) - {components.province()}))
+                                       set(components.regions()["adcode"]) - {components.root_region()}))
 
 
 def choices(key: str, allowed: Iterable[str], id: str | None = None) -> Control:

@@ -35,7 +35,7 @@ KPI_IDS = ["hospitals_expected", "hospitals_reporting", "reporting_rate", "timel
 def _region_param(view: dict) -> dict:
     """The region in view, in the URL (left out for the served province itself)."""
     region = view.get("region")
-    return {"region": None if region == c.province() else region}
+    return {"region": None if region == c.root_region() else region}
 
 
 PAGE = Page(__name__, path="/", name_key="nav.overview", permission="view_regions", order=0, controls={
@@ -110,7 +110,7 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
     """The cockpit's cards for *region* (the province or a drilled-into region) and *period*."""
     regions = c.regions()
     level = _level(region, regions)
-    top = region == c.province()
+    top = region == c.root_region()
     frame = data.query(engine, KPI_IDS, level, period, region=region)
     row = frame[frame["code"] == region].set_index("indicator")
     v = row["value"].to_dict() if len(row) else {}
@@ -198,7 +198,7 @@ def map_frame(engine, region: str, period: str, indicator: str) -> tuple[pd.Data
 def _breadcrumb(region: str, period: str, indicator: str) -> dbc.Breadcrumb:
     regions = c.regions()
     chain = _chain(region, regions)
-    province = c.province()
+    province = c.root_region()
     items = []
     for code in chain:
         name = c.region_name(code, regions)

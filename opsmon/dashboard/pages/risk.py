@@ -119,7 +119,7 @@ def map_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Open red/orange episodes per mapped unit: prefecture or directly administered county
     (a province's instance), province (a national one)."""
     regions = c.regions()
-    province = c.province()
+    province = c.root_region()
     parent = regions.set_index("adcode")["parent_adcode"]
     open_serious = frame[frame["status"].isin(["new", "persisting"]) & frame["level"].isin(SERIOUS)]
     if province == geo.NATION:
@@ -190,7 +190,7 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
     counts = map_counts(frame)
     counts["label"] = counts["name"].where(~counts["is_direct"], c.direct_label(counts["name"]))
     counts["extra"] = [t("risk.map_hospitals").format(n=n) for n in counts["hospitals"]]
-    fig = region_map(counts, units_geojson(c.province()), _COUNT, title=t("risk.map_count"),
+    fig = region_map(counts, units_geojson(c.root_region()), _COUNT, title=t("risk.map_count"),
                      height=440, scale={"colorscale": "OrRd", "zmin": 0})
     title = t("risk.table_n").format(period=period_label(period), n=len(frame))
     if frame.empty:

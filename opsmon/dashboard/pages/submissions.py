@@ -59,7 +59,7 @@ def layout(v: dict, **_query: str) -> html.Div:
 def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
     """Expected, reporting, reporting and timely rates for the regions one level below the view (wide)."""
     regions = c.regions()
-    province = c.province()
+    province = c.root_region()
     parent = region or province
     level = regions.set_index("adcode")["level"].get(parent)
     # The view's children (prefecture level includes the directly run county-level cities); a county
@@ -143,7 +143,7 @@ def recent_table(engine):
 
 
 def _kpis(engine, period: str, region: str | None, missing: int) -> dbc.Row:
-    code = region or c.province()
+    code = region or c.root_region()
     level = c.regions().set_index("adcode")["level"].get(code, "province")
     frame = data.query(engine, RATE_IDS, level, period, region=region)
     v = frame[frame["code"] == code].set_index("indicator")["value"].to_dict()

@@ -31,11 +31,11 @@ from opsmon.indicators.programme import PROGRAMME_IDS
 def _region(query) -> str:
     """The region in view: the served one, or a prefecture-level unit under it (targets are not set for counties)."""
     regions = c.regions()
-    return state.choice(query.get("region"), set(regions.loc[regions["level"] != "county", "adcode"]), c.province())
+    return state.choice(query.get("region"), set(regions.loc[regions["level"] != "county", "adcode"]), c.root_region())
 
 
 PAGE = Page(__name__, path="/targets", name_key="nav.targets", permission="view_regions", order=40,
-            controls={"period": PERIOD, "region": Control(_region, omit=c.province)})
+            controls={"period": PERIOD, "region": Control(_region, omit=c.root_region)})
 
 
 @PAGE.layout
@@ -213,7 +213,7 @@ def update(period, region, view=None):
     if not period:
         return c.empty(), empty_figure(t("data.none_period")), c.empty(), c.empty()
     engine = context.engine()
-    region = region or c.province()
+    region = region or c.root_region()
     frame = c.evaluated_targets(engine, region, period)
     return (cards(frame), chart(engine, frame, region, period),
             region_table(by_region(engine, region, period)), programme_table(engine, region, period))
@@ -223,7 +223,7 @@ def update(period, region, view=None):
 def download(fmt: str, v: dict) -> dict:
     """The targets of each region under the one in view, as CSV or XLSX."""
     engine = context.engine()
-    period, region = v["period"], v["region"] or c.province()
+    period, region = v["period"], v["region"] or c.root_region()
     frame = _display(by_region(engine, region, period))
     as_of = reporting.data_as_of(engine)
     columns = [(col, t(key), f) for col, key, f in REGION_EXPORT]
@@ -241,7 +241,7 @@ def send_progress(_n, period, region, view=None):
     if not period:
         raise PreventUpdate
     engine = context.engine()
-    region = region or c.province()
+    region = region or c.root_region()
     content = data.progress_table_xlsx(engine, period, region=region)
     rows = len(data.progress_table(engine, period, region=region))
     return exports.send(content, exports.file_name(t("targets.progress_file"), c.region_name(region), period,

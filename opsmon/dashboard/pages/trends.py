@@ -117,7 +117,7 @@ def _region_for_targets(code: str) -> str:
     if len(code) == 18:
         frame = _latest_hospitals()
         hit = frame.loc[frame["code"] == code, "parent_code"]
-        return str(hit.iloc[0]) if len(hit) else c.province()
+        return str(hit.iloc[0]) if len(hit) else c.root_region()
     return code
 
 
