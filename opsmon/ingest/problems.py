@@ -320,6 +320,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "(more than 20 %)",
     ),
     # What the uploader may send (opsmon.ingest.api).
+    "period_locked": (
+        "报告期 {period} 已由 {locked_by} 于 {locked_at} 锁定，不能再修改。如需更正请联系省级管理员解锁。",
+        "Period {period} was locked by {locked_by} at {locked_at}; ask the provincial administrator to unlock it.",
+    ),
     "kind_not_permitted": (
         "您的账号不能上报{kind_zh}，请联系省级管理员。",
         "Your account may not submit {kind_en}; ask the provincial administrator.",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from opsmon.ingest.problems import Problem, make_problem
 from opsmon.periods import configured_tz
-
-from opsmon.ingest.problems import Problem
 
 
 class PeriodLocked(Exception):
@@ -34,12 +33,5 @@ def check_locks(conn: sa.Connection, periods: list[str]) -> None:
         {"p": periods, "tz": str(configured_tz(conn))},
     ).all()
     if rows:
-        raise PeriodLocked([
-            Problem(
-                None, "period", r.period, "period_locked",
-                f"报告期 {r.period} 已由 {r.locked_by} 于 {r.locked_at} 锁定，不能再修改。如需更正请联系省级管理员解锁。",
-                f"Period {r.period} was locked by {r.locked_by} at {r.locked_at}; "
-                "ask the provincial administrator to unlock it.",
-            )
-            for r in rows
-        ])
+        raise PeriodLocked([make_problem("period_locked", column="period", value=r.period, period=r.period,
+                                         locked_by=r.locked_by, locked_at=r.locked_at) for r in rows])
