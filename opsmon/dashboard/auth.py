@@ -19,6 +19,7 @@ inputs claim a public ``pathname`` through without a session.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
@@ -199,13 +200,12 @@ def content_security_policy(app: dash.Dash) -> str:
 
 
 def _security_headers(app: dash.Dash):
-    policy: list[str] = []  # worked out on the first response, once every callback is defined
+    # Worked out on the first response, once every callback (and its inline script) is defined.
+    policy = functools.cache(lambda: content_security_policy(app))
 
     def add(response: flask.Response) -> flask.Response:
-        if not policy:
-            policy.append(content_security_policy(app))
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy[0])
+        headers.setdefault("Content-Security-Policy", policy())
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
@@ -314,7 +314,8 @@ def login() -> flask.Response:
     flask.session.permanent = True
     sid = open_session(context.engine(), user.username, client_address())
     flask.session.update(user={"email": user.username, "groups": [user.role]}, token=user.session_token,
-                         sid=sid, since=time.time(), lang=lang, **{CSRF_KEY: secrets.token_urlsafe(32)})
+                         sid=sid, since=time.time(), lang=lang)
+    csrf_token()  # the signed-in session's own token (the cleared one went with the anonymous session)
     flask.g.pop(_G_KEY, None)
     target = next_url if next_url != "/" else home_for(user)
     return flask.redirect(target + ("" if lang == "zh" or "lang=" in target else

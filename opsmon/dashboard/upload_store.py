@@ -33,6 +33,16 @@ def upload_dir() -> Path:
     return folder
 
 
+def _token(handle: dict[str, Any] | None) -> str | None:
+    """The handle's token if it has the server's own format (so it is never a path), else None."""
+    token = (handle or {}).get("token")
+    return token if isinstance(token, str) and TOKEN.fullmatch(token) else None
+
+
+def _expired(path: Path) -> bool:
+    return path.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS
+
+
 def _discard(folder: Path, token: str) -> None:
     for suffix in (".bin", ".json"):
         (folder / f"{token}{suffix}").unlink(missing_ok=True)
@@ -51,10 +61,9 @@ def _kept(folder: Path) -> list[tuple[float, str, dict[str, Any]]]:
 
 def _purge(folder: Path, username: str) -> None:
     """Drop expired uploads (anyone's), and *username*'s oldest beyond the quota less one (room for a new one)."""
-    cutoff = time.time() - UPLOAD_TTL_SECONDS
     for path in folder.glob("*.bin"):
         with contextlib.suppress(OSError):
-            if path.stat().st_mtime < cutoff:
+            if _expired(path):
                 _discard(folder, path.stem)
     own = [token for _, token, meta in _kept(folder) if meta.get("username") == username]
     for token in own[:max(0, len(own) - UPLOAD_QUOTA + 1)]:
@@ -81,12 +90,12 @@ def take_upload(handle: dict[str, Any] | None, username: str) -> tuple[bytes, di
     *username*, and its SHA-256 must equal both the one recorded when it was kept and the
     one the browser holds.
     """
-    token = (handle or {}).get("token")
-    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+    token = _token(handle)
+    if token is None:
         return "upload.expired"
     folder = upload_dir()
     data, meta_path = folder / f"{token}.bin", folder / f"{token}.json"
-    if not data.is_file() or not meta_path.is_file() or data.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
+    if not data.is_file() or not meta_path.is_file() or _expired(data):
         return "upload.expired"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("username") != username:
@@ -100,8 +109,8 @@ def take_upload(handle: dict[str, Any] | None, username: str) -> tuple[bytes, di
 
 def discard_upload(handle: dict[str, Any] | None, username: str) -> None:
     """Delete *username*'s kept upload (after it was stored, or on cancel)."""
-    token = (handle or {}).get("token")
-    if isinstance(token, str) and TOKEN.fullmatch(token):
+    token = _token(handle)
+    if token is not None:
         folder = upload_dir()
         meta_path = folder / f"{token}.json"
         with contextlib.suppress(OSError, ValueError):
