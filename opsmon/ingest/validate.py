@@ -107,11 +107,16 @@ def validate(parsed: Parsed, context: Context) -> list[Problem]:
     return in_sheet_order(sorted(problems, key=lambda p: p.code), kind)
 
 
+def _allowed(frame: pd.DataFrame, context: Context) -> pd.Series:
+    """True for the rows whose hospital the submitter may send (every row without a limit)."""
+    if context.allowed_hospitals is None or "hospital_code" not in frame:
+        return pd.Series(True, index=frame.index)
+    return _str(frame["hospital_code"]).isin(list(context.allowed_hospitals)).fillna(False).astype(bool)
+
+
 def _in_scope(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
     """The rows the submitter may send: the only ones compared with stored history."""
-    if context.allowed_hospitals is None or "hospital_code" not in frame:
-        return frame
-    return frame[_str(frame["hospital_code"]).isin(list(context.allowed_hospitals)).fillna(False).astype(bool)]
+    return frame[_allowed(frame, context)]
 
 
 def _cells(mask: pd.DataFrame) -> Iterable[tuple[int, str]]:
@@ -176,7 +181,7 @@ def _codes_and_scope(frame: pd.DataFrame, raw: pd.DataFrame, kind: str, context:
     codes = _str(frame["hospital_code"])
     in_scope = valid.copy()
     if context.allowed_hospitals is not None:
-        outside = valid & ~codes.isin(list(context.allowed_hospitals)).fillna(False).astype(bool)
+        outside = valid & ~_allowed(frame, context)
         out += [make_problem("out_of_scope", row=r, field=f, value=raw.at[r, "hospital_code"])
                 for r in _rows(outside)]
         in_scope &= ~outside
