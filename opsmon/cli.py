@@ -153,13 +153,13 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
     from opsmon.access.upload_rules import upload_as, upload_rules
 
     engine = _engine()
-    user = None
+    user = rules = None
     if username != "cli":  # an account: its role's kinds and its scope, exactly as on the upload page
         user = get_user(engine, username)
         if user is None or user.disabled:
             raise click.ClickException(f"no active user {username!r} (see opsmon users list)")
         try:
-            upload_rules(engine, user)  # refused before any file is read
+            rules = upload_rules(engine, user)  # refused before any file is read; read once for every file
         except PermissionError as e:
             raise click.ClickException(str(e)) from None
     stderr = sys.stderr
@@ -170,7 +170,8 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
         with click.progressbar(files, label="ingest", file=stderr, hidden=not show_bar,
                                item_show_func=lambda p: p.name if p else None) as bar:
             for path in bar:
-                result = upload_as(engine, user, path.read_bytes(), path.name, kind=kind, dry_run=dry_run)
+                result = upload_as(engine, user, path.read_bytes(), path.name, kind=kind, dry_run=dry_run,
+                                   rules=rules)
                 results.append(result)
                 if fmt == "text" and not show_bar:
                     click.echo(_text_report(result, dry_run))  # as it happens, for logs

@@ -47,19 +47,20 @@ def upload_rules(engine: Engine, user: User) -> UploadRules:
 
 
 def upload_as(engine: Engine, user: User | None, content: bytes, file_name: str, *, kind: str | None = None,
-              dry_run: bool = False, address: str | None = None) -> FileResult:
+              dry_run: bool = False, address: str | None = None, rules: UploadRules | None = None) -> FileResult:
     """Ingest *content* as *user* — its role's kinds, its scope's hospitals — and audit the attempt.
 
     *user* None is the operator ``cli`` (the command line without ``--as``): unrestricted.
+    *rules*: the user's :func:`upload_rules`, when the caller has them already (a load of many files).
     Every attempt is in the audit log, previews (dry runs) included: the submissions log keeps
     no dry run, and what a user looked at must be traceable.
     ``PermissionError`` for a role that may not upload at all.
     """
     username = user.username if user is not None else "cli"
-    rules = {}
+    limits = {}
     if user is not None:
-        allowed = upload_rules(engine, user)
-        rules = {"allowed_hospitals": allowed.allowed_hospitals, "allowed_kinds": allowed.allowed_kinds}
-    result = ingest_bytes(content, file_name, engine=engine, kind=kind, username=username, dry_run=dry_run, **rules)
+        allowed = rules or upload_rules(engine, user)
+        limits = {"allowed_hospitals": allowed.allowed_hospitals, "allowed_kinds": allowed.allowed_kinds}
+    result = ingest_bytes(content, file_name, engine=engine, kind=kind, username=username, dry_run=dry_run, **limits)
     record_upload(engine, result, username=username, address=address)
     return result
