@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsmon.ingest import uscc
-from opsmon.ingest.fields import AFFILIATIONS, AUTHORITIES, CATEGORIES
+from opsmon.ingest.fields import AFFILIATIONS, AUTHORITIES, BUDGET_AUTHORITIES, CATEGORIES
 
 TIERS = ("三级", "二级", "一级", "未定级")
 # Filter key → allowed values (None: a boolean).
@@ -34,6 +34,7 @@ FILTERS: dict[str, tuple[str, ...] | None] = {
     "authority": AUTHORITIES,
     "is_pilot": None,
     "is_budget_managed": None,
+    "budget_authority": BUDGET_AUTHORITIES,
 }
 _ADCODE = re.compile(r"^[1-9][0-9]{5}$")
 

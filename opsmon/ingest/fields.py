@@ -28,7 +28,10 @@ PLATFORM_STATUS = {"未启动": "not_started", "建设中": "building", "已建�
 CALIBER_MAPPING = {"未开始": "not_started", "进行中": "in_progress", "已完成": "done"}
 HOSPITAL_LEVELS = ("三级甲等", "三级乙等", "三级", "二级甲等", "二级乙等", "二级", "一级", "未定级")
 CATEGORIES = ("综合医院", "中医医院", "中西医结合医院", "民族医医院", "专科医院", "妇幼保健院")
-AFFILIATIONS = ("省属", "市属", "县属")
+# v2 adds 中央属 and 委属委管 (e.g. university hospitals under a national ministry).
+AFFILIATIONS = ("省属", "市属", "县属", "中央属", "委属委管")
+# v2: 国家/省 budget-managed hospital or neither; absent → derived from is_budget_managed (是 → 省).
+BUDGET_AUTHORITIES = ("国家", "省", "无")
 AUTHORITIES = ("卫生健康委", "中医药局")
 
 
@@ -99,7 +102,26 @@ MONTHLY: tuple[Field, ...] = (
     _count("open_beds", "实际开放床位数", "Open beds", "张", stock=True),
     _count("doctors", "执业（助理）医师数", "Doctors", "人", stock=True),
     _count("nurses", "注册护士数", "Nurses", "人", stock=True),
+    # v2 optional columns: present → the official formula; absent → the v1 approximation (近似).
+    _money("medical_service_revenue", "医疗服务收入（挂号、床位、诊察、治疗、手术、药事服务、护理等，不含药品、耗材、检查、化验收入）",
+           "Medical service revenue", required=False),
+    _money("medical_activity_revenue", "医疗活动收入（医疗活动收入费用明细表）", "Medical activity revenue",
+           required=False),
+    _money("medical_activity_expense", "医疗活动费用（医疗活动收入费用明细表）", "Medical activity expense",
+           required=False),
+    _money("discharged_patient_revenue", "出院患者住院费用", "Discharged patients' inpatient revenue", required=False),
+    _money("herbal_pieces_revenue", "中药饮片收入", "Herbal pieces revenue", required=False),
+    _money("insurance_receivable", "应收医疗款—医保", "Insurance receivable", required=False, stock=True),
+    _money("supplier_payable", "应付账款—药品及卫生材料", "Drug and consumables payable", required=False, stock=True),
+    _money("short_term_loans", "短期借款", "Short-term loans", required=False, stock=True),
+    _money("long_term_payables", "长期应付款（含融资租赁）", "Long-term payables", required=False, stock=True),
+    _money("inventory", "库存物资", "Inventory", required=False, stock=True),
 )
+
+# The v2 optional monthly columns (a v1 file lacks them and stays valid).
+MONTHLY_V2: tuple[str, ...] = ("medical_service_revenue", "medical_activity_revenue", "medical_activity_expense",
+                               "discharged_patient_revenue", "herbal_pieces_revenue", "insurance_receivable",
+                               "supplier_payable", "short_term_loans", "long_term_payables", "inventory")
 
 PROGRESS: tuple[Field, ...] = (
     HOSPITAL_CODE,
@@ -115,6 +137,9 @@ PROGRESS: tuple[Field, ...] = (
           en="Service-item caliber mapping"),
     Field("risk_register", "经济运行风险清单", "bool", en="Economic risk register"),
     Field("internal_control_review", "内部控制评价", "bool", en="Internal control review"),
+    # v2: processes optimised since 2024-01 (the 2024–2025 campaign); absent → optimized_processes, 近似.
+    Field("campaign_optimized_processes", "本轮活动以来优化业务流程数（2024年1月起）", "count", required=False, unit="个",
+          en="Processes optimised since 2024-01"),
 )
 
 REGISTRY: tuple[Field, ...] = (
@@ -128,6 +153,8 @@ REGISTRY: tuple[Field, ...] = (
     Field("is_pilot", "高质量发展试点医院", "bool", en="High-quality development pilot"),
     Field("is_budget_managed", "预算管理医院", "bool", en="Budget-managed hospital"),
     Field("alliance_lead_code", "医联体牵头医院代码", "uscc", required=False, en="Alliance lead hospital code"),
+    Field("budget_authority", "预算管理级别", "enum", required=False, values={v: v for v in BUDGET_AUTHORITIES},
+          en="Budget management level"),
 )
 
 FIELDS: dict[Kind, tuple[Field, ...]] = {"monthly": MONTHLY, "progress": PROGRESS, "registry": REGISTRY}

@@ -74,6 +74,10 @@ def stage_registry_rows(conn: sa.Connection, frame: pd.DataFrame) -> None:
         f"SELECT hospital_code, {', '.join(cols)} FROM hospitals WITH NO DATA"
     ))
     _copy_frame(conn, "stage_registry", frame.reindex(columns=["hospital_code", *cols]))
+    # A registry without budget_authority (v1) means what v1 meant: 预算管理医院 = 是 is 省.
+    conn.execute(sa.text(
+        "UPDATE stage_registry SET budget_authority = CASE WHEN is_budget_managed THEN '省' ELSE '无' END "
+        "WHERE budget_authority IS NULL"))
 
 
 def _copy_in(conn: sa.Connection, table: str, columns: list[str], options: str, data: IO) -> None:
