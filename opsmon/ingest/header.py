@@ -17,10 +17,16 @@ from opsmon.ingest.problems import Problem, make_problem, shown_value
 
 _WS = re.compile(r"\s+")
 _TRAILING_GROUP = re.compile(r"(\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)$")
+# Dashes of any width and length (the labels' “—” in 应收医疗款—医保, a typed “-” or “——”) read as one.
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\-]+")
+# A trailing group that states a unit (after _norm): “（元）”, “(单位：万元)”, “（人次）” … Only the
+# field's own unit may be ignored: “收入合计（万元）” holds amounts 10,000 times too small, and no
+# plausibility check catches a slip that size; it is an error, not a column read as 元.
+_UNIT_GROUP = re.compile(r"^[(\[【](?:单位[:：]?)?(?:人民币)?([百千万亿]*)(元|人次|床日|张|床|人|个|项|次|天|日)[)\]】]$")
 
 
 def _norm(text: str) -> str:
-    return _WS.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    return _DASHES.sub("-", _WS.sub("", unicodedata.normalize("NFKC", text)).casefold())
 
 
 def _lookup(kind: Kind) -> dict[str, str]:
@@ -38,18 +44,46 @@ def _lookup(kind: Kind) -> dict[str, str]:
 LOOKUPS: dict[Kind, dict[str, str]] = {k: _lookup(k) for k in KINDS}
 
 
-def match_header(text: str, kind: Kind) -> str | None:
-    """The field code a header cell names in *kind* (full label first, then without a trailing unit)."""
+UNITS: dict[Kind, dict[str, str | None]] = {k: {f.code: f.unit for f in FIELDS[k]} for k in KINDS}
+
+
+def _match(text: str, kind: Kind) -> tuple[str | None, str | None]:
+    """(field code, the unit the cell states when it is not the field's own) for a header cell.
+
+    The cell is compared as the spec says — spaces trimmed, full-width folded to half-width —
+    with its code, its label, or its label without a trailing bracket group (v1 accepted
+    “能源费用” for 能源费用（水电气热）); up to three trailing groups are dropped on the way,
+    e.g. a unit “（元）”. A dropped group that names another unit (“（万元）”) is returned.
+    """
     n = _norm(text)
     table = LOOKUPS[kind]
-    for _ in range(3):
+    units: list[tuple[str, str]] = []  # (scale, base) of the unit groups dropped
+    for _ in range(4):
         if n in table:
-            return table[n]
+            code = table[n]
+            own = UNITS[kind][code]
+            # Another scale (万元, 万人次) or money against a count: another unit. A synonym of the
+            # same scale (床 for 张, 次 for 人次) is the same number and passes, as it did in v1.
+            wrong = next((scale + base for scale, base in units
+                          if own and (scale or (base == "元") != (own == "元"))), None)
+            return code, wrong
         stripped = _TRAILING_GROUP.sub("", n)
         if stripped == n or not stripped:
-            return None
+            return None, None
+        unit = _UNIT_GROUP.match(n[len(stripped):])
+        if unit:
+            units.append((unit.group(1), unit.group(2)))
         n = stripped
-    return None
+    return None, None
+
+
+def match_header(text: str, kind: Kind) -> str | None:
+    """The field code a header cell names in *kind* (full label first, then without a trailing unit).
+
+    None when it names none, or names a field in a unit other than the field's (see :func:`_match`).
+    """
+    code, wrong_unit = _match(text, kind)
+    return None if wrong_unit else code
 
 
 def _is_hospital_code_header(text: str) -> bool:
@@ -106,6 +140,7 @@ def match_columns(header: list[str], header_row: int, body: list[list[str]], kin
     problems: list[Problem] = []
     unknown: list[int] = []
     unnamed: list[int] = []
+    misunit: set[str] = set()
     width = max([len(header), *(len(r) for r in body)])
     for j in range(width):
         text = header[j] if j < len(header) else ""
@@ -113,8 +148,13 @@ def match_columns(header: list[str], header_row: int, body: list[list[str]], kin
             if any(j < len(r) and r[j].strip() for r in body):
                 unnamed.append(j)
             continue
-        code = match_header(text, kind)
-        if code is None:
+        code, wrong_unit = _match(text, kind)
+        if wrong_unit:
+            # A column of the report in the wrong unit: refused, never read as if in its own unit.
+            problems.append(make_problem("wrong_unit", row=header_row, field=by_code[code], value=text,
+                                         letter=_letter(j), unit=wrong_unit, own=by_code[code].unit))
+            misunit.add(code)  # named, so not also "missing"; never read
+        elif code is None:
             unknown.append(j)
         elif code in positions:
             first = positions[code]
@@ -146,7 +186,7 @@ def match_columns(header: list[str], header_row: int, body: list[list[str]], kin
                                      letters_zh="第 " + "、".join(shown) + (" 等列" if more else " 列"),
                                      letters_en=", ".join(shown) + (", …" if more else "")))
     problems += [make_problem("missing_column", row=header_row, field=f)
-                 for f in FIELDS[kind] if f.required and f.code not in positions]
+                 for f in FIELDS[kind] if f.required and f.code not in positions and f.code not in misunit]
     return positions, columns, problems
 
 

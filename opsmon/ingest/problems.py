@@ -108,10 +108,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "too_many_cells": (
         "表格至少有 {rows} 行 × {cols} 列 = {cells} 个单元格，超过了上限 {limit} 个，系统不能读取"
-        "（全国一个月的月报约 12,000 行 × 35 列 = 420,000 个）。"
+        "（全国一个月的月报约 12,000 行 × 45 列 = 540,000 个）。"
         "请删除表格下方和右侧多余的行和列（包括看起来是空白、但有内容或格式的），或把文件拆成几个分别上传",
         "The table has at least {rows} rows × {cols} columns = {cells} cells, over the limit of {limit} (a national "
-        "month is about 12,000 rows × 35 columns = 420,000); the file cannot be read. Delete the extra rows and "
+        "month is about 12,000 rows × 45 columns = 540,000); the file cannot be read. Delete the extra rows and "
         "columns below and to the right (also ones that look empty but hold something or formatting), or split "
         "the file into several",
     ),
@@ -181,6 +181,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "第 {row} 行表头中“{label}”出现了两次（第 {first_letter} 列“{first}”和第 {letter} 列“{value}”），请删除多余的一列",
         'Row {row}: {col} appears twice (column {first_letter} "{first}" and column {letter} "{value}"); '
         "delete one of them",
+    ),
+    "wrong_unit": (
+        "第 {row} 行第 {letter} 列“{value}”的单位是“{unit}”，但“{label}”应以“{own}”为单位填报，"
+        "请换算后把表头改为“{label}（{own}）”",
+        'Row {row}, column {letter}: "{value}" is in {unit}, but {col} is reported in {own}; convert the values '
+        "and name the column {label}（{own}）",
     ),
     "missing_column": (
         "第 {row} 行表头中缺少必填栏目“{label}”，请使用系统提供的模板，不要删除列",
@@ -293,6 +299,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "第 {row} 行：{arith_zh}",
         "Row {row}: {arith_en}",
     ),
+    "budget_authority_conflict": (
+        "第 {row} 行“{label}”为“{value}”，但“预算管理医院”填的是“{flag}”，两者矛盾："
+        "国家或省预算管理医院的“预算管理医院”应填“是”，预算管理级别为“无”时应填“否”。按“{value}”应填“{should}”，请核对",
+        'Row {row}, {col}: "{value}" contradicts 预算管理医院 (is_budget_managed) = "{flag}": a national or '
+        "provincial budget-managed hospital (国家/省) is budget-managed, 无 is not; with \"{value}\" it must be "
+        "{should_en}",
+    ),
     "unknown_adcode": (
         "第 {row} 行“{label}”的值“{value}”不是本省已知的县级行政区划代码（6 位数字）",
         'Row {row}, {col}: "{value}" is not a known county-level division code (6 digits)',
@@ -313,6 +326,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "远超本机构以往的月度波动，请核对",
         "Row {row}, {col}: {now} is {pct} {direction_en} than last month's ({prev_period}) {prev}, "
         "far outside this hospital's usual month-to-month range",
+    ),
+    "bound_exceeded": (
+        "第 {row} 行“{label}”为 {now} 元，超过{bound_label} {bound} 元的 {factor} 倍（{limit} 元），请核对"
+        "（出院患者费用可含以前月份发生的费用，本提示不影响上报）",
+        "Row {row}, {col}: {now} is more than {factor} times {bound_en} {bound} ({limit}); please check "
+        "(discharged patients' costs may include earlier months: this does not block the file)",
     ),
     "beds_jump": (
         "第 {row} 行“{label}”为 {now} 张，比上月（{prev_period}）的 {prev} 张{direction_zh} {pct}（超过 20%），请核对",

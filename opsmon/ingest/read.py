@@ -38,15 +38,17 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (Excel 97-2003), .et, e
 # under the 20 MB upload limit must not cost gigabytes (a 9.9 MB CSV of a million columns took
 # 6.7 GB and 137 s before these caps; bench/hostile.py measures each hostile file now).
 #
-# Columns: the widest report has WIDEST columns (35, fields.py); 500 leaves room for hundreds of
+# Columns: the widest report has WIDEST columns (45 with v2's optional columns, 35 in v1;
+# fields.py); 500 leaves room for hundreds of
 # a clerk's own columns and still refuses the million-column file at once.
 MAX_COLUMNS = 500
 # Cells, rows × columns of the table as read (blank rows and columns inside it included; blank
 # rows after the last one with content are not read). The largest real file is a national
-# monthly file, 12,000 hospitals × 35 columns = 420,000 cells (a national registry is
-# 12,000 × 15 = 180,000). 750,000 is 1.8× that: 12,000 rows with 27 columns of the clerk's own,
-# or 21,000 rows of 35. Parsing costs ~170 bytes a cell for a CSV and ~240 for an .xlsx (measured
-# on the 420,000-cell monthly file: +71 MB and +99 MB above idle); at the cap parse measured
+# monthly file, 12,000 hospitals × 45 columns = 540,000 cells with v2's optional columns
+# (420,000 for a v1 file of 35; a national registry is 12,000 × 15 = 180,000). 750,000 is 1.4×
+# that: 12,000 rows with 17 columns of the clerk's own, or 16,000 rows of 45. Parsing costs
+# ~170 bytes a cell for a CSV and ~240 for an .xlsx (measured on the 420,000-cell monthly file:
+# +71 MB and +99 MB above idle); at the cap parse measured
 # +123 MB (a CSV of bad numbers), +169 MB (an .xlsx) and +189 MB (an .xlsx whose every cell is a
 # shared string of its own) — under the 300 MB one upload may cost (bench/hostile.py).
 MAX_CELLS = 750_000

@@ -16,7 +16,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from opsmon.ingest.fields import FIELDS, Field, Kind
+from opsmon.ingest.fields import FIELDS, MONTHLY_V2, Field, Kind
 from opsmon.periods import DEFAULT_DUE_DAY, due_date
 
 TITLES: dict[Kind, str] = {
@@ -34,6 +34,36 @@ TYPE_NOTES = {
     "text": "文字",
     "adcode": "6位县级行政区划代码（GB/T 2260）",
 }
+# What a column means beyond its type, where the spec defines it (spec/submission-format.md).
+SALARY_ARREARS_DEFINITION = (
+    "拖欠职工薪酬：应付职工的工资、津贴补贴、绩效工资、社会保险费和住房公积金等，"
+    "在月末已超过应付日期仍未支付的部分（应付未付且已逾期）；未到应付日期的应付职工薪酬不计入"
+)
+# The v2 optional columns: what they feed, and what happens when they are left empty.
+APPROXIMATE = "留空时相关指标按原口径近似计算，并标注“近似”"
+FIELD_NOTES: dict[str, str] = {
+    "salary_arrears": SALARY_ARREARS_DEFINITION,
+    "medical_service_revenue": "用于医疗服务收入占医疗收入比例（国考31）；不得大于医疗收入",
+    "medical_activity_revenue": "取自医疗活动收入费用明细表；用于医疗盈余率（国考35）",
+    "medical_activity_expense": "取自医疗活动收入费用明细表；用于医疗盈余率（国考35）",
+    "discharged_patient_revenue": "本月出院患者的住院费用；用于出院患者次均费用（国考40）；"
+                                  "超过住院收入的1.5倍时给出提示（不影响上报）",
+    "herbal_pieces_revenue": "用于药占比（不含中药饮片）；不得大于药品收入",
+    "insurance_receivable": "应收医疗款中应收医保款的期末余额；用于应收医保款周转天数",
+    "supplier_payable": "应付账款中应付药品及卫生材料款的期末余额；用于应付药品耗材款周转天数",
+    "short_term_loans": "用于偿债风险；不得大于流动负债",
+    "long_term_payables": "含融资租赁；用于长期债务",
+    "inventory": "用于速动比率；不得大于流动资产",
+    "construction_debt": "不得大于负债总额",
+    "budget_authority": "国家：国家卫生健康委/国家中医药局预算管理医院；省：省卫生健康委/省中医药局预算管理医院；"
+                        "须与“预算管理医院”一致（国家、省填“是”，无填“否”）；"
+                        "不填（无此列或留空）时，“预算管理医院”为“是”即视为“省”",
+    "is_budget_managed": "国家或省预算管理医院填“是”",
+    "affiliation": "中央属、委属委管：如国家部委所属的大学附属医院",
+    "campaign_optimized_processes": "2024年1月本轮活动开始以来优化的业务流程数，不得大于累计优化业务流程数；"
+                                    "留空时用累计优化业务流程数近似，并标注“近似”",
+}
+V2_OPTIONAL: frozenset[str] = frozenset(MONTHLY_V2)
 HEADER_ROW = 3  # title, note, header: what the parser finds by its 机构代码 cell
 DATA_ROWS = 500  # rows the drop-downs and number formats cover
 
@@ -49,6 +79,10 @@ def _note(f: Field) -> str:
     if f.type == "money":
         parts[0] = TYPE_NOTES["money"].split("；")[0] + ("（期末数）" if f.stock else "（本月数）")
     parts.append("必填" if f.required else "选填，可留空")
+    if f.code in V2_OPTIONAL:
+        parts.append(APPROXIMATE)
+    if f.code in FIELD_NOTES:
+        parts.append(FIELD_NOTES[f.code])
     return "；".join(parts)
 
 
@@ -97,8 +131,16 @@ def xlsx(kind: Kind, period: str | None = None, due_day: int = DEFAULT_DUE_DAY) 
         cell.font = Font(bold=True)
     for f in fields:
         guide.append([f.label, f.code, f.unit or "", _note(f)])
+    for row in guide.iter_rows(min_row=2, min_col=4, max_col=4):
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
     for letter, width in zip("ABCD", (30, 26, 8, 80), strict=True):
         guide.column_dimensions[letter].width = width
+    if any(f.code in V2_OPTIONAL or f.code == "campaign_optimized_processes" for f in fields):
+        # Below the table (the parser reads the first sheet only): the rule for the optional columns.
+        guide.append([])
+        guide.append(["关于“近似”", "", "", "说明中写有“近似”的选填栏目（第2版新增）可以留空或整列不要，文件照常接收。"
+                      "某医院某期留空时，用到该栏目的指标按原有口径近似计算，数值旁标注“近似”；"
+                      "地区数值中只要有一家医院是近似值，地区数值也标注“近似”。"])
 
     buf = io.BytesIO()
     wb.save(buf)

@@ -2,8 +2,9 @@
 
 ``validate`` returns the rule problems (parse problems stay in ``Parsed.problems``):
 errors — missing values, codes, scope, periods, duplicates, signs, the accounting
-identities, registry references — and, for monthly reports, plausibility warnings
-against the hospital's own previous months.
+identities (v1 and v2, monthly and progress), registry references and the registry's
+budget_authority against its 预算管理医院 flag — and, for monthly reports, warnings: the
+bound on 出院患者住院费用 and plausibility against the hospital's own previous months.
 """
 
 from __future__ import annotations
@@ -58,8 +59,32 @@ IDENTITIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("current_assets", "<=", ("total_assets",)),
     ("current_liabilities", "<=", ("total_liabilities",)),
     ("long_term_loans", "<=", ("total_liabilities",)),
+    # v2 (spec "v2 additions"): the optional columns, and two bounds on v1 stocks. Like every
+    # identity, checked only where the file has the columns and the cells are not empty.
+    ("medical_service_revenue", "<=", ("medical_revenue",)),
+    ("herbal_pieces_revenue", "<=", ("drug_revenue",)),
+    ("inventory", "<=", ("current_assets",)),
+    ("short_term_loans", "<=", ("current_liabilities",)),
+    ("salary_arrears", "<=", ("total_liabilities",)),
+    ("construction_debt", "<=", ("total_liabilities",)),
+)
+# The progress report's identities: processes optimised in the 2024–2025 campaign are among
+# all processes optimised (counts: no tolerance).
+PROGRESS_IDENTITIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("campaign_optimized_processes", "<=", ("optimized_processes",)),
 )
 TOLERANCE = 1.0
+
+# Bounds that only warn: (column, bound column, factor) — column ≤ factor × bound (+ 1 元).
+# 出院患者住院费用 may carry costs of earlier months (a patient discharged this month was
+# billed over their whole stay), so it can exceed the month's 住院收入: only far beyond is odd.
+SOFT_BOUNDS: tuple[tuple[str, str, float], ...] = (
+    ("discharged_patient_revenue", "inpatient_revenue", 1.5),
+)
+
+# The registry's budget_authority and its 预算管理医院 flag must agree: 国家/省 ⇔ 是, 无 ⇔ 否.
+BUDGET_MANAGED: dict[str, bool] = {"国家": True, "省": True, "无": False}
+
 
 def _money(x: float) -> str:
     return f"{x:,.2f}"
@@ -99,8 +124,11 @@ def validate(parsed: Parsed, context: Context) -> list[Problem]:
     problems += _duplicates(frame, kind)
     problems += _negatives(frame, raw, fields)
     if kind == "monthly":
-        problems += _identities(frame, raw, fields)
+        problems += _identities(frame, raw, fields, IDENTITIES)
+        problems += _soft_bounds(frame, raw, fields)
         problems += plausibility(_in_scope(frame, context), raw, context.history)
+    if kind == "progress":
+        problems += _identities(frame, raw, fields, PROGRESS_IDENTITIES)
     if kind == "registry":
         problems += _registry(frame, raw, fields, context)
     # The problems of one cell by code (in_sheet_order keeps that order: it is stable).
@@ -239,20 +267,23 @@ def _negatives(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field])
                                                           value=raw.at[r, c]))
 
 
-def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
+def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field],
+                identities: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Problem]:
     out = []
-    for column, relation, terms in IDENTITIES:
+    for column, relation, terms in identities:
         if not all(c in frame for c in (column, *terms)):
             continue
-        lhs = frame[column]
-        rhs = frame[list(terms)].sum(axis=1, min_count=len(terms))
+        lhs = frame[column].astype("float64")
+        rhs = frame[list(terms)].astype("float64").sum(axis=1, min_count=len(terms))
         diff = (lhs - rhs).round(2)
+        # 1 元 for amounts; counts are whole numbers and must hold exactly.
+        tolerance = TOLERANCE if fields[column].type == "money" else 0.0
         if relation == "=":
-            bad = diff.abs() > TOLERANCE
+            bad = diff.abs() > tolerance
         elif relation == "<=":
-            bad = diff > TOLERANCE
+            bad = diff > tolerance
         else:
-            bad = -diff > TOLERANCE
+            bad = -diff > tolerance
         for r in _rows(bad & lhs.notna() & rhs.notna()):
             zh, en = _arithmetic(frame.loc[r], column, relation, terms, fields, float(diff[r]))
             out.append(make_problem("identity_violation", row=r, field=fields[column], value=raw.at[r, column],
@@ -263,20 +294,26 @@ def _identities(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]
 def _arithmetic(row: pd.Series, column: str, relation: str, terms: tuple[str, ...],
                 fields: dict[str, Field], diff: float) -> tuple[str, str]:
     """'医疗收入 1,000.00 ≠ 门急诊收入 600.00 + 住院收入 300.00（差 100.00 元）' and its English."""
+    f = fields[column]
+    unit_zh, unit_en = (" 元", " yuan") if f.type == "money" else (f" {f.unit}" if f.unit else "", "")
+
+    def show(x: Any) -> str:
+        return _amount(float(x), f)
+
     def side(lang: str) -> str:
         name = (lambda c: fields[c].label) if lang == "zh" else (lambda c: fields[c].en or c)
-        return " + ".join(f"{name(c)} {_money(row[c])}" for c in terms)
+        return " + ".join(f"{name(c)} {show(row[c])}" for c in terms)
 
     symbol = {"=": "≠", "<=": ">", ">=": "<"}[relation]
-    lhs_zh = f"{fields[column].label} {_money(row[column])}"
-    lhs_en = f"{fields[column].en or column} {_money(row[column])}"
+    lhs_zh = f"{f.label} {show(row[column])}"
+    lhs_en = f"{f.en or column} {show(row[column])}"
     total = sum(float(row[c]) for c in terms)
-    sum_zh = f"，合计 {_money(total)} 元" if len(terms) > 1 and relation != "=" else ""
-    sum_en = f", total {_money(total)}" if len(terms) > 1 and relation != "=" else ""
+    sum_zh = f"，合计 {show(total)}{unit_zh}" if len(terms) > 1 and relation != "=" else ""
+    sum_en = f", total {show(total)}" if len(terms) > 1 and relation != "=" else ""
     if relation == "=":
-        tail_zh, tail_en = f"（差 {_money(abs(diff))} 元）", f" (off by {_money(abs(diff))} yuan)"
+        tail_zh, tail_en = f"（差 {show(abs(diff))}{unit_zh}）", f" (off by {show(abs(diff))}{unit_en})"
     else:
-        tail_zh, tail_en = f"（超出 {_money(abs(diff))} 元{sum_zh}）", f" (by {_money(abs(diff))} yuan{sum_en})"
+        tail_zh, tail_en = f"（超出 {show(abs(diff))}{unit_zh}{sum_zh}）", f" (by {show(abs(diff))}{unit_en}{sum_en})"
     if relation == "<=" and len(terms) == 1:
         rule_zh = f"，{fields[column].label}不应大于{fields[terms[0]].label}"
     elif relation == "<=":
@@ -289,8 +326,34 @@ def _arithmetic(row: pd.Series, column: str, relation: str, terms: tuple[str, ..
             f"{lhs_en} {symbol} {side('en')}{tail_en}")
 
 
+def _soft_bounds(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field]) -> list[Problem]:
+    """Warnings: a column far above what its bound makes plausible (:data:`SOFT_BOUNDS`)."""
+    out = []
+    for column, bound, factor in SOFT_BOUNDS:
+        if column not in frame or bound not in frame:
+            continue
+        value, limit = frame[column].astype("float64"), frame[bound].astype("float64") * factor
+        over = (value - limit).round(2) > TOLERANCE
+        for r in _rows(over & value.notna() & limit.notna()):
+            out.append(make_problem("bound_exceeded", severity="warning", row=r, field=fields[column],
+                                    value=raw.at[r, column], now=_money(float(value[r])),
+                                    bound_label=fields[bound].label, bound_en=fields[bound].en or bound,
+                                    bound=_money(float(frame.at[r, bound])), factor=f"{factor:g}",
+                                    limit=_money(float(limit[r]))))
+    return out
+
+
 def _registry(frame: pd.DataFrame, raw: pd.DataFrame, fields: dict[str, Field], context: Context) -> list[Problem]:
     out: list[Problem] = []
+    if {"budget_authority", "is_budget_managed"} <= set(frame.columns):
+        level = _str(frame["budget_authority"])
+        managed = frame["is_budget_managed"].astype("boolean")
+        expected = level.map(BUDGET_MANAGED).astype("boolean")
+        conflict = (expected != managed).fillna(False).astype(bool)  # both cells filled in, and they disagree
+        out += [make_problem("budget_authority_conflict", row=r, field=fields["budget_authority"],
+                             value=raw.at[r, "budget_authority"], flag=raw.at[r, "is_budget_managed"],
+                             should="是" if expected[r] else "否", should_en="yes" if expected[r] else "no")
+                for r in _rows(conflict)]
     if "adcode" in frame:
         codes = _str(frame["adcode"])
         unknown = codes.notna() & ~codes.isin(list(context.adcodes or ())).fillna(False).astype(bool)

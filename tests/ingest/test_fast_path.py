@@ -31,7 +31,7 @@ from opsmon.ingest import uscc
 from opsmon.ingest.store import staging
 from opsmon.ingest import validate as V
 from opsmon.ingest.api import ingest_bytes
-from opsmon.ingest.fields import FIELDS, value_columns
+from opsmon.ingest.fields import FIELDS, MONTHLY_V2, value_columns
 from opsmon.periods import period_text, shift_series
 
 TRICKY_NUMBERS = [
@@ -360,7 +360,7 @@ REGISTRY = ("机构代码,机构名称,所在县区代码,医院等级,机构类
 
 def month_file(period: str, drop: tuple[str, ...] = ()) -> bytes:
     rng = np.random.default_rng(int(period.replace("-", "")))
-    fields = [f for f in FIELDS["monthly"] if f.code not in drop]
+    fields = [f for f in FIELDS["monthly"] if f.code not in drop and f.code not in MONTHLY_V2]  # a v1 file
     rows = []
     for i, h in enumerate(HOSPITALS):
         s = rng.uniform(1e5, 1e12)

@@ -18,7 +18,7 @@ import zipfile
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from test_parse import MONTH, csv_file, monthly_csv
+from test_parse import MONTH, V1_MONTHLY, csv_file, monthly_csv
 from test_store import REGISTRY_ROWS, ingest, month, monthly, query, registry
 
 from opsmon.cli import cli
@@ -32,7 +32,8 @@ from opsmon.sql import db
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-HEADERS = [f.header for f in FIELDS["monthly"]]
+HEADERS = [f.header for f in V1_MONTHLY]  # a v1 file's 35 columns (MONTH's)
+WIDEST = len(FIELDS["monthly"])  # 35 v1 + 10 optional v2 columns: the widest report
 
 
 def where(p) -> list[tuple[int | None, str | None, str]]:
@@ -131,7 +132,8 @@ def test_a_csv_of_600_columns_is_refused_naming_the_row_and_the_limit():
     p = parse(csv_file([["月度经济运行快报"], header, [*MONTH.values(), *["1"] * (600 - len(HEADERS))]]), "x.csv")
     assert where(p) == [(2, None, "too_many_columns")]
     assert p.problems[0].message_zh.startswith("第 2 行至少有 600 列，超过了上限 500 列，系统不能读取")
-    assert "删除表格右侧多余的列" in p.problems[0].message_zh and "35 列" in p.problems[0].message_zh
+    assert WIDEST == 45
+    assert "删除表格右侧多余的列" in p.problems[0].message_zh and "系统的报表最多 45 列" in p.problems[0].message_zh
     assert "at least 600 columns, over the limit of 500" in p.problems[0].message_en
 
 
@@ -332,9 +334,10 @@ def test_another_sheet_without_a_dimension_must_be_in_the_caps_too(monkeypatch):
 def test_a_template_made_xlsx_is_read_as_before():
     wb = openpyxl.load_workbook(io.BytesIO(template.xlsx("monthly", "2025-03")))
     ws = wb.worksheets[0]
-    for j, f in enumerate(FIELDS["monthly"], 1):
-        value = MONTH[f.code]
-        ws.cell(row=template.HEADER_ROW + 1, column=j, value=float(value) if f.type in ("money", "count") else value)
+    for j, f in enumerate(FIELDS["monthly"], 1):  # the template has the v2 columns too: left empty
+        value = MONTH.get(f.code)
+        ws.cell(row=template.HEADER_ROW + 1, column=j,
+                value=float(value) if value and f.type in ("money", "count") else value)
     buf = io.BytesIO()
     wb.save(buf)
     p = parse(buf.getvalue(), "快报.xlsx")
@@ -423,8 +426,8 @@ def test_a_template_made_file_is_still_accepted(engine):
     assert ingest(engine, registry(*REGISTRY_ROWS), "机构名录.csv").status == "accepted"
     wb = openpyxl.load_workbook(io.BytesIO(template.xlsx("monthly", "2025-03")))
     ws = wb.worksheets[0]
-    for j, f in enumerate(FIELDS["monthly"], 1):
-        value = month()[f.code].replace(",", "")
+    for j, f in enumerate(FIELDS["monthly"], 1):  # the template has the v2 columns too: left empty
+        value = month().get(f.code, "-").replace(",", "")
         ws.cell(row=template.HEADER_ROW + 1, column=j,
                 value=None if value == "-" else float(value) if f.type in ("money", "count") else value)
     buf = io.BytesIO()

@@ -18,13 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsmon.ingest.fields import FIELDS
+from opsmon.ingest.fields import FIELDS, MONTHLY_V2
 from opsmon.ingest.parse import Parsed, parse
 from opsmon.ingest.problems import errors, warnings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSPITAL_A = "12220102412345670G"
 HOSPITAL_B = "12220103412345689U"
+# The monthly columns of a v1 file (contract v1: no optional v2 columns); MONTH below is one.
+V1_MONTHLY = [f for f in FIELDS["monthly"] if f.code not in MONTHLY_V2]
 
 # A valid month in plain numbers (every identity holds), by field code.
 MONTH = {
@@ -51,9 +53,9 @@ def csv_file(rows: list[list[str]], *, encoding: str = "utf-8", newline: str = "
 
 
 def monthly_csv(*months: dict[str, str], header: list[str] | None = None, above: int = 0) -> bytes:
-    """A monthly CSV with Chinese headers (units included), *above* title rows, one row per month."""
+    """A v1 monthly CSV with Chinese headers (units included), *above* title rows, one row per month."""
     codes = list(MONTH)
-    head = header or [f.header for f in FIELDS["monthly"]]
+    head = header or [f.header for f in V1_MONTHLY]
     rows = [["月度经济运行快报"]] * above + [head] + [[m.get(c, "") for c in codes] for m in months]
     return csv_file(rows)
 
@@ -122,9 +124,9 @@ def test_xlsx_with_merged_title_and_note_rows_numeric_and_date_cells():
 
 def test_column_types():
     p = parse(fixture("monthly_excel_gbk.csv"), "x.csv")
-    types = {f.type: str(p.frame[f.code].dtype) for f in FIELDS["monthly"]}
+    types = {f.type: str(p.frame[f.code].dtype) for f in V1_MONTHLY}
     assert types == {"uscc": "string", "period": "string", "money": "float64", "count": "Int64"}
-    assert list(p.frame.columns) == [f.code for f in FIELDS["monthly"]]
+    assert list(p.frame.columns) == [f.code for f in V1_MONTHLY]  # a v1 file: no v2 columns made up
     assert list(p.raw.columns) == list(p.frame.columns)
 
 
@@ -194,9 +196,9 @@ def test_periods(text):
 
 
 def test_excel_number_and_date_cells():
-    header = [f.header for f in FIELDS["monthly"]]
+    header = [f.header for f in V1_MONTHLY]
     values: list[object] = [float(v) if f.type == "money" else int(v) if f.type == "count" else v
-                            for f, v in zip(FIELDS["monthly"], MONTH.values(), strict=True)]
+                            for f, v in zip(V1_MONTHLY, MONTH.values(), strict=True)]
     values[1] = dt.date(2025, 3, 31)
     other = [*values]
     other[1] = 202503  # a period typed as a number
@@ -235,7 +237,7 @@ def test_blank_rows_are_ignored_and_row_numbers_stay_true():
 
 
 def test_a_second_header_row_of_codes_under_the_labels_is_skipped():
-    labels = [f.header for f in FIELDS["monthly"]]
+    labels = [f.header for f in V1_MONTHLY]
     p = parse(csv_file([labels, list(MONTH), list(MONTH.values())]), "x.csv")
     assert p.problems == [] and list(p.frame.index) == [3]
 

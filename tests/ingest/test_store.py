@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from opsmon.ingest import api, store, uscc
 from opsmon.ingest.api import ingest_bytes, list_revisions
-from opsmon.ingest.fields import FIELDS
+from opsmon.ingest.fields import FIELDS, MONTHLY_V2
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -63,6 +63,10 @@ PROGRESS = {"hospital_code": A, "period": "2025-03", "ops_committee": "是", "op
             "internal_control_review": "否"}
 
 
+# The columns of a v1 monthly file (MONTH's); FIELDS["monthly"] adds the optional v2 columns.
+V1_MONTHLY = [f for f in FIELDS["monthly"] if f.code not in MONTHLY_V2]
+
+
 def month(**changes: str) -> dict[str, str]:
     return {**MONTH, **changes}
 
@@ -74,9 +78,12 @@ def table(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
 
 
 def monthly(*months: dict[str, str], drop: tuple[str, ...] = (), extra: dict[str, str] | None = None,
-            encoding: str = "utf-8") -> bytes:
-    """A monthly CSV: Chinese headers with units on row 1, one row per month from row 2."""
-    fields = [f for f in FIELDS["monthly"] if f.code not in drop]
+            encoding: str = "utf-8", v2: bool = False) -> bytes:
+    """A monthly CSV: Chinese headers with units on row 1, one row per month from row 2.
+
+    The v1 columns, or with *v2* every column of the contract (the optional v2 ones last).
+    """
+    fields = [f for f in (FIELDS["monthly"] if v2 else V1_MONTHLY) if f.code not in drop]
     extra = extra or {}
     return table([[f.header for f in fields] + list(extra)]
                  + [[m.get(f.code, "") for f in fields] + list(extra.values()) for m in months], encoding)
@@ -212,7 +219,7 @@ def test_a_value_identical_resubmission_is_unchanged_and_stores_nothing(loaded):
     before = snapshot(loaded)
     # The same values written differently: GBK, codes instead of labels, no thousands separators.
     same = {k: v.replace(",", "") for k, v in month().items()}
-    rows = [[f.code for f in FIELDS["monthly"]], [same[f.code] for f in FIELDS["monthly"]]]
+    rows = [[f.code for f in V1_MONTHLY], [same[f.code] for f in V1_MONTHLY]]
     result = ingest(loaded, table(rows, "gbk"), "再次报送.csv")
     assert (result.status, result.rows, result.revisions_created, result.errors) == ("unchanged", 1, 0, [])
     assert snapshot(loaded) == before
@@ -282,9 +289,9 @@ def test_an_xlsx_date_cell_in_chinese_date_format_on_the_last_day_of_the_month(e
     ingest(engine, registry(*REGISTRY_ROWS), "机构名录.csv")
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append([f.header for f in FIELDS["monthly"]])
+    ws.append([f.header for f in V1_MONTHLY])
     numbers = {k: float(v.replace(",", "")) for k, v in MONTH.items() if k not in ("hospital_code", "period", "depreciation_expense")}
-    ws.append([A, dt.datetime(2025, 3, 31, 15, 0)] + [numbers.get(f.code) for f in FIELDS["monthly"][2:]])
+    ws.append([A, dt.datetime(2025, 3, 31, 15, 0)] + [numbers.get(f.code) for f in V1_MONTHLY[2:]])
     ws["B2"].number_format = '[$-804]yyyy"年"m"月";@'
     buf = io.BytesIO()
     wb.save(buf)
@@ -485,8 +492,8 @@ def test_reject_missing_column(loaded):
 
 
 def test_reject_duplicate_column(loaded):
-    content = table([[f.header for f in FIELDS["monthly"]] + ["total_revenue"],
-                     [MONTH[f.code] for f in FIELDS["monthly"]] + [MONTH["total_revenue"]]])
+    content = table([[f.header for f in V1_MONTHLY] + ["total_revenue"],
+                     [MONTH[f.code] for f in V1_MONTHLY] + [MONTH["total_revenue"]]])
     assert_rejected(loaded, content, [(1, "total_revenue", "duplicate_column")])
 
 

@@ -71,3 +71,47 @@ def test_cli_db_upgrade_and_status(empty_url):
 
     after = run_cli("db", "status", url=empty_url)
     assert after.returncode == 0 and "pending" not in after.stdout
+
+
+def test_migration_0009_applies_on_a_database_with_v1_data(empty_url, monkeypatch):
+    """A v1-era database (migrations up to 0008, hospitals and months stored by v1) takes contract v2."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from test_schema import HOSPITAL, MONTH, add_month, add_submission, execute
+
+    from opsmon.ingest import uscc
+    from opsmon.ingest.api import ingest_bytes
+    from opsmon.ingest.fields import FIELDS, MONTHLY_V2
+
+    engine = sa.create_engine(empty_url, poolclass=sa.NullPool)
+    every = migrate.migrations()
+    monkeypatch.setattr(migrate, "migrations", lambda: [m for m in every if m.version <= 8])
+    migrate.upgrade(engine, "220000")
+    other = uscc.make("220103", "41234568")
+    for code, managed in ((HOSPITAL, True), (other, False)):
+        execute(engine, "INSERT INTO hospitals (hospital_code, name, adcode, level, category, affiliation, authority, "
+                        "is_budget_managed) VALUES (:c, '测试医院', '220102', '三级甲等', '综合医院', '市属', "
+                        "'卫生健康委', :m)", c=code, m=managed)
+    # v1 allowed 拖欠职工薪酬 above 负债总额 (2,200): v2 bounds it, for new rows.
+    add_month(engine, add_submission(engine), period="2026-01-01", salary_arrears=3000)
+
+    monkeypatch.setattr(migrate, "migrations", lambda: every)
+    applied = migrate.upgrade(engine, "220000")
+    assert [m.version for m in applied] == [m.version for m in every if m.version > 8]
+
+    # 预算管理医院 = 是 meant a provincial budget-managed hospital.
+    assert execute(engine, "SELECT hospital_code, budget_authority, is_budget_managed FROM hospitals "
+                           "ORDER BY hospital_code").all() == [(HOSPITAL, "省", True), (other, "无", False)]
+    # The old row breaking the new NOT VALID bound stays readable, its v2 columns NULL (not reported).
+    old = execute(engine, f"SELECT salary_arrears, {', '.join(MONTHLY_V2)} FROM monthly_values").one()
+    assert tuple(old) == (Decimal("3000.00"), *[None] * 10)
+    # … and is retired when the hospital corrects the month (the retiring UPDATE writes a new row version).
+    v1 = [f for f in FIELDS["monthly"] if f.code not in MONTHLY_V2]
+    values = {**{k: str(v) for k, v in MONTH.items()}, "hospital_code": HOSPITAL, "period": "2026-01"}
+    content = "\r\n".join([",".join(f.header for f in v1), ",".join(values.get(f.code, "") for f in v1)])
+    result = ingest_bytes(content.encode("gbk"), "1月快报.csv", engine=engine, today=dt.date(2026, 2, 15))
+    assert (result.status, result.revisions_created, result.errors) == ("accepted", 1, [])
+    assert execute(engine, "SELECT revision, is_current, salary_arrears FROM monthly_values ORDER BY revision").all() \
+        == [(1, False, Decimal("3000.00")), (2, True, Decimal("0.00"))]
+    engine.dispose()

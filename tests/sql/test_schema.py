@@ -130,3 +130,63 @@ def test_national_coverage_targets_are_preloaded(engine):
     rows = execute(engine, "SELECT value, to_char(due_period, 'YYYY-MM') FROM targets "
                            "WHERE indicator = 'ops_platform_coverage_tertiary' ORDER BY due_period").all()
     assert [(float(v), d) for v, d in rows] == [(0.5, "2025-12"), (1.0, "2027-12")]
+
+
+# --- Contract v2 (migration 0009) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides, constraint", [
+    ({"medical_service_revenue": 802}, "medical_service_revenue_bound"),  # > 医疗收入 800 + 1
+    ({"herbal_pieces_revenue": 201.01}, "herbal_pieces_revenue_bound"),  # > 药品收入 200 + 1
+    ({"inventory": 2001.01}, "inventory_bound"),  # > 流动资产 2000 + 1
+    ({"short_term_loans": 1001.01}, "short_term_loans_bound"),  # > 流动负债 1000 + 1
+    ({"salary_arrears": 2201.01}, "salary_arrears_bound"),  # > 负债总额 2200 + 1
+    ({"construction_debt": 2201.01}, "construction_debt_bound"),
+    ({"supplier_payable": -1}, "supplier_payable_check"),
+])
+def test_the_database_refuses_new_rows_that_break_a_v2_identity(engine, overrides, constraint):
+    add_hospital(engine)
+    sid = add_submission(engine)
+    with pytest.raises(IntegrityError, match=constraint):
+        add_month(engine, sid, **overrides)
+
+
+def test_the_v2_bounds_allow_one_yuan_and_missing_values(engine):
+    add_hospital(engine)
+    sid = add_submission(engine)
+    add_month(engine, sid, medical_service_revenue=801, herbal_pieces_revenue=201, inventory=2001,
+              short_term_loans=1001, salary_arrears=2201, construction_debt=2201)
+    add_month(engine, sid, period="2026-02-01")  # the v2 columns NULL: not reported
+    assert execute(engine, "SELECT count(*), count(inventory) FROM monthly_values").one() == (2, 1)
+
+
+def test_the_budget_authority_and_the_budget_managed_flag_agree(engine):
+    add_hospital(engine)  # written as v1 code wrote it: is_budget_managed false, no level
+    assert tuple(execute(engine, "SELECT budget_authority, is_budget_managed FROM hospitals").one()) == ("无", False)
+    execute(engine, "UPDATE hospitals SET is_budget_managed = true")  # only the v1 flag: 是 means 省
+    assert tuple(execute(engine, "SELECT budget_authority, is_budget_managed FROM hospitals").one()) == ("省", True)
+    execute(engine, "UPDATE hospitals SET budget_authority = '国家'")  # only the level
+    assert tuple(execute(engine, "SELECT budget_authority, is_budget_managed FROM hospitals").one()) == ("国家", True)
+    execute(engine, "UPDATE hospitals SET budget_authority = '无', is_budget_managed = false")
+    assert tuple(execute(engine, "SELECT budget_authority, is_budget_managed FROM hospitals").one()) == ("无", False)
+    with pytest.raises(IntegrityError, match="budget_authority_check"):
+        execute(engine, "UPDATE hospitals SET budget_authority = '市'")
+
+
+@pytest.mark.parametrize("affiliation", ["中央属", "委属委管"])
+def test_the_v2_affiliations_are_allowed(engine, affiliation):
+    add_hospital(engine)
+    execute(engine, "UPDATE hospitals SET affiliation = :a", a=affiliation)
+    assert execute(engine, "SELECT affiliation FROM hospitals").scalar_one() == affiliation
+
+
+def test_campaign_processes_may_not_exceed_all_processes(engine):
+    add_hospital(engine)
+    sid = add_submission(engine)
+    insert = ("INSERT INTO progress_values (hospital_code, period, revision, submission_id, is_current, ops_committee, "
+              "ops_department, chief_accountant, ops_platform_status, pilot_projects_year, optimized_processes, "
+              "caliber_mapping, risk_register, internal_control_review, campaign_optimized_processes) "
+              "VALUES (:h, :p, 1, :s, true, true, true, true, 'in_use', 1, 5, 'done', true, true, :c)")
+    execute(engine, insert, h=HOSPITAL, p="2026-01-01", s=sid, c=5)
+    with pytest.raises(IntegrityError, match="campaign_processes_bound"):
+        execute(engine, insert, h=HOSPITAL, p="2026-02-01", s=sid, c=6)

@@ -74,10 +74,14 @@ def stage_registry_rows(conn: sa.Connection, frame: pd.DataFrame) -> None:
         f"SELECT hospital_code, {', '.join(cols)} FROM hospitals WITH NO DATA"
     ))
     _copy_frame(conn, "stage_registry", frame.reindex(columns=["hospital_code", *cols]))
-    # A registry without budget_authority (v1) means what v1 meant: 预算管理医院 = 是 is 省.
+    # A registry without budget_authority (v1, or the cell left empty) means what v1 meant:
+    # 预算管理医院 = 是 is 省 — unless the hospital is stored as 国家 already (a v2 file said so):
+    # a v1 file's 是 agrees with that and does not demote it; 否 makes it 无.
     conn.execute(sa.text(
-        "UPDATE stage_registry SET budget_authority = CASE WHEN is_budget_managed THEN '省' ELSE '无' END "
-        "WHERE budget_authority IS NULL"))
+        "UPDATE stage_registry s SET budget_authority = CASE WHEN NOT s.is_budget_managed THEN '无' "
+        "ELSE coalesce((SELECT h.budget_authority FROM hospitals h "
+        "               WHERE h.hospital_code = s.hospital_code AND h.budget_authority <> '无'), '省') END "
+        "WHERE s.budget_authority IS NULL"))
 
 
 def _copy_in(conn: sa.Connection, table: str, columns: list[str], options: str, data: IO) -> None:

@@ -26,10 +26,14 @@ ALTER TABLE monthly_values
         CHECK (inventory <= current_assets + 1) NOT VALID,
     ADD CONSTRAINT short_term_loans_bound
         CHECK (short_term_loans <= current_liabilities + 1) NOT VALID,
+    -- These two bind v1 columns, which rows stored before v2 may break. NOT VALID spares them at
+    -- ALTER time only: PostgreSQL checks every new row version, and retiring a revision
+    -- (UPDATE ... SET is_current = false, when the hospital re-submits the month) writes one.
+    -- So the bound holds for current rows: an old violating row can still be retired.
     ADD CONSTRAINT salary_arrears_bound
-        CHECK (salary_arrears <= total_liabilities + 1) NOT VALID,
+        CHECK (NOT is_current OR salary_arrears <= total_liabilities + 1) NOT VALID,
     ADD CONSTRAINT construction_debt_bound
-        CHECK (construction_debt <= total_liabilities + 1) NOT VALID;
+        CHECK (NOT is_current OR construction_debt <= total_liabilities + 1) NOT VALID;
 
 ALTER TABLE progress_values
     ADD COLUMN campaign_optimized_processes integer CHECK (campaign_optimized_processes >= 0),
