@@ -4,6 +4,13 @@ A target applies to a region when its ``scope_adcode`` is empty (national) or is
 the region or one of its ancestors; a target with a ``tier`` is evaluated on that
 tier's hospitals. Every target is an "at least" target (all the spec's are).
 
+A target with ``recurrence = 'yearly'`` (吉林's "每院每年至少1个试点项目") stands again
+every year: as of a month, the instance evaluated is the first one due on or after
+that month (its ``due_period`` plus whole years), and its trend uses only that
+instance's own twelve months — a yearly count restarts every January, so last
+year's months are no evidence for this year. A year missed is 逾期未达标 in its
+December; from January the next year's instance takes its place.
+
 The projection fits a linear trend (statsmodels OLS on month number) to the
 indicator's monthly series over the last :data:`TREND_MONTHS` months up to the
 as-of month and predicts the due month with an 80 % prediction interval, clipped
@@ -11,8 +18,9 @@ to [0, 1] for percentages. Coverage is a rollout curve that saturates, so the
 straight line is deliberately simple: near the top it overestimates, and the
 clipping keeps it honest about the ceiling.
 
-Status: ``met`` (value ≥ target now), ``missed`` (the due month has passed
-without it), ``on_track`` / ``off_track`` (the projection at the due month
+Status: ``met`` (value ≥ target now), ``missed`` (逾期未达标: the due month has
+come without it; such a target stays in the evaluation — it is not dropped — and
+turns ``met`` once the value reaches it), ``on_track`` / ``off_track`` (the projection at the due month
 reaches the target or not), ``insufficient_data`` (no current value, or fewer
 than :data:`MIN_POINTS` months of values). Months in which no hospital of the
 region had reported yet are left out of the trend.
@@ -40,7 +48,7 @@ INTERVAL_ALPHA = 0.2  # an 80 % prediction interval
 
 COLUMNS = ["target_id", "indicator", "name", "tier", "scope_adcode", "source", "region", "as_of", "due_period",
            "target", "value", "gap", "projected", "projected_lower", "projected_upper", "months_left", "points",
-           "status", "on_track"]
+           "status", "on_track", "unit", "recurrence"]
 
 
 class Projection(NamedTuple):
@@ -89,6 +97,21 @@ def assess(value: float, target: float, due: date, as_of: date, projected: float
     return "on_track" if projected >= target else "off_track"
 
 
+def instance_due(due: date, recurrence: str | None, as_of: date) -> date:
+    """The due month of the instance of a target evaluated as of *as_of*.
+
+    A one-off target is due at *due*. A yearly one (due at *due*, then every 12
+    months) is due at the first of those months on or after *as_of*, or at *due*
+    before its first instance.
+    """
+    if recurrence is None:
+        return due
+    if recurrence != "yearly":
+        raise ValueError(f"unknown recurrence {recurrence!r}")
+    behind = (as_of.year - due.year) * 12 + as_of.month - due.month
+    return due if behind <= 0 else periods.add_months(due, 12 * -(-behind // 12))
+
+
 def _latest_period(engine: Engine) -> date | None:
     with engine.connect() as conn:
         return conn.execute(sa.text(f"SELECT max(period) FROM ({aggregate.CALENDAR_SQL}) c")).scalar()
@@ -99,7 +122,7 @@ def applicable(engine: Engine, region: str) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql_query(sa.text(
             "SELECT target_id, indicator, CAST(scope_adcode AS text) AS scope_adcode, tier, "
-            "CAST(value AS float8) AS value, due_period, source FROM targets "
+            "CAST(value AS float8) AS value, due_period, source, recurrence FROM targets "
             "WHERE scope_adcode IS NULL OR scope_adcode IN "
             "(SELECT ancestor_adcode FROM region_ancestors WHERE adcode = :r) "
             "ORDER BY indicator, due_period, target_id"), conn, params={"r": region})
@@ -109,12 +132,15 @@ def _assessed(t, region: str, history: pd.DataFrame, as_of_date: date) -> dict:
     """One target's row of :data:`COLUMNS` from the indicator's monthly *history* in *region*."""
     ind = catalogue.get(t.indicator)
     tier = t.tier if isinstance(t.tier, str) else None  # SQL NULL arrives as NaN
+    recurrence = t.recurrence if isinstance(t.recurrence, str) else None
     value = float(history["value"].iloc[-1])
-    due = t.due_period
+    due = instance_due(t.due_period, recurrence, as_of_date)
     months_left = (due.year - as_of_date.year) * 12 + due.month - as_of_date.month
     bounds = (0.0, 1.0) if ind.unit == "%" else None
     # Months before any hospital of the region reported are no evidence of a 0 % rollout.
     trend = history["value"].where(history["reporting"] > 0)
+    if recurrence is not None:  # a yearly instance: only its own twelve months
+        trend = trend[(history["period"] >= periods.to_period(periods.add_months(due, -11))).to_numpy()]
     proj = (project(trend, months_left, bounds=bounds) if months_left > 0
             else Projection(math.nan, math.nan, math.nan, int(history["value"].notna().sum())))
     status = assess(value, t.value, due, as_of_date, proj.value)
@@ -126,6 +152,7 @@ def _assessed(t, region: str, history: pd.DataFrame, as_of_date: date) -> dict:
         "value": value, "gap": t.value - value, "projected": proj.value, "projected_lower": proj.lower,
         "projected_upper": proj.upper, "months_left": months_left, "points": proj.points, "status": status,
         "on_track": {"met": True, "on_track": True, "missed": False, "off_track": False}.get(status),
+        "unit": ind.unit, "recurrence": recurrence,
     }
 
 

@@ -36,7 +36,21 @@ def test_project_a_linear_series():
     assert math.isnan(targets.project(pd.Series([0.1, math.nan, 0.3]), 2).value)  # two points only
 
 
+def _confirm_a_and_f_in_december(province):
+    """A and F confirm their status in a 2024-12 report (the same values as their last one).
+
+    Without it their reports (2024-06, 2024-03) are older than two quarters in 2025-01
+    and give no status (test_programme covers that); with it every month's values
+    below are those of the fixture's reports as listed.
+    """
+    sub = fx.add_submission(province, "2025-02-01 11:00:00+08", "progress")
+    fx.add_progress(province, fx.CODE["A"], "2024-12", "in_use", True, True, 2, 6, "done", True, sub)
+    fx.add_progress(province, fx.CODE["F"], "2024-12", "built", False, True, 1, 1, "not_started", False, sub)
+    fx.bump(province)
+
+
 def test_evaluate_the_fixture_province(province):
+    _confirm_a_and_f_in_december(province)
     fx.execute(province, "INSERT INTO targets (indicator, scope_adcode, tier, value, due_period, source) VALUES "
                          "('caliber_mapping_share', '220000', NULL, 1.0, '2025-03-01', '省定'), "
                          "('ops_committee_share', '220000', NULL, 1.0, '2024-12-01', '省定'), "
@@ -55,8 +69,12 @@ def test_evaluate_the_fixture_province(province):
     assert full["points"] == 11  # 2024-03 … 2025-01; 2024-01/02 had no progress report at all
     chief = frame.loc[("chief_accountant_share", "2025-12")]
     assert chief["value"] == pytest.approx(3 / 3) and chief["status"] == "met" and chief["tier"] == "三级"
-    process = frame.loc[("process_target_share", "2027-12")]
+    process = frame.loc[("process_target_share", "2025-12")]
+    # 二级+ open: A (pilot, needs 5, has 6) B (2 of 2) C (省 budget-managed: needs 2, has 5) D (none) F (1 of 2).
+    # Monthly 0/6 (2024-03…05), 1/6 (06…08), 2/6 (09…11), 3/6 (12, G still open), 3/5 (2025-01): the
+    # line's slope is 6.5/110 a month, so 11 months on it is 2.6/11 + 16 × 6.5/110 > 100 %.
     assert process["value"] == pytest.approx(3 / 5) and process["status"] == "on_track"
+    assert process["months_left"] == 11 and process["projected"] == 1.0
     # Caliber mapping: 0 (2024-03…05), 1/6 (06…11), 2/7 (12), 3/6 (2025-01): two months cannot reach 100 %.
     caliber = frame.loc[("caliber_mapping_share", "2025-03")]
     assert caliber["status"] == "off_track" and not caliber["on_track"] and caliber["projected"] < 1
@@ -68,7 +86,9 @@ def test_evaluate_respects_the_scope(province):
     assert targets.evaluate(province, region="220100", as_of="2025-01", scope=fx.CODE["A"]).empty
     assert targets.evaluate(province, region="220200", as_of="2025-01", scope="220100").empty
     inside = targets.evaluate(province, region="220100", as_of="2025-01", scope="220100")
-    assert set(inside["region"]) == {"220100"} and len(inside) == 4
+    # The five national targets (platform 2025 and 2027, process, chief accountant, leaders' platform)
+    # and 吉林's three (committee 三级 and 二级, yearly pilot); 吉林市's nurse-doctor ratio is not 长春市's.
+    assert set(inside["region"]) == {"220100"} and len(inside) == 8
 
 
 def test_evaluate_children_is_evaluate_for_each_unit_under_the_region(province):

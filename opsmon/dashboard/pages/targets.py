@@ -6,7 +6,12 @@ Everything comes from :func:`opsmon.indicators.targets.evaluate` (for the region
 in view, and for each region directly under it — "by region"; a target with a
 tier is evaluated on that tier's hospitals — "by tier"), the programme counts
 from :func:`opsmon.indicators.export.progress_table`, and the 进展情况表 download
-from :func:`opsmon.indicators.export.progress_table_xlsx`.
+from :func:`opsmon.indicators.export.progress_table_xlsx`. Beside the programme
+counts: whose status is stale (进展未更新: the latest report is older than two
+quarters) or missing, per region and by name, and the two progress fields no
+catalogue indicator reports (运营管理部门, 内部控制评价), from
+:mod:`opsmon.indicators.programme`. An overdue unmet target stays on the page as
+逾期未达标 (how many months overdue) until it is met.
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_figure
-from opsmon.dashboard.format import percent, period_label
+from opsmon.dashboard.format import d3_format, indicator_value, integer, percent, period_label
 from opsmon.dashboard.page import PERIOD, Control, Page
 from opsmon.dashboard.strings import current_language, t
-from opsmon.indicators import get, reporting
-from opsmon.indicators.programme import PROGRAMME_IDS
+from opsmon.indicators import get, programme, reporting
+from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 
 
 def _region(query) -> str:
@@ -56,7 +61,8 @@ def layout(v: dict, **_query: str) -> html.Div:
             dbc.Col(c.section(t("targets.by_region"), c.loading(html.Div(id="targets-regions")),
                               actions=PAGE.table_actions()), lg=6),
         ], className="g-3 mb-3"),
-        c.section(t("targets.programme"), c.loading(html.Div(id="targets-programme")), actions=[
+        c.section(t("targets.programme"), html.Div([
+            html.Div(id="targets-programme-stale"), c.loading(html.Div(id="targets-programme"))]), actions=[
             dbc.Button(t("targets.progress_xlsx"), id="targets-progress-xlsx", size="sm", color="primary",
                        outline=True, className="opsmon-download"),
             dcc.Download(id="targets-progress-download"),
@@ -65,11 +71,32 @@ def layout(v: dict, **_query: str) -> html.Div:
 
 
 # ----------------------------------------------------------------------------------------- data
+def target_value(ind_id: str, value) -> str:
+    """A target's value as its indicator's values read: '100%' for percentages, '2.00' for the 医护比."""
+    ind = get(ind_id)
+    return percent(value, 0) if ind.unit == "%" else indicator_value(ind, value)
+
+
 def target_label(row) -> str:
-    """'三级公立医院运营管理信息集成平台覆盖率 ≥ 100%（2027年12月）'."""
+    """'三级公立医院运营管理信息集成平台覆盖率 ≥ 100%（2027年12月）'; a yearly target says so."""
     name = c.label(get(row["indicator"]))
-    return f"{name} ≥ {percent(row['target'], 0)}（{period_label(row['due_period'])}）" if current_language() == "zh" \
-        else f"{name} ≥ {percent(row['target'], 0)} ({period_label(row['due_period'])})"
+    due = period_label(row["due_period"])
+    if isinstance(row.get("recurrence"), str):
+        due = t("targets.yearly_due").format(due=due)
+    return f"{name} ≥ {target_value(row['indicator'], row['target'])}（{due}）" if current_language() == "zh" \
+        else f"{name} ≥ {target_value(row['indicator'], row['target'])} ({due})"
+
+
+@memo
+def programme_counts(engine, region: str, period: str) -> pd.DataFrame:
+    """:func:`opsmon.indicators.programme.unit_counts` of the regions under *region*, in the user's scope."""
+    return programme.unit_counts(engine, period, region=region, scope=data.scope())
+
+
+@memo
+def outdated_hospitals(engine, region: str, period: str) -> pd.DataFrame:
+    """:func:`opsmon.indicators.programme.outdated` in *region*, in the user's scope: stale, then missing."""
+    return programme.outdated(engine, period, region=region, scope=data.scope())
 
 
 @memo
@@ -86,13 +113,18 @@ def target_history(engine, ind_id: str, region: str, start: str, period: str, ti
     return data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
 
 
+def _shown(ind_id: str, value) -> str:
+    return indicator_value(get(ind_id), value)
+
+
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(
         target_text=[target_label(r) for _, r in frame.iterrows()],
         tier_text=[c.enum_label(x) if isinstance(x, str) else t("filter.all") for x in frame["tier"]],
         verdict=[t(f"target.status.{s}") for s in frame["status"]],
-        interval=[f"{percent(lo)}–{percent(hi)}" if pd.notna(lo) else "—"
-                  for lo, hi in zip(frame["projected_lower"], frame["projected_upper"])],
+        interval=[f"{_shown(i, lo)}–{_shown(i, hi)}" if pd.notna(lo) else "—"
+                  for i, lo, hi in zip(frame["indicator"], frame["projected_lower"], frame["projected_upper"])],
+        fmt=[d3_format(get(i)) for i in frame["indicator"]],
     )
 
 
@@ -103,12 +135,19 @@ def cards(frame: pd.DataFrame) -> dbc.Row:
     out = []
     for _, row in _display(frame).iterrows():
         tone = {"met": "good", "on_track": "good", "off_track": "bad", "missed": "bad"}.get(row["status"])
-        projection = (t("targets.projection_line").format(value=percent(row["projected"]), interval=row["interval"])
-                      if pd.notna(row["projected"]) else t("targets.no_projection"))
+        ind_id = row["indicator"]
+        if row["status"] == "missed":  # overdue and unmet: say since when, until it is met
+            projection = t("targets.overdue_line").format(n=-int(row["months_left"])) if row["months_left"] < 0 \
+                else t("targets.due_now_line")
+        elif pd.notna(row["projected"]):
+            projection = t("targets.projection_line").format(value=_shown(ind_id, row["projected"]),
+                                                             interval=row["interval"])
+        else:
+            projection = t("targets.no_projection")
         out.append(c.kpi(
-            row["target_text"], percent(row["value"]), f"target-card-{row['target_id']}",
+            row["target_text"], _shown(ind_id, row["value"]), f"target-card-{row['target_id']}",
             sub=html.Div([
-                html.Div(t("targets.gap_line").format(gap=percent(max(row["gap"], 0)) if pd.notna(row["gap"])
+                html.Div(t("targets.gap_line").format(gap=_shown(ind_id, max(row["gap"], 0)) if pd.notna(row["gap"])
                                                        else "—", tier=row["tier_text"])),
                 html.Div(projection),
                 html.Span(row["verdict"], className=f"opsmon-pill opsmon-pill-{row['status']} mt-1"),
@@ -122,20 +161,27 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str) -> go.Figure:
         return empty_figure(t("targets.none"))
     fig = go.Figure()
     start = c.months_before(period, 23)
+    other_units = False
     for n, (key, group) in enumerate(frame.groupby(["indicator", frame["tier"].fillna("")], sort=False)):
         ind_id, tier = key
         color = PALETTE[n % len(PALETTE)]
+        ind = get(ind_id)
+        fmt = d3_format(ind)
+        # Percentages share the left axis; another unit (the 医护比's nurses per doctor) the right one.
+        axis = {"yaxis": "y"} if ind.unit == "%" else {"yaxis": "y2"}
+        other_units = other_units or ind.unit != "%"
         history = target_history(engine, ind_id, region, start, period, tier)
         history = history[history["reporting"] > 0]
-        name = c.label(get(ind_id))
+        name = c.label(ind)
         fig.add_scatter(x=history["period"], y=history["value"], mode="lines+markers", name=name,
-                        line={"color": color, "width": 2}, marker={"size": 4},
-                        hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>")
+                        line={"color": color, "width": 2}, marker={"size": 4}, **axis,
+                        hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra>" + name + "</extra>")
         for _, row in group.iterrows():
             fig.add_scatter(x=[row["due_period"]], y=[row["target"]], mode="markers", showlegend=False,
-                            marker={"symbol": "star", "size": 14, "color": color, "line": {"color": "#333", "width": 1}},
+                            marker={"symbol": "star", "size": 14, "color": color,
+                                    "line": {"color": "#333", "width": 1}}, **axis,
                             hovertemplate=t("targets.hover_target").format(
-                                target=percent(row["target"]), due=row["due_period"]) + "<extra></extra>")
+                                target=target_value(ind_id, row["target"]), due=row["due_period"]) + "<extra></extra>")
             if pd.notna(row["projected"]):
                 fig.add_scatter(
                     x=[period, row["due_period"]], y=[row["value"], row["projected"]], mode="lines+markers",
@@ -143,9 +189,11 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str) -> go.Figure:
                     error_y={"type": "data", "symmetric": False,
                              "array": [0, row["projected_upper"] - row["projected"]],
                              "arrayminus": [0, row["projected"] - row["projected_lower"]], "color": color},
-                    hovertemplate=t("targets.hover_projection") + ": %{y:.1%}<extra></extra>")
+                    hovertemplate=t("targets.hover_projection") + f": %{{y:{fmt}}}<extra></extra>", **axis)
     style_figure(fig, 420)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    if other_units:
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False})
     month_axis(fig)
     fig.update_layout(legend={"yanchor": "top", "y": -0.12})
     return fig
@@ -158,19 +206,25 @@ REGION_EXPORT = [("region_name", "col.region", None), ("name", "targets.col.targ
                  ("verdict", "col.verdict", None), ("source", "col.source", None)]
 
 
+def _row_format_column(field: str, header: str, **extra) -> dict:
+    """A numeric column whose cells follow their row's indicator (``fmt``: '.1%' or ',.2f')."""
+    return c.number_column(field, header, ".1%", **extra) | {"valueFormatter": {
+        "function": "params.value == null ? '—' : d3.format(params.data.fmt)(params.value)"}}
+
+
 def region_table(frame: pd.DataFrame):
     if frame.empty:
         return c.empty("targets.none_hint", title_key="targets.none")
     rows = _display(frame)
     rows = rows.assign(pill=rows["status"], gap=rows["gap"].clip(lower=0))[[
         "region_name", "target_text", "tier_text", "value", "gap", "projected", "interval", "verdict", "pill",
-        "target_id", "region"]]
+        "target_id", "region", "fmt"]]
     columns = [
         c.column("region_name", "col.region", pinned="left", minWidth=110),
         c.column("target_text", "nav.targets", minWidth=220, tooltipField="target_text"),
-        c.number_column("value", t("col.current"), ".1%", minWidth=90),
-        c.number_column("gap", t("col.gap"), ".1%", minWidth=80),
-        c.number_column("projected", t("col.projected"), ".1%", minWidth=90),
+        _row_format_column("value", t("col.current"), minWidth=90),
+        _row_format_column("gap", t("col.gap"), minWidth=80),
+        _row_format_column("projected", t("col.projected"), minWidth=90),
         c.column("interval", "col.interval", minWidth=110),
         c.pill_column("verdict", "col.verdict", "pill", minWidth=120),
     ]
@@ -178,32 +232,68 @@ def region_table(frame: pd.DataFrame):
                   getRowId="params.data.region + '-' + params.data.target_id")
 
 
+def _fraction(num, den) -> str:
+    return f"{int(num)}/{int(den)}" if pd.notna(num) and pd.notna(den) else "—"
+
+
 def programme_table(engine, region: str, period: str):
-    """Programme counts by region: the 进展情况表's rows (children, then the total)."""
+    """Programme counts by region: the 进展情况表's rows (children, then the total).
+
+    Beside the catalogue's programme indicators: the hospitals whose progress is
+    missing or stale (进展未报/未更新), and the shares of 运营管理部门 and 内部控制评价.
+    A ratio cell's tooltip gives its count and how many of its hospitals are stale.
+    """
     table = data.progress_table(engine, period, region=region)
     if table.empty:
         return c.empty()
+    counts = programme_counts(engine, region, period).set_index("code")
     rows = []
     for rec in table.to_dict("records"):
+        extra = counts.loc[rec["code"]] if rec["code"] in counts.index else None
         row = {"name": rec["name"] + (f"（{t('targets.total')}）" if rec["code"] == region else ""),
                "code": rec["code"], "reporting_rate": rec["reporting_rate"],
                "pilot_projects_total": rec["pilot_projects_total"]}
         for ind_id in PROGRAMME_IDS:
             if get(ind_id).kind == "ratio":
-                num, den = rec.get(f"{ind_id}__numerator"), rec.get(f"{ind_id}__denominator")
                 row[ind_id] = rec[ind_id]
-                row[f"{ind_id}__n"] = f"{int(num)}/{int(den)}" if pd.notna(num) and pd.notna(den) else "—"
+                n = _fraction(rec.get(f"{ind_id}__numerator"), rec.get(f"{ind_id}__denominator"))
+                stale = extra[f"{ind_id}__stale"] if extra is not None else 0
+                row[f"{ind_id}__n"] = t("programme.cell_stale").format(n=n, stale=int(stale)) if stale else n
+        if extra is not None:
+            row["outdated"] = int(extra["outdated"])
+            row["outdated__n"] = t("programme.outdated_tip").format(stale=int(extra["stale"]),
+                                                                   missing=int(extra["missing"]),
+                                                                   hospitals=int(extra["hospitals"]))
+            for entry in EXTRAS:
+                row[entry.id] = None if pd.isna(extra[entry.id]) else float(extra[entry.id])
+                row[f"{entry.id}__n"] = _fraction(extra[f"{entry.id}__numerator"], extra[f"{entry.id}__denominator"])
         rows.append(row)
-    columns = [c.column("name", "col.region", pinned="left", minWidth=140)]
-    for ind_id in PROGRAMME_IDS:
-        ind = get(ind_id)
+    columns = [c.column("name", "col.region", pinned="left", minWidth=140),
+               c.number_column("outdated", t("programme.col.outdated"), ",.0f", minWidth=110,
+                               tooltipField="outdated__n", headerTooltip=t("programme.col.outdated_tip"))]
+    for ind in [get(i) for i in PROGRAMME_IDS] + list(EXTRAS):
         if ind.kind == "ratio":
-            columns.append(c.number_column(ind_id, c.label(ind), ".1%", minWidth=120,
-                                           tooltipField=f"{ind_id}__n", headerTooltip=c.label(ind)))
+            columns.append(c.number_column(ind.id, c.label(ind), ".1%", minWidth=120,
+                                           tooltipField=f"{ind.id}__n", headerTooltip=c.label(ind)))
         else:
-            columns.append(c.number_column(ind_id, c.label(ind), ",.0f", minWidth=100,
+            columns.append(c.number_column(ind.id, c.label(ind), ",.0f", minWidth=100,
                                            headerTooltip=c.label(ind)))
     return c.grid("targets-programme-grid", rows, columns, height=None, getRowId="params.data.code")
+
+
+def stale_note(engine, region: str, period: str) -> html.Div:
+    """'进展未更新 n 家 · 未报送进展 m 家', and the hospitals by name (a collapsed list)."""
+    frame = outdated_hospitals(engine, region, period)
+    stale, missing = frame[frame["stale"]], frame[frame["missing"]]
+    summary = t("programme.stale_summary").format(stale=integer(len(stale)), missing=integer(len(missing)))
+    if frame.empty:
+        return html.Div(summary, className="opsmon-hint mb-2")
+    items = [html.Li(t("programme.stale_item").format(name=r["name"], period=period_label(r["status_period"])),
+                     className="opsmon-stale") for _, r in stale.iterrows()]
+    items += [html.Li(t("programme.missing_item").format(name=r["name"]), className="opsmon-missing")
+              for _, r in missing.iterrows()]
+    return html.Div(html.Details([html.Summary(summary), html.Ul(items, className="mb-0 small")]),
+                    className="opsmon-hint mb-2")
 
 
 @PAGE.callback(Output("targets-cards", "children"), Output("targets-chart", "figure"),
@@ -217,6 +307,14 @@ def update(period, region, view=None):
     frame = c.evaluated_targets(engine, region, period)
     return (cards(frame), chart(engine, frame, region, period),
             region_table(by_region(engine, region, period)), programme_table(engine, region, period))
+
+
+@PAGE.callback(Output("targets-programme-stale", "children"), *PAGE.inputs())
+def update_stale(period, region, view=None):
+    """How many hospitals' progress is stale or missing, beside the programme table, and which."""
+    if not period:
+        return None
+    return stale_note(context.engine(), region or c.root_region(), period)
 
 
 @PAGE.download
