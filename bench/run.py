@@ -1,4 +1,4 @@
-"""The whole benchmark suite, each part at province and national scale: ``python -m bench [--quick]``.
+"""The whole benchmark suite, each part at province and national scale: ``python -m bench [--quick] [PART...]``.
 
 Runs the parts one after another (each in its own process, so one part's memory and
 caches do not colour the next) and lets each rewrite its own section of
@@ -25,6 +25,7 @@ PARTS: list[tuple[str, list[str], list[str] | None]] = [
     ("dashboard, province", ["bench.dashboard"], ["bench.dashboard", "--quick"]),
     ("dashboard, national", ["bench.dashboard", "--scale", "national"], None),
     ("load test", ["bench.load"], ["bench.load", "--quick"]),
+    ("signals", ["bench.signals"], ["bench.signals", "--quick"]),
 ]
 
 
@@ -34,7 +35,9 @@ def main() -> None:
     parser.add_argument("--national-url", help="an already-loaded national demo database for the national parts")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument("--only", action="append", help="run only the parts whose name starts with this")
+    parser.add_argument("parts", nargs="*", help="as --only: `python -m bench signals` runs the signals part")
     args = parser.parse_args()
+    args.only = (args.only or []) + args.parts
     failed = []
     for name, full, quick in PARTS:
         if args.only and not any(name.startswith(o) for o in args.only):

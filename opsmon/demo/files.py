@@ -24,12 +24,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from opsmon.demo.generate import DemoData, progress_received_at
-from opsmon.ingest.fields import MONTHLY, PROGRESS, REGISTRY, Field
+from opsmon.ingest.fields import MONTHLY, MONTHLY_V2, PROGRESS, REGISTRY, Field
 
 FileKind = Literal["registry", "monthly", "progress"]
 FORMATS = ("gbk_csv", "utf8_csv", "xlsx")
 _EXT = {"gbk_csv": "csv", "utf8_csv": "csv", "xlsx": "xlsx"}
 _KIND_ORDER = {"registry": 0, "monthly": 1, "progress": 2}
+# The v1 monthly template: what hospitals that have not moved to v2 still send.
+MONTHLY_V1: tuple[Field, ...] = tuple(f for f in MONTHLY if f.code not in MONTHLY_V2)
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,12 @@ def _cell(value: object) -> object:
     return value
 
 
-def _write_monthly_xlsx(rows: pd.DataFrame, path: Path, title: str, when: pd.Timestamp, date_cells: bool) -> None:
-    wb, first = _sheet(title, "金额单位：元；收入、费用为本月数，资产、负债、床位、人员为期末数。", MONTHLY, "月报")
+def _write_monthly_xlsx(rows: pd.DataFrame, path: Path, title: str, when: pd.Timestamp, date_cells: bool,
+                        fields: tuple[Field, ...] = MONTHLY) -> None:
+    wb, first = _sheet(title, "金额单位：元；收入、费用为本月数，资产、负债、床位、人员为期末数。", fields, "月报")
     ws = wb.active
-    for i, record in enumerate(rows[[f.code for f in MONTHLY]].itertuples(index=False), first):
-        for j, (f, value) in enumerate(zip(MONTHLY, record, strict=True), 1):
+    for i, record in enumerate(rows[[f.code for f in fields]].itertuples(index=False), first):
+        for j, (f, value) in enumerate(zip(fields, record, strict=True), 1):
             if f.code == "period" and date_cells:
                 value = datetime(int(value[:4]), int(value[5:7]), 1)
             cell = ws.cell(row=i, column=j, value=_cell(value))
@@ -110,10 +113,10 @@ def _write_monthly_xlsx(rows: pd.DataFrame, path: Path, title: str, when: pd.Tim
     path.write_bytes(_xlsx_bytes(wb, when))
 
 
-def _write_gbk_csv(rows: pd.DataFrame, path: Path) -> None:
+def _write_gbk_csv(rows: pd.DataFrame, path: Path, fields: tuple[Field, ...] = MONTHLY) -> None:
     """As Excel on Chinese Windows saves "CSV (逗号分隔)": GBK, CRLF, labels with units, 1,234.56."""
     out = pd.DataFrame(index=rows.index)
-    for f in MONTHLY:
+    for f in fields:
         s = rows[f.code]
         if f.code == "period":
             out[f.header] = s.map(lambda p: f"{p[:4]}年{int(p[5:7])}月")
@@ -124,21 +127,22 @@ def _write_gbk_csv(rows: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, encoding="gbk", lineterminator="\r\n")
 
 
-def _write_utf8_csv(rows: pd.DataFrame, path: Path) -> None:
+def _write_utf8_csv(rows: pd.DataFrame, path: Path, fields: tuple[Field, ...] = MONTHLY) -> None:
     """As a finance system exports: UTF-8 with BOM, code headers, plain numbers."""
-    rows[[f.code for f in MONTHLY]].to_csv(path, index=False, encoding="utf-8-sig", float_format="%.2f")
+    rows[[f.code for f in fields]].to_csv(path, index=False, encoding="utf-8-sig", float_format="%.2f")
 
 
 def _write_monthly(rows: pd.DataFrame, path: Path, fmt: str, title: str, when: pd.Timestamp,
-                   date_cells: bool) -> None:
+                   date_cells: bool, fields: tuple[Field, ...] = MONTHLY) -> None:
+    """Write monthly *rows* in *fmt* with the columns of *fields* (the v2 template by default)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = rows.sort_values("hospital_code")
     if fmt == "gbk_csv":
-        _write_gbk_csv(rows, path)
+        _write_gbk_csv(rows, path, fields)
     elif fmt == "utf8_csv":
-        _write_utf8_csv(rows, path)
+        _write_utf8_csv(rows, path, fields)
     else:
-        _write_monthly_xlsx(rows, path, title, when, date_cells)
+        _write_monthly_xlsx(rows, path, title, when, date_cells, fields)
 
 
 def _write_table_xlsx(frame: pd.DataFrame, fields: tuple[Field, ...], path: Path, title: str, note: str | None,
@@ -169,7 +173,8 @@ def write_files(data: DemoData, out_dir: Path) -> list[DemoFile]:
     """Write *data* under *out_dir* in the real submission formats; return the files in load order.
 
     Monthly reports: one file per (period, arrival day), formats rotating so each
-    form appears; corrections as a second file a few days after the first.
+    form appears — the hospitals still on the v1 template in a v1 file of their own (no v2
+    columns); corrections as a second file a few days after the first.
     Progress: one XLSX per reporting period. The registry: one XLSX, first.
     Re-writing the same data gives byte-identical files.
     """
@@ -192,10 +197,15 @@ def write_files(data: DemoData, out_dir: Path) -> list[DemoFile]:
         days = rows["received_at"].dt.normalize()
         for g, (day, group) in enumerate(rows.groupby(days, sort=True)):
             fmt = FORMATS[(t + g) % len(FORMATS)]
-            received = group["received_at"].min()
-            path = out_dir / "monthly" / period / f"月报_{period}_{day:%Y%m%d}.{_EXT[fmt]}"
-            _write_monthly(group, path, fmt, title, received, date_cells=(t + g) % 2 == 1)
-            files.append(DemoFile(path, "monthly", received, period))
+            # Hospitals still on the v1 template send their rows in a v1 file of their own.
+            v1 = group[list(MONTHLY_V2)].isna().all(axis=1)
+            for part, fields, suffix in ((group[~v1], MONTHLY, ""), (group[v1], MONTHLY_V1, "_v1")):
+                if not len(part):
+                    continue
+                received = part["received_at"].min()
+                path = out_dir / "monthly" / period / f"月报_{period}_{day:%Y%m%d}{suffix}.{_EXT[fmt]}"
+                _write_monthly(part, path, fmt, title, received, date_cells=(t + g) % 2 == 1, fields=fields)
+                files.append(DemoFile(path, "monthly", received, period))
 
     if len(data.corrections):
         fixed = data.monthly.merge(data.corrections[["hospital_code", "period", "received_at"]],
@@ -203,9 +213,12 @@ def write_files(data: DemoData, out_dir: Path) -> list[DemoFile]:
         for t, ((period, received), group) in enumerate(fixed.groupby(["period", "received_at"], sort=True)):
             fmt = FORMATS[(t + 1) % len(FORMATS)]
             title = f"{province}公立医院月度经济运行快报（{period[:4]}年{int(period[5:7])}月，更正）"
-            path = out_dir / "monthly" / period / f"月报_{period}_{received:%Y%m%d}_更正.{_EXT[fmt]}"
-            _write_monthly(group, path, fmt, title, received, date_cells=False)
-            files.append(DemoFile(path, "monthly", received, period))
+            v1 = group[list(MONTHLY_V2)].isna().all(axis=1)
+            for part, fields, suffix in ((group[~v1], MONTHLY, ""), (group[v1], MONTHLY_V1, "_v1")):
+                if len(part):
+                    path = out_dir / "monthly" / period / f"月报_{period}_{received:%Y%m%d}_更正{suffix}.{_EXT[fmt]}"
+                    _write_monthly(part, path, fmt, title, received, date_cells=False, fields=fields)
+                    files.append(DemoFile(path, "monthly", received, period))
 
     for period, rows in data.progress.groupby("period", sort=True):
         received = progress_received_at(period)
