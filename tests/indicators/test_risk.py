@@ -1,116 +1,17 @@
-"""Risk rules at and around their thresholds, episodes that resolve and re-open, overrides.
+"""The risk register: episodes that resolve and re-open, corrections, the due date, overrides, scope.
 
-Each test builds a few hospitals in 南关区 with plain SQL: month rows from
-province_fixture.month(R, E, **overrides), all sent in one file received before
-any due date (so report_missing stays quiet unless a test wants it).
+The rules' own thresholds and windows are tested in test_risk_rules.py; the hospitals here
+are built by risk_fixture.Builder (plain SQL).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-import pandas as pd
 import province_fixture as fx
-import pytest
+from risk_fixture import CST, LATER, Builder
 
 from opsmon.indicators import risk
-from opsmon.ingest import uscc
-
-CST = timezone(timedelta(hours=8))
-LATER = datetime(2026, 1, 1, tzinfo=CST)  # every month of the tests is past its due date
-
-
-class Builder:
-    """Hospitals with month rows, inserted with plain SQL."""
-
-    def __init__(self, engine, received_at: str = "2000-01-01 00:00:00+08"):
-        self.engine = engine
-        self.sub = fx.add_submission(engine, received_at)
-        self.codes: dict[str, str] = {}
-
-    def hospital(self, key: str, months: dict[str, dict], received_at: str | None = None) -> str:
-        code = uscc.make("220102", f"RK{len(self.codes):06d}")
-        self.codes[key] = code
-        fx.add_hospital(self.engine, code, "220102")
-        sub = fx.add_submission(self.engine, received_at) if received_at else self.sub
-        for period, values in months.items():
-            values = dict(values)
-            r, e = values.pop("R", 1000), values.pop("E", 900)
-            fx.add_month(self.engine, code, period, fx.month(r, e, **values), sub)
-        return code
-
-    def firings(self, rule: str, as_of: datetime = LATER) -> dict[tuple[str, str], str]:
-        """{(hospital key, 'YYYY-MM'): level} of *rule*."""
-        fx.bump(self.engine)
-        risk.refresh_register(self.engine, as_of=as_of)
-        names = {code: key for key, code in self.codes.items()}
-        rows = fx.execute(self.engine, "SELECT hospital_code, to_char(period, 'YYYY-MM') AS p, level "
-                                       "FROM risk_firings WHERE rule = :r", r=rule)
-        return {(names[r.hospital_code], r.p): r.level for r in rows}
-
-    def episodes(self, rule: str, key: str) -> list[tuple]:
-        """(first, last, resolved, months_firing, level, max_level) of *key*'s episodes, oldest first."""
-        rows = risk.register(self.engine, hospital=self.codes[key], as_of=LATER)
-        rows = rows[rows["rule"] == rule].sort_values("first_period")
-        return [(r.first_period, r.last_period, None if pd.isna(r.resolved_period) else r.resolved_period,
-                 r.months_firing, r.level, r.max_level) for r in rows.itertuples()]
-
-
-def test_deficit_ytd_at_its_thresholds(engine):
-    b = Builder(engine)
-    b.hospital("even", {"2025-01": {"R": 1000, "E": 1000}})  # revenue = expense: no deficit
-    b.hospital("just", {"2025-01": {"R": 1000, "E": 1001}})  # surplus rate −0.1 %: orange
-    b.hospital("five", {"2025-01": {"R": 1000, "E": 1050}})  # exactly −5 %: still orange (red is < −5 %)
-    b.hospital("deep", {"2025-01": {"R": 1000, "E": 1060}})  # −6 %: red
-    # YTD: January −20 % (red); February's surplus makes the year 2000 vs 1900: resolved.
-    b.hospital("ytd", {"2025-01": {"R": 1000, "E": 1200}, "2025-02": {"R": 1000, "E": 700}})
-    assert b.firings("deficit_ytd") == {("just", "2025-01"): "orange", ("five", "2025-01"): "orange",
-                                        ("deep", "2025-01"): "red", ("ytd", "2025-01"): "red"}
-    assert b.episodes("deficit_ytd", "ytd") == [("2025-01", "2025-01", "2025-02", 1, "red", "red")]
-
-
-def test_deficit_streak_needs_three_consecutive_reported_months(engine):
-    b = Builder(engine)
-    loss = {"R": 1000, "E": 1100}
-    b.hospital("four", {m: loss for m in ("2025-01", "2025-02", "2025-03", "2025-04")})
-    # March not reported: the run restarts in April and reaches only 2 by May.
-    b.hospital("gap", {m: loss for m in ("2025-01", "2025-02", "2025-04", "2025-05")})
-    # A surplus month in March breaks the run; April–June make 3 again.
-    b.hospital("break", {**{m: loss for m in ("2025-01", "2025-02", "2025-04", "2025-05", "2025-06")},
-                         "2025-03": {"R": 1000, "E": 900}})
-    assert b.firings("deficit_streak") == {("four", "2025-03"): "red", ("four", "2025-04"): "red",
-                                           ("break", "2025-06"): "red"}
-
-
-@pytest.mark.parametrize("liabilities, level", [
-    (4999, None), (5000, "yellow"), (6999, "yellow"), (7000, "orange"), (9999, "orange"), (10000, "red")])
-def test_debt_ratio_levels(engine, liabilities, level):
-    b = Builder(engine)
-    b.hospital("h", {"2025-01": {"total_liabilities": liabilities}})  # over assets of 10000
-    assert b.firings("debt_ratio_high") == ({("h", "2025-01"): level} if level else {})
-
-
-def test_long_term_debt_rising_in_each_of_the_last_three_months(engine):
-    b = Builder(engine)
-    b.hospital("rise", {"2025-01": {"long_term_loans": 1000}, "2025-02": {"long_term_loans": 1100},
-                        "2025-03": {"long_term_loans": 1200}, "2025-04": {"long_term_loans": 1300},
-                        "2025-05": {"long_term_loans": 1300}})  # flat in May: resolved
-    # March missing: April cannot be compared, so only two rises by June.
-    b.hospital("gap", {"2025-01": {"long_term_loans": 1000}, "2025-02": {"long_term_loans": 1100},
-                       "2025-04": {"long_term_loans": 1200}, "2025-05": {"long_term_loans": 1300},
-                       "2025-06": {"long_term_loans": 1400}})
-    assert b.firings("long_term_debt_rising") == {("rise", "2025-04"): "orange"}
-    assert b.episodes("long_term_debt_rising", "rise") == [("2025-04", "2025-04", "2025-05", 1, "orange", "orange")]
-
-
-def test_construction_debt_compares_with_the_previous_reported_month_only(engine):
-    b = Builder(engine)
-    b.hospital("h", {"2025-01": {"construction_debt": 100},  # first month: nothing to compare with
-                     "2025-02": {"construction_debt": 100},  # equal: no
-                     "2025-03": {"construction_debt": 101},  # higher: red
-                     "2025-04": {"construction_debt": 101},
-                     "2025-06": {"construction_debt": 200}})  # May missing: not compared
-    assert b.firings("construction_debt_increase") == {("h", "2025-03"): "red"}
 
 
 def test_salary_arrears_liquidity_and_cash_at_their_thresholds(engine):
@@ -195,9 +96,10 @@ def test_thresholds_are_overridden_by_the_province_table(engine):
 def test_changes_respect_the_scope(province):
     rows = risk.changes(province, "2025-02", scope=fx.CODE["A"], as_of=LATER)
     assert set(rows["hospital_code"]) == {fx.CODE["A"]}
-    # A in February: liabilities 6000/10000 (yellow), YTD 4000 vs 4100 (orange), arrears 100 (red) are new.
+    # A in February: liabilities 6000/10000 (yellow) and arrears 100 (red) are new; its deficit
+    # (4000 vs 4100 this year) raises nothing: A has 4 months of history, not 12.
     new = rows[rows["status"] == "new"].set_index("rule")["level"].to_dict()
-    assert new == {"debt_ratio_high": "yellow", "deficit_ytd": "orange", "salary_arrears": "red"}
+    assert new == {"debt_ratio_high": "yellow", "salary_arrears": "red"}
     outside = risk.changes(province, "2025-02", scope="220200", as_of=LATER)
     assert set(outside["adcode"]) <= {"220204"}
 
@@ -209,10 +111,49 @@ def test_no_refresh_statement_reads_the_table_it_inserts_into():
 
     from opsmon.indicators.risk import RULES, _refresh_statements
 
-    severity = {r.id: "NULL" for r in RULES}
+    severity = {(r.id, c.metric): "NULL" for r in RULES for c in r.conditions}
     for only_changed in (False, True):
-        for statement in _refresh_statements(severity, only_changed):
+        for statement in _refresh_statements(severity, [], only_changed):
             target = re.match(r"\s*INSERT INTO (\w+)", statement)
             if target:
                 body = statement[target.end():]
                 assert not re.search(rf"\b{target.group(1)}\b", body), statement
+
+
+def test_an_override_names_the_condition_it_changes(engine):
+    b = Builder(engine)
+    # Long-term loans 1000 → 1300 on 12 months earlier: +30 % (yellow at the default 20 %);
+    # the ratio 1300 / 10000 = 13 % stays under its 20 %.
+    b.hospital("draw", {"2024-01": {"long_term_loans": 1000}, "2025-01": {"long_term_loans": 1300}})
+    assert b.firings("long_term_debt") == {("draw", "2025-01"): "yellow"}
+    # An override without a metric is the rule's first condition (the ratio): growth still fires.
+    fx.execute(engine, "INSERT INTO risk_thresholds (rule, level, threshold) VALUES ('long_term_debt', 'yellow', 0.12)")
+    assert b.firings("long_term_debt") == {("draw", "2025-01"): "yellow"}  # 2024-01: 10 % < 12 %
+    assert b.detail("long_term_debt", "draw", "2025-01")["metric"] == "long_term_debt_ratio"  # 13 % ≥ 12 %: first
+    # Naming the growth condition moves its yellow to 40 %; with the ratio back at 20 %, nothing fires.
+    fx.execute(engine, "UPDATE risk_thresholds SET threshold = 0.2 WHERE rule = 'long_term_debt'")
+    fx.execute(engine, "INSERT INTO risk_thresholds (rule, metric, level, threshold) "
+                       "VALUES ('long_term_debt', 'long_term_debt_growth', 'yellow', 0.4)")
+    assert b.firings("long_term_debt") == {}
+
+
+def test_an_incremental_refresh_recomputes_only_the_changed_hospitals_forecasts(engine):
+    from risk_fixture import months
+
+    from opsmon.indicators import aggregate
+
+    b = Builder(engine)
+    # Both fall from 2.245 to 1.155 months of cash over 2024: cash_forecast in December (2025-02).
+    falling = {p: {"R": 1100, "E": 1000, "cash": 2250 - 100 * k + (5 if k % 2 else -5)}
+               for k, p in enumerate(months("2024-01", 12))}
+    a = b.hospital("a", falling)
+    b.hospital("b", falling)
+    assert b.firings("cash_forecast") == {("a", "2024-12"): "yellow", ("b", "2024-12"): "yellow"}
+    # A's December corrected: cash 3000 (3 months) — the fall is broken: the line (R² 0.05) ends above one.
+    sid = fx.add_submission(engine, "2025-01-05 10:00+08")
+    fx.execute(engine, "UPDATE monthly_values SET is_current = false WHERE hospital_code = :h "
+                       "AND period = '2024-12-01'", h=a)
+    fx.add_month(engine, a, "2024-12", fx.month(1100, 1000, cash=3000), sid, revision=2)
+    fx.bump(engine)
+    assert aggregate.refresh(engine).changed == (a,)
+    assert b.firings("cash_forecast") == {("b", "2024-12"): "yellow"}
