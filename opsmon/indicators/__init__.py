@@ -3,6 +3,7 @@
 Public API::
 
     query(engine, ids, level, period, span="month", region=None, filters=None, scope=None) -> DataFrame
+        # COLUMNS; ``approx`` marks 近似 values (a v1 stand-in where optional fields are absent)
     series(engine, id, code, start, end, span="month", filters=None, scope=None) -> DataFrame
     refresh(engine, force=False, as_of=None) -> RefreshResult    # aggregates + risk register
     CATALOGUE, get(id)                                           # the indicator catalogue

@@ -5,17 +5,26 @@ Two tables hold everything the indicator queries read, per hospital:
 ``ind_month`` (hospital × month, span-independent)
     ``reported`` (a current monthly revision exists), ``timely`` (the first
     revision's file arrived by the due date: ``due_day`` of the next month,
-    local time), the month-end stocks, ``total_expense_avg3`` (mean monthly
-    total_expense over the reported months of the three ending at the month,
-    for cash_months), and the programme status as of the month
+    local time), the month-end stocks, the trailing means of the catalogue
+    (:data:`~opsmon.indicators.catalogue.TRAILING`: e.g. ``cash_expense_avg3``,
+    the mean monthly total_expense − depreciation_expense over the reported
+    months of the three ending at the month, for cash_months;
+    ``medical_revenue_avg12`` and ``drug_consumables_expense_avg12`` over twelve,
+    for the turnover days), ``has_<flow>`` for the optional flows those means read
+    (1 when the flow was reported in every reported month of the mean's window),
+    and the programme status as of the month
     (:mod:`opsmon.indicators.programme`). Rows exist where the hospital reported
     that month or had reported progress by then.
 ``ind_span`` (hospital × month × span)
     For each span ending at the month: ``n_months`` reported and the flows
-    summed over them; ``g_months`` and ``g_<flow>``/``gp_<flow>`` for the flows
-    of the catalogue's growth indicators: the same sums restricted to months also
-    reported a year earlier, and the year-earlier values of those months (growth
-    compares like with like).
+    summed over them; ``k_<flow>`` for the optional flows some entry's official
+    definition needs (:data:`~opsmon.indicators.catalogue.SPAN_FLAGS`): the
+    months of the span that reported it (all of them: the official definition
+    applies, else the 近似 one); ``g_months`` and ``g_<flow>``/``gp_<flow>`` for
+    the flows of the catalogue's growth indicators: the same sums restricted to
+    months also reported a year earlier, and the year-earlier values of those
+    months (growth compares like with like), and ``gk_<flow>``: matched months
+    reporting the optional flow in both years.
 
 Region values are sums over these rows: at query time where hospital filters
 apply, else read from ``ind_region``, built here from the same rows
@@ -75,6 +84,18 @@ def _month_sql(only_changed: bool = False) -> str:
     def only(col: str) -> str:
         return ONLY_CHANGED.format(col=col) if only_changed else ""
 
+    # Means over the reported months of the window (a RANGE of calendar months: a month not
+    # reported is not in it, so the mean is of the months there are).
+    windows = sorted({t.months for t in catalogue.TRAILING})
+    trailing = ",\n           ".join(
+        [f"avg({t.expression}) OVER w{t.months} AS {t.column}" for t in catalogue.TRAILING]
+        + [f"CAST(count({f}) OVER w{t.months} = count(*) OVER w{t.months} AS int) AS has_{f}"
+           for f, t in catalogue.TRAILING_FLAGS.items()])
+    trailing_windows = ", ".join(
+        f"w{n} AS (PARTITION BY hospital_code ORDER BY period "
+        f"RANGE BETWEEN interval '{n - 1} months' PRECEDING AND CURRENT ROW)" for n in windows)
+    trailing_columns = ", ".join(
+        f"t.{c}" for c in (*catalogue.TRAILING_COLUMNS, *(f"has_{f}" for f in catalogue.TRAILING_FLAGS)))
     return f"""
 WITH cal AS ({CALENDAR_SQL}),
 mv AS (SELECT * FROM monthly_values WHERE is_current {only('hospital_code')}),
@@ -94,15 +115,14 @@ first_in AS (  -- revisions exist only for accepted files: the first one's arriv
 ),
 trail AS (
     SELECT hospital_code, period,
-           avg(total_expense) OVER (PARTITION BY hospital_code ORDER BY period
-                                    RANGE BETWEEN interval '2 months' PRECEDING AND CURRENT ROW)
-               AS total_expense_avg3
+           {trailing}
     FROM mv
+    WINDOW {trailing_windows}
 )
 SELECT k.hospital_code, k.period,
        CAST(e.hospital_code IS NOT NULL AS int) AS reported,
        CAST(coalesce(fi.received_at < {DUE_SQL.format(p='k.period')}, false) AS int) AS timely,
-       {stocks}, t.total_expense_avg3,
+       {stocks}, {trailing_columns},
        CAST(pg.hospital_code IS NOT NULL AS int) AS has_progress,
        pg.period AS progress_period, {progress},
        {programme.pilot_projects_sql('pg', 'k.period')} AS pilot_projects_year
@@ -125,14 +145,17 @@ def _span_sql(only_changed: bool = False) -> str:
                "year": "PARTITION BY hospital_code ORDER BY period ROWS BETWEEN 11 PRECEDING AND CURRENT ROW"}
     if set(windows) | {"month"} != set(SPANS):
         raise RuntimeError("every span needs a window")
-    columns = ["n_months", *FLOWS, "g_months", *(f"g_{c}" for c in GROWTH_FLOWS),
-               *(f"gp_{c}" for c in GROWTH_FLOWS)]
+    columns = ["n_months", *FLOWS, *(f"k_{c}" for c in catalogue.SPAN_FLAGS), "g_months",
+               *(f"g_{c}" for c in GROWTH_FLOWS), *(f"gp_{c}" for c in GROWTH_FLOWS),
+               *(f"gk_{c}" for c in catalogue.GROWTH_FLAGS)]
     dense = ", ".join([
         "CAST(m.hospital_code IS NOT NULL AS int) AS n_months",
         *(f"m.{c}" for c in FLOWS),
+        *(f"CAST(m.{c} IS NOT NULL AS int) AS k_{c}" for c in catalogue.SPAN_FLAGS),
         "CAST(py.hospital_code IS NOT NULL AS int) AS g_months",
         *(f"CASE WHEN py.hospital_code IS NOT NULL THEN m.{c} END AS g_{c}" for c in GROWTH_FLOWS),
         *(f"py.{c} AS gp_{c}" for c in GROWTH_FLOWS),
+        *(f"CAST(m.{c} IS NOT NULL AND py.{c} IS NOT NULL AS int) AS gk_{c}" for c in catalogue.GROWTH_FLAGS),
     ])
     running = ",\n           ".join(f"sum({c}) OVER {span} AS {span}__{c}" for span in windows for c in columns)
     rows = ", ".join([f"('month', {', '.join(columns)})"] + [

@@ -2,8 +2,10 @@
 
 Machine formats (CSV, JSON) keep the query API's columns and give ratios as
 fractions (0.4907); CSV carries a UTF-8 BOM so Excel on Chinese Windows reads it.
-XLSX is for people: a title, the data's as-of time, Chinese headers, the unit
-beside every value and percentages formatted as such.
+The ``approx`` column (true/false) marks 近似 values (see
+:mod:`opsmon.indicators.query`). XLSX is for people: a title, the data's as-of
+time, Chinese headers, the unit beside every value, percentages formatted as
+such and a 近似 column saying 近似 beside every approximated value.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ HEADERS_ZH = {
     "level": "层级", "code": "代码", "name": "名称", "parent_code": "上级代码", "indicator": "指标代码",
     "label": "指标", "period": "报告期", "span": "统计口径", "value": "数值", "unit": "单位",
     "numerator": "分子", "denominator": "分母", "reporting": "已报医院数", "expected": "应报医院数",
+    "approx": "近似",
 }
 XLSX_COLUMNS = ["level", "code", "name", "parent_code", "indicator", "label", "period", "span", "value", "unit",
-                "numerator", "denominator", "reporting", "expected"]
+                "approx", "numerator", "denominator", "reporting", "expected"]
+# The XLSX's approx cell: the marker for a 近似 value, empty otherwise.
+APPROX_MARK = {"zh": "近似", "en": "approximate"}
 
 
 def number_format(ind: catalogue.Indicator) -> str:
@@ -61,9 +66,10 @@ def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, 
     """A query frame (:data:`~opsmon.indicators.query.COLUMNS`) as CSV, XLSX or JSON bytes.
 
     CSV (UTF-8 with BOM) and JSON (a list of records) keep the columns and
-    fractions as they are. XLSX adds the indicator's label and unit, shows
-    percentages as percentages, and heads the sheet with *title* and the data's
-    *as_of* time. CSV and XLSX are written by :mod:`opsmon.spreadsheet`, so text
+    fractions as they are (``approx`` as true/false). XLSX adds the indicator's
+    label and unit, shows percentages as percentages, marks 近似 values in its
+    近似 column, and heads the sheet with *title* and the data's *as_of* time.
+    CSV and XLSX are written by :mod:`opsmon.spreadsheet`, so text
     that would start a formula is neutralised (a leading ``'``); JSON is data,
     not a spreadsheet, and keeps text as it is. *preamble*: ``#`` lines heading
     the CSV (see :func:`opsmon.spreadsheet.csv_bytes`).
@@ -72,7 +78,8 @@ def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, 
     if missing:
         raise ValueError(f"not a query frame: missing {missing}")
     data = frame[COLUMNS]
-    if fmt == "csv":
+    if fmt == "csv":  # true/false as JSON writes them (pandas would write True/False)
+        data = data.assign(approx=data["approx"].map(lambda a: "true" if a else "false"))
         return spreadsheet.csv_bytes(data, preamble=preamble)
     if fmt == "json":
         return data.to_json(orient="records", force_ascii=False, double_precision=15).encode("utf-8")
@@ -84,7 +91,8 @@ def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, 
         ind = catalogue.get(record["indicator"])
         record = {**record, "label": ind.label(language), "unit": ind.unit,
                   "level": LEVEL_LABELS.get(record["level"], record["level"]) if language == "zh" else record["level"],
-                  "span": periods.SPAN_LABELS[record["span"]][0 if language == "zh" else 1]}
+                  "span": periods.SPAN_LABELS[record["span"]][0 if language == "zh" else 1],
+                  "approx": APPROX_MARK["zh" if language == "zh" else "en"] if record["approx"] else None}
         rows.append([record[c] for c in XLSX_COLUMNS])
         row_formats.append({value_col: number_format(ind)})
     headers = [HEADERS_ZH[c] if language == "zh" else c for c in XLSX_COLUMNS]

@@ -15,19 +15,25 @@ city the province administers directly is a unit of its own
 the province.
 
 Result columns (:data:`COLUMNS`): ``level, code, name, parent_code, indicator,
-period ('YYYY-MM'), span, value, numerator, denominator, reporting, expected``.
+period ('YYYY-MM'), span, value, numerator, denominator, reporting, expected,
+approx``.
 ``value`` is a fraction for percentages (0.4907), yuan for money, etc. (the
 catalogue's unit). For growth indicators ``numerator`` is this span's base value,
 ``denominator`` the same span a year earlier, and ``value`` their ratio minus 1.
 ``reporting`` counts the hospitals that contribute to the value (for programme
 status: those that have reported progress; for counts: those that reported the
 month); ``expected`` counts the open hospitals of the indicator's population.
+``approx`` (bool) marks a 近似 value: for a hospital, its value uses the v1
+stand-in of the catalogue entry because it lacks an optional field of the
+official definition (:class:`~opsmon.indicators.catalogue.Approximation`); for
+a region, at least one contributing hospital's value does. An entry without an
+approximation, and a value no hospital contributes to, is never 近似.
 
 The hospitals behind a value are those open in the period (the span's last
 month) that pass the filters and the scope; a hospital closed since does not
 count, even for months it was open. Programme and count indicators are as of
 the period whatever the span; the ``span`` column says which span a value
-covers (the deficit counts are year-to-date by definition).
+covers (the deficit counts cover the last 12 months by definition: span ``year``).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from opsmon.indicators.catalogue import Indicator
 
 LEVELS: tuple[str, ...] = ("nation", "province", "prefecture", "county", "hospital")  # "nation": national instance
 COLUMNS: list[str] = ["level", "code", "name", "parent_code", "indicator", "period", "span", "value",
-                      "numerator", "denominator", "reporting", "expected"]
+                      "numerator", "denominator", "reporting", "expected", "approx"]
 # What the ``ids`` argument accepts: an id, an entry, a list of either, or None for all.
 IndicatorIds = str | Indicator | Iterable[str | Indicator] | None
 
@@ -74,7 +80,7 @@ def _meta(indicators: Sequence[Indicator], span: str) -> str:
 
 
 # The one place a value is finished from its sums: a (level, code, name, parent_code, period, ix,
-# num, den, pnum, pden, reporting, expected) row per unit → the result's columns.
+# num, den, pnum, pden, reporting, expected, n_approx) row per unit → the result's columns.
 _THIS = "CASE WHEN k.has_den THEN a.num / NULLIF(a.den, 0) ELSE a.num END"
 _PRIOR = "CASE WHEN k.has_den THEN a.pnum / NULLIF(a.pden, 0) ELSE a.pnum END"
 FINISH = f"""
@@ -86,7 +92,7 @@ SELECT a.level, a.code, a.name, a.parent_code, a.ix, to_char(a.period, 'YYYY-MM'
        CAST(CASE k.kind WHEN 'growth' THEN {_THIS} WHEN 'count' THEN coalesce(a.num, 0) ELSE a.num END
             AS float8) AS numerator,
        CAST(CASE k.kind WHEN 'growth' THEN {_PRIOR} ELSE a.den END AS float8) AS denominator,
-       a.reporting, a.expected
+       a.reporting, a.expected, coalesce(a.n_approx, 0) > 0 AS approx
 FROM a JOIN meta k ON k.ix = a.ix
 ORDER BY a.code, a.ix, a.period
 """
@@ -100,13 +106,14 @@ def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where:
     if level == "hospital":
         agg = """
     SELECT 'hospital' AS level, hv.hospital_code AS code, hv.name, CAST(hv.adcode AS text) AS parent_code,
-           hv.period, hv.ix, hv.num, hv.den, hv.pnum, hv.pden, CAST(hv.rep AS int) AS reporting, 1 AS expected
+           hv.period, hv.ix, hv.num, hv.den, hv.pnum, hv.pden, CAST(hv.rep AS int) AS reporting, 1 AS expected,
+           hv.approx AS n_approx
     FROM hv"""
     else:
         agg = f"""
     SELECT {_REGION}, per.period, k.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum,
            sum(hv.pden) AS pden, CAST(count(*) FILTER (WHERE hv.rep) AS int) AS reporting,
-           CAST(count(hv.hospital_code) AS int) AS expected
+           CAST(count(hv.hospital_code) AS int) AS expected, CAST(coalesce(sum(hv.approx), 0) AS int) AS n_approx
     FROM regions r CROSS JOIN per CROSS JOIN meta k
     LEFT JOIN (region_ancestors a JOIN hv ON hv.adcode = a.adcode)
            ON a.ancestor_adcode = r.adcode AND hv.period = per.period AND hv.ix = k.ix
@@ -127,7 +134,8 @@ WITH {_PERIODS},
 {_meta(indicators, span)},
 a AS (
     SELECT {_REGION}, per.period, k.ix, {sums},
-           coalesce(s.reporting, 0) AS reporting, coalesce(s.expected, 0) AS expected
+           coalesce(s.reporting, 0) AS reporting, coalesce(s.expected, 0) AS expected,
+           coalesce(s.n_approx, 0) AS n_approx
     FROM regions r CROSS JOIN per CROSS JOIN meta k
     LEFT JOIN ind_region s ON s.adcode = r.adcode AND s.period = per.period
                           AND s.span = k.stored_span AND s.indicator = k.indicator
@@ -199,6 +207,7 @@ def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[s
         frame[column] = frame[column].astype("float64")
     for column in ("reporting", "expected"):
         frame[column] = frame[column].astype("int64")
+    frame["approx"] = frame["approx"].astype(bool)
     for column in ("code", "name", "parent_code", "period", "span"):
         frame[column] = frame[column].astype(object)
     return frame[COLUMNS].reset_index(drop=True)

@@ -7,10 +7,12 @@ also keeps ``ind_region``: per region (every level, the nation included), month,
 span and catalogue indicator, the sums of the per-hospital values of
 :mod:`opsmon.indicators.hospital_values` over the hospitals open that month below
 the region, with how many of each sum's terms were not NULL (a sum of no terms
-reads as NULL, as ``sum()`` does), how many hospitals report and how many are
-expected. The query reads these rows whenever it can — region levels, catalogue
-entries, no hospital filters (a scope or region only selects which region rows
-are returned; their sums are the same) — and sums hospitals otherwise.
+reads as NULL, as ``sum()`` does), how many hospitals report, how many are
+expected and how many contribute a 近似 value (``n_approx``: the region's value
+is 近似 when it is not 0). The query reads these rows whenever it can — region
+levels, catalogue entries, no hospital filters (a scope or region only selects
+which region rows are returned; their sums are the same) — and sums hospitals
+otherwise.
 
 Indicators whose value does not depend on the span (stocks, programme status,
 rosters) are kept once, under span ``'*'``; an indicator with a fixed span under
@@ -27,9 +29,9 @@ from opsmon.periods import SPANS
 
 ANY_SPAN = "*"
 COLUMNS = ("adcode", "period", "span", "indicator", "num", "den", "pnum", "pden",
-           "n_num", "n_den", "n_pnum", "n_pden", "reporting", "expected")
+           "n_num", "n_den", "n_pnum", "n_pden", "reporting", "expected", "n_approx")
 _SUMS = ("num", "den", "pnum", "pden")
-_COUNTS = tuple(f"n_{c}" for c in _SUMS) + ("reporting", "expected")
+_COUNTS = tuple(f"n_{c}" for c in _SUMS) + ("reporting", "expected", "n_approx")
 
 
 def stored_span(ind: Indicator, span: str) -> str:
@@ -53,7 +55,7 @@ def _select(span: str, entries: list[Indicator], calendar_sql: str, hospital_whe
     renderer = hospital_values.Renderer(span)
     aggregates, columns, unpivot = [], [], []
     for ix, ind in enumerate(entries):
-        in_pop, _, rep, *values = renderer.parts(ind)
+        in_pop, _, rep, *values, approx = renderer.parts(ind)
         where = f"FILTER (WHERE {in_pop})"
         row = []
         for c, v in zip(_SUMS, values):
@@ -66,8 +68,11 @@ def _select(span: str, entries: list[Indicator], calendar_sql: str, hospital_whe
         aggregates += [f"CAST(count(*) FILTER (WHERE {in_pop} AND {rep}) AS int) AS reporting_{ix}",
                        f"CAST(count(*) {where} AS int) AS expected_{ix}"]
         columns += [f"reporting_{ix}", f"expected_{ix}"]
+        if approx != "0":  # an entry without an approximation is never 近似: nothing to count
+            aggregates.append(f"CAST(coalesce(sum({approx}) {where}, 0) AS int) AS n_approx_{ix}")
+            columns.append(f"n_approx_{ix}")
         unpivot.append(f"('{ind.id}', '{stored_span(ind, span)}', {', '.join(row)}, "
-                       f"w.reporting_{ix}, w.expected_{ix})")
+                       f"w.reporting_{ix}, w.expected_{ix}, {f'w.n_approx_{ix}' if approx != '0' else '0'})")
     sums = ",\n           ".join(aggregates)
     rolled = ", ".join(f"sum(c.{col}) AS {col}" for col in columns)
     # Wide rows (one per county and month, every indicator's sums as columns) are summed in
@@ -90,7 +95,7 @@ w AS (
 SELECT w.adcode, w.period, CAST(v.span AS text) AS span, CAST(v.indicator AS text) AS indicator,
        {", ".join(f"v.{s}" for s in _SUMS)}, {", ".join(f"CAST(v.{n} AS int) AS {n}" for n in _COUNTS)}
 FROM w CROSS JOIN LATERAL (VALUES {", ".join(unpivot)})
-     v(indicator, span, {", ".join(f"{c}, n_{c}" for c in _SUMS)}, reporting, expected)
+     v(indicator, span, {", ".join(f"{c}, n_{c}" for c in _SUMS)}, reporting, expected, n_approx)
 WHERE v.expected > 0"""
 
 

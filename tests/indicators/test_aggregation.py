@@ -152,24 +152,28 @@ def test_counts_and_timeliness(province):
     # First revisions: A, C, F on time (23:59:59 of the 10th); D's first revision on time
     # although its current one came late; B and E at 00:00:00 of the 11th: late.
     assert jan["timely_rate"] == pytest.approx(4 / 6)
-    # YTD in January: B 600 < 700, C 3000 < 3100; D 1000 = 1000 is not a deficit.
+    # The last 12 months (Feb 2024 – Jan 2025) of the January reporters: A Dec 1000/1100 + Jan 2000/1800
+    # (3000 vs 2900); B 600 vs 700 (deficit); C Dec 3000/2800 + Jan 3000/3100 (6000 vs 5900: January
+    # alone is a deficit, the 12 months are not); D Feb 2024 800/700 + Jan 1000/1000 (1800 vs 1700);
+    # E Dec 200/300 + Jan 200/200 (400 vs 500: deficit); F 2000 vs 1900.
     assert jan["deficit_hospitals"] == 2 and jan["deficit_hospital_share"] == pytest.approx(2 / 6)
     assert jan["salary_arrears_hospitals"] == 0
 
     dec = query(province, ids, "province", "2024-12").set_index("indicator")["value"]
     assert dec["hospitals_expected"] == 7 and dec["hospitals_reporting"] == 4  # A, C, E, G reported
     assert dec["timely_rate"] == pytest.approx(4 / 7)  # submitted 2025-01-05, due 2025-01-10
-    # YTD 2024 of December reporters: A 1000+1000 vs 900+1100 (equal), C 6000 vs 5700,
+    # Jan – Dec 2024 of the December reporters: A 1000+1000 vs 900+1100 (equal), C 6000 vs 5700,
     # E 200 vs 300 (deficit), G 400 vs 500 (deficit).
     assert dec["deficit_hospitals"] == 2 and dec["deficit_hospital_share"] == pytest.approx(2 / 4)
 
     feb = query(province, ids, "province", "2025-02", span="month")
     feb_values = feb.set_index("indicator")["value"]
-    # YTD Jan + Feb: A 4000 vs 1800 + 2300 = 4100 (deficit); B 1200 vs 1200; D 2000 vs 1900;
-    # E 400 vs 300; F 4000 vs 3800; C did not report February.
+    # Mar 2024 – Feb 2025 (whatever span is asked for): A Dec 1000/1100 + Jan 2000/1800 + Feb 2000/2300
+    # = 5000 vs 5200 (deficit); B 1200 vs 1200; D 2000 vs 1900 (its Feb 2024 is outside); E 600 vs 600;
+    # F 4000 vs 3800; C did not report February.
     assert feb_values["deficit_hospitals"] == 1 and feb_values["deficit_hospital_share"] == pytest.approx(1 / 5)
     assert feb_values["salary_arrears_hospitals"] == 1  # A: 100
-    assert set(feb.loc[feb["indicator"].str.startswith("deficit"), "span"]) == {"ytd"}
+    assert set(feb.loc[feb["indicator"].str.startswith("deficit"), "span"]) == {"year"}
 
 
 def test_programme_status_is_the_latest_report_on_or_before_the_period(province):
@@ -177,31 +181,34 @@ def test_programme_status_is_the_latest_report_on_or_before_the_period(province)
         frame = query(province, PROGRAMME_IDS, level, period)
         return frame[frame["code"] == code].set_index("indicator")["value"]
 
+    # A report more than two quarters old gives no status (进展未更新: in the denominator only).
+    # In 2025-01 that is a report before 2024-07: A's (2024-06) and F's (2024-03).
     jan = values("2025-01")
-    # 三级: A in_use (2024-06), C in_use (its 2025-01 report), F built.
-    assert jan["ops_platform_coverage_tertiary"] == pytest.approx(2 / 3)
+    # 三级: A stale, C in_use (its 2025-01 report), F stale.
+    assert jan["ops_platform_coverage_tertiary"] == pytest.approx(1 / 3)
     assert jan["ops_platform_coverage_secondary"] == pytest.approx(1 / 2)  # 二级 B in_use, D never reported
-    assert jan["ops_committee_share"] == pytest.approx(3 / 5)  # A, B, C of A, B, C, D, F
-    assert jan["chief_accountant_share"] == pytest.approx(3 / 3)
-    # Process targets: A pilot needs 5 (has 6), B needs 2 (2), C budget-managed needs 5 (5),
-    # F needs 2 (1), D no report.
-    assert jan["process_target_share"] == pytest.approx(3 / 5)
-    assert jan["caliber_mapping_share"] == pytest.approx(3 / 6)  # A, B, C done; all six open hospitals
-    assert jan["risk_register_share"] == pytest.approx(3 / 6)
-    # This year's pilots: every latest report is from 2024 except C's 2025-01 row, which says 0.
+    assert jan["ops_committee_share"] == pytest.approx(2 / 5)  # B, C of A, B, C, D, F
+    assert jan["chief_accountant_share"] == pytest.approx(1 / 3)  # C
+    # Process targets (2 for a hospital neither pilot nor 国家 budget-managed — C is 省): B 2 of 2,
+    # C 5 of 2; A and F stale, D no report.
+    assert jan["process_target_share"] == pytest.approx(2 / 5)
+    assert jan["caliber_mapping_share"] == pytest.approx(2 / 6)  # B, C done; all six open hospitals
+    assert jan["risk_register_share"] == pytest.approx(2 / 6)
+    # This year's pilots: B's report is from 2024, C's 2025-01 row says 0.
     assert jan["pilot_projects_total"] == 0
 
+    # In 2024-12 reports from 2024-06 on count: A, B, C (2024-09); F's 2024-03 is stale.
     dec = values("2024-12")
-    assert dec["ops_platform_coverage_tertiary"] == pytest.approx(1 / 3)  # C still 'building' (2024-09)
-    assert dec["chief_accountant_share"] == pytest.approx(2 / 3)  # A, F
-    assert dec["pilot_projects_total"] == 2 + 1 + 1 + 1  # A, B, C, F
-    assert dec["pilot_hospital_share"] == pytest.approx(4 / 6)  # of A, B, C, D, F, G
+    assert dec["ops_platform_coverage_tertiary"] == pytest.approx(1 / 3)  # A; C still 'building'
+    assert dec["chief_accountant_share"] == pytest.approx(1 / 3)  # A
+    assert dec["pilot_projects_total"] == 2 + 1 + 1  # A, B, C
+    assert dec["pilot_hospital_share"] == pytest.approx(3 / 6)  # of A, B, C, D, F, G
 
     early = one(query(province, "ops_platform_coverage_tertiary", "province", "2024-05"), "220000")
     assert early["value"] == 0 and (early["reporting"], early["expected"]) == (1, 3)  # only F had reported
 
-    assert values("2025-01", "county", "220581")["ops_platform_coverage_tertiary"] == 0  # F: built
-    assert values("2025-01", "prefecture", "220100")["ops_platform_coverage_tertiary"] == pytest.approx(2 / 2)
+    assert values("2025-01", "county", "220581")["ops_platform_coverage_tertiary"] == 0  # F: stale
+    assert values("2025-01", "prefecture", "220100")["ops_platform_coverage_tertiary"] == pytest.approx(1 / 2)
 
 
 def test_filters_apply_at_every_level(province):

@@ -52,6 +52,35 @@ def test_xlsx_has_title_as_of_chinese_headers_and_percentages(province):
     assert rows["hospitals_expected"][headers.index("层级")].value == "省"
 
 
+def test_every_format_carries_the_approximation_flag(province):
+    # The fixture's rows have none of the v2 columns: medical_service_revenue_share is the v1
+    # approximation for every hospital (近似); surplus_rate has no optional part.
+    frame = query(province, ["medical_service_revenue_share", "surplus_rate"], "province", "2025-01")
+    assert frame.set_index("indicator")["approx"].to_dict() == {"medical_service_revenue_share": True,
+                                                               "surplus_rate": False}
+    csv = export_table(frame, "csv").decode("utf-8-sig").splitlines()
+    assert csv[0].split(",")[-1] == "approx"
+    assert sorted(line.split(",")[-1] for line in csv[1:]) == ["false", "true"]
+    back = pd.read_csv(io.BytesIO(export_table(frame, "csv")), dtype={"code": str}, encoding="utf-8-sig")
+    assert back.set_index("indicator")["approx"].to_dict() == {"medical_service_revenue_share": True,
+                                                              "surplus_rate": False}
+
+    records = {r["indicator"]: r for r in json.loads(export_table(frame, "json"))}
+    assert records["medical_service_revenue_share"]["approx"] is True
+    assert records["surplus_rate"]["approx"] is False
+
+    ws = load_workbook(io.BytesIO(export_table(frame, "xlsx", as_of=AS_OF))).active
+    headers = [c.value for c in ws[4]]
+    rows = {r[headers.index("指标代码")].value: r for r in ws.iter_rows(min_row=5)}
+    assert rows["medical_service_revenue_share"][headers.index("近似")].value == "近似"
+    assert rows["surplus_rate"][headers.index("近似")].value is None
+    english = load_workbook(io.BytesIO(export_table(frame, "xlsx", as_of=AS_OF, language="en"))).active
+    headers = [c.value for c in english[4]]
+    marks = {r[headers.index("indicator")].value: r[headers.index("approx")].value
+             for r in english.iter_rows(min_row=5)}
+    assert marks == {"medical_service_revenue_share": "approximate", "surplus_rate": None}
+
+
 def test_bad_formats_and_frames_are_refused(province):
     frame = query(province, IDS, "province", "2025-01")
     with pytest.raises(ValueError, match="format"):
@@ -66,11 +95,12 @@ def test_progress_table(province):
     assert list(table.index)[-1] == "220000" and len(table) == 11 and "220581" in table.index
     changchun = table.loc["220100"]  # A, B, C open in 2025-01 (G closed)
     assert changchun["hospitals_expected"] == 3
-    assert changchun["ops_platform_coverage_tertiary"] == pytest.approx(2 / 2)  # A, C in use
-    assert (changchun["ops_committee_share__numerator"], changchun["ops_committee_share__denominator"]) == (3, 3)
+    # A's report (2024-06) is more than two quarters old in 2025-01: 进展未更新, counted as not done.
+    assert changchun["ops_platform_coverage_tertiary"] == pytest.approx(1 / 2)  # C in use
+    assert (changchun["ops_committee_share__numerator"], changchun["ops_committee_share__denominator"]) == (2, 3)
     total = table.loc["220000"]
-    assert total["ops_platform_coverage_tertiary"] == pytest.approx(2 / 3)
-    assert total["process_target_share"] == pytest.approx(3 / 5)
+    assert total["ops_platform_coverage_tertiary"] == pytest.approx(1 / 3)  # C of A, C, F (F stale too)
+    assert total["process_target_share"] == pytest.approx(2 / 5)  # B, C of A, B, C, D, F
 
     assert progress_table(province, "2025-01", scope=fx.CODE["A"]).empty  # hospital A: no region rows
     scoped = progress_table(province, "2025-01", region="220100", scope="220100")
@@ -84,5 +114,5 @@ def test_progress_table(province):
     last = [c for c in ws[ws.max_row]]
     assert last[0].value == "吉林省（合计）"
     cell = last[headers.index("三级公立医院运营管理信息集成平台覆盖率")]
-    assert cell.value == pytest.approx(2 / 3) and cell.number_format == "0.0%"
-    assert last[headers.index("三级公立医院运营管理信息集成平台覆盖率：达标医院数")].value == 2
+    assert cell.value == pytest.approx(1 / 3) and cell.number_format == "0.0%"
+    assert last[headers.index("三级公立医院运营管理信息集成平台覆盖率：达标医院数")].value == 1

@@ -2,7 +2,8 @@
 
 Random hospitals (any county of the pool, any grade, pilot or not) and random months
 are inserted with plain SQL; then, at every span, each region's numerator,
-denominator, reporting and expected counts equal the sums over its children —
+denominator, reporting and expected counts equal the sums over its children (and it
+is 近似 exactly when a child is) —
 hospitals for a county, counties for a prefecture, the prefecture-level rows for the
 province (the nine prefectures and 梅河口市, which the province administers directly
 and whose children are hospitals) — and its value equals numerator ÷ denominator.
@@ -33,6 +34,7 @@ month_row = st.fixed_dictionaries({
     "liabilities": st.integers(2000, 15000), "current_assets": st.integers(1000, 9000),
     "cash": st.integers(0, 1000), "visits": st.integers(0, 300), "discharges": st.integers(0, 30),
     "doctors": st.integers(0, 40), "arrears": st.sampled_from([0, 0, 50]),
+    "v2": st.booleans(),  # the v2 optional columns reported (official values) or not (近似)
 })
 hospital = st.fixed_dictionaries({
     "county": st.sampled_from(COUNTIES),
@@ -50,10 +52,13 @@ def _load(engine, hospitals: list[dict]) -> None:
         code = uscc.make(h["county"], f"PR{n:06d}")
         fx.add_hospital(engine, code, h["county"], h["level"], is_pilot=h["pilot"])
         for period, m in h["months"].items():
+            v2 = dict(medical_service_revenue=0.2 * m["revenue"], herbal_pieces_revenue=0.01 * m["revenue"],
+                      discharged_patient_revenue=0.4 * m["revenue"], long_term_payables=100, inventory=500,
+                      depreciation_expense=0.05 * m["expense"]) if m["v2"] else {}
             fx.add_month(engine, code, period, fx.month(
                 m["revenue"], m["expense"], total_liabilities=m["liabilities"], current_assets=m["current_assets"],
                 cash=m["cash"], outpatient_visits=m["visits"], discharges=m["discharges"], doctors=m["doctors"],
-                salary_arrears=m["arrears"]), sub)
+                salary_arrears=m["arrears"], **v2), sub)
         if h["platform"]:
             fx.add_progress(engine, code, "2024-11", h["platform"], True, h["pilot"], 1, 3, "done", True, sub)
     fx.bump(engine)
@@ -66,6 +71,7 @@ def _check_parent_is_sum_of_children(engine, span: str, period: str) -> None:
         children = pd.concat([frames[level] for level in child_levels])
         sums = children.groupby(["parent_code", "indicator"])[["numerator", "denominator", "reporting",
                                                               "expected"]].sum(min_count=1)
+        approximated = children.groupby(["parent_code", "indicator"])["approx"].any()
         for _, row in frames[parent_level].iterrows():
             key = (row["code"], row["indicator"])
             expected = sums.loc[key] if key in sums.index else None
@@ -73,6 +79,7 @@ def _check_parent_is_sum_of_children(engine, span: str, period: str) -> None:
                 assert row["expected"] == 0, row
                 continue
             assert row["reporting"] == expected["reporting"] and row["expected"] == expected["expected"], row
+            assert row["approx"] == approximated.loc[key], row  # 近似 when any child is
             for column in ("numerator", "denominator"):
                 if pd.isna(expected[column]):
                     assert pd.isna(row[column]) or (row["indicator"] in SUMS and row[column] == 0), row
