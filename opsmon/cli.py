@@ -214,7 +214,8 @@ def template(kind: str, fmt: str, period: str | None, output: Path | None) -> No
               help="Indicator id(s), comma-separated (see the catalogue), or 'all'.")
 @click.option("--level", type=click.Choice(["province", "prefecture", "county", "hospital"]), default="prefecture",
               show_default=True)
-@click.option("--period", help="Period YYYY-MM (default: the latest month with data).")
+@click.option("--period", help="Period YYYY-MM (default: the latest closed month — its due date has passed — or, "
+                                "without data for it, the newest month with data before it).")
 @click.option("--span", type=click.Choice(["month", "quarter", "ytd", "year"]), default="month", show_default=True)
 @click.option("--region", help="Only regions and hospitals under this adcode.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
@@ -229,10 +230,23 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
     from opsmon.indicators import export as exports
     from opsmon.indicators import reporting
 
+    from opsmon.indicators.query import level_of
+    from opsmon.periods import default_period, reporting_months
+
     engine = _engine()
-    period = period or reporting.latest_period(engine)
+    named = period is not None
+    period = period or default_period(engine)
     if period is None:
         raise click.ClickException("no data yet: load the registry and monthly reports first")
+    if not named:  # say which month was chosen, with its reporting rate (on stderr: stdout may be the file)
+        root = reporting.root_code(engine)
+        counts = indicators.query(engine, ["hospitals_reporting", "hospitals_expected"], level_of(engine, root),
+                                  period).set_index(["code", "indicator"])["value"]
+        n, m = (int(counts.get((root, k), 0) or 0) for k in ("hospitals_reporting", "hospitals_expected"))
+        closed = reporting_months(engine)[1]
+        why = ("latest closed month" if period == closed
+               else f"newest month with data; the latest closed month is {closed}")
+        click.echo(f"period {period} ({why}): {n} of {m} hospitals reported", err=True)
     as_of = reporting.data_as_of(engine)
     if progress_table:
         content = exports.progress_table_xlsx(engine, period, region=region, as_of=as_of)
@@ -527,6 +541,55 @@ def periods_list(fmt: str) -> None:
     with _access_errors():
         frame = locks.list_locks(_engine())
     _emit(frame, fmt, "locks", "no locked periods")
+
+
+# --- the risk register (opsmon.indicators.risk) -------------------------------------------------------
+
+
+@cli.group()
+def risks() -> None:
+    """The risk register: new, persisting and resolved risks per month."""
+
+
+@risks.command("list")
+@click.option("--period", help="Period YYYY-MM (default: the latest closed month — the month before the one "
+                               "being collected).")
+@click.option("--region", help="Only hospitals under this adcode.")
+@click.option("--hospital", help="Only this hospital (18-character code).")
+@click.option("--level", type=click.Choice(["yellow", "orange", "red"]), help="Only risks at this level.")
+@click.option("--as", "username", callback=_username, default="cli", show_default=True,
+              help="List as this user: only what their scope (org unit) may see.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+              help="The moment the list is drawn up, local time (default: now): decides the default period "
+                   "and which reports are overdue.")
+@output_format
+def risks_list(period: str | None, region: str | None, hospital: str | None, level: str | None, username: str,
+               as_of: datetime | None, fmt: str) -> None:
+    """List the register as of a period: each risk with its level, triggering value and status (see README)."""
+    import sqlalchemy.exc
+
+    from opsmon.access import get_user
+    from opsmon.indicators import risk
+
+    engine = _engine()
+    scope = None
+    if username != "cli":
+        user = get_user(engine, username)
+        if user is None or user.disabled:
+            raise click.ClickException(f"no active user {username!r} (see opsmon users list)")
+        scope = user.scope
+    try:
+        period, frame = risk.risks_frame(engine, period, region=region, hospital=hospital, level=level,
+                                         scope=scope, now=as_of)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+    if fmt == "json":
+        click.echo(json.dumps(risk.risks_document(period, frame), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"period {period}: {len(frame)} risks")
+    _emit(risk.risks_table(frame), "text", "risks", "no risks")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 DEFAULT_PROVINCE = "220000"  # 吉林省
@@ -22,6 +23,9 @@ class Settings:
     province: str
     secret_key: str | None
     production: bool
+    # The clock's override (OPSMON_TODAY, 'YYYY-MM-DD' or an ISO date-time, local time when naive):
+    # a demo pinned in the past, and the tests' servers, run on it. None: the real clock.
+    today: datetime | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -37,4 +41,5 @@ def load() -> Settings:
         province=os.environ.get("OPSMON_PROVINCE") or DEFAULT_PROVINCE,
         secret_key=os.environ.get("OPSMON_SECRET_KEY") or None,
         production=os.environ.get("OPSMON_ENV", "").lower() == "production",
+        today=datetime.fromisoformat(os.environ["OPSMON_TODAY"]) if os.environ.get("OPSMON_TODAY") else None,
     )

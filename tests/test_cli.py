@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import click
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from opsmon.cli import cli
+from opsmon.indicators import query
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -45,3 +48,24 @@ def test_top_level_help_lists_the_subcommands():
     result = CliRunner().invoke(cli, ["--help"])
     for name in ("demo", "serve", "db", "geo", "ingest"):
         assert f"  {name}" in result.output
+
+
+# ---------------------------------------------------------------------------------------------- export's month
+@pytest.mark.parametrize(("today", "expected", "why"), [
+    # May is due on 2026-06-10: still being collected; April is the latest closed month.
+    ("2026-06-05", "2026-04", "latest closed month"),
+    ("2026-06-23", "2026-05", "latest closed month"),  # after the 10th May is closed
+    # 2027-01 is closed but the demo stops at 2026-05: its newest month, and the command says why.
+    ("2027-03-01", "2026-05", "newest month with data; the latest closed month is 2027-01"),
+])
+def test_export_without_a_period_exports_the_latest_closed_month(demo_url, demo_engine, today, expected, why):
+    result = CliRunner().invoke(cli, ["export", "--indicator", "hospitals_reporting,hospitals_expected",
+                                      "--level", "province"],
+                                env={"DATABASE_URL": demo_url, "OPSMON_TODAY": today}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.stdout), dtype={"code": str})
+    assert set(frame["period"]) == {expected} and set(frame["code"]) == {"220000"}
+    values = query(demo_engine, ["hospitals_reporting", "hospitals_expected"], "province", expected).set_index(
+        "indicator")["value"]
+    n, m = int(values["hospitals_reporting"]), int(values["hospitals_expected"])
+    assert f"period {expected} ({why}): {n} of {m} hospitals reported" in result.stderr

@@ -229,6 +229,18 @@ def home_for(user: User) -> str:
     return f"/hospital/{user.hospital_code}" if user.hospital_code else "/"
 
 
+def land() -> flask.Response | None:
+    """A ``before_request`` hook: a hospital user asking for ``/`` (the overview, which their role may not
+    open) is sent to their own hospital's page, the query string (``?lang=en``) kept."""
+    if flask.request.path != "/" or flask.request.method != "GET":
+        return None
+    user = current_user()
+    if user is None or not user.hospital_code:
+        return None
+    query = flask.request.query_string.decode()
+    return flask.redirect(home_for(user) + (f"?{query}" if query else ""))
+
+
 # A Jinja2 template: Flask's render_template_string escapes every value.
 _PAGE = """<!doctype html>
 <html lang="{{ html_lang }}"><head><meta charset="utf-8">
@@ -361,6 +373,7 @@ def install(app: dash.Dash, settings: config.Settings | None = None) -> SessionA
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Werkzeug refuses a longer body while reading it
     server.session_interface = _SessionCookie()
     server.before_request(gate)  # before dash-auth's hook (registered by SessionAuth below), which parses bodies
+    server.before_request(land)  # after gate: only a signed-in user gets this far
     server.after_request(_security_headers(app))
     server.add_url_rule("/login", "opsmon_login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "opsmon_logout", logout, methods=["POST"])

@@ -73,6 +73,68 @@ def _periods(engine) -> list[str]:
     return sorted(months, reverse=True) or [latest]
 
 
+def reporting_months() -> tuple[str, str]:
+    """(the collecting month, the latest closed month) now (:func:`opsmon.periods.reporting_months`: the
+    configured due day and zone, the app's clock)."""
+    return ind_periods.reporting_months(context.engine())
+
+
+def default_period() -> str | None:
+    """The month a page opens on when its URL names none: the latest closed month.
+
+    The rule of :func:`opsmon.periods.default_period` over :func:`available_periods`: the latest
+    closed month when it has data, else the newest month with data before it (a demo pinned in the
+    past), else the newest month with data; None without data.
+    """
+    periods = available_periods()
+    closed = reporting_months()[1]
+    return next((p for p in periods if p <= closed), periods[0] if periods else None)
+
+
+def collecting_periods() -> list[str]:
+    """:func:`available_periods` with the collecting month added (it may have no report yet), newest first:
+    the choices of the pages that open on it (报送)."""
+    collecting = reporting_months()[0]
+    return sorted(set(available_periods()) | {collecting}, reverse=True)
+
+
+def reporting_counts(period: str, unit: str) -> tuple[int, int]:
+    """(hospitals reporting, hospitals expected) for *period* in *unit* — a region adcode or a hospital code
+    (0 or 1 of 1) — within the signed-in user's scope."""
+    engine = context.engine()
+    ids = ["hospitals_reporting", "hospitals_expected"]
+    if len(unit) == 18:  # a hospital code (a region adcode has 6 digits)
+        frame = data.query(engine, ids, "hospital", period)
+    else:
+        level = regions().set_index("adcode")["level"].get(unit, "province")
+        frame = data.query(engine, ids, level, period, region=unit)
+    values = frame[frame["code"] == unit].set_index("indicator")["value"]
+    return tuple(int(values.get(i)) if pd.notna(values.get(i)) else 0 for i in ids)  # type: ignore[return-value]
+
+
+def period_status(period: str | None, unit: str, prefix: str) -> Any:
+    """What a view says beside its month, for *unit* (a region adcode or a hospital code).
+
+    The collecting month (or a later one): collection is in progress — 已报 n / 应报 m, 截止 date (an
+    alert, id ``{prefix}-period-collecting``). A closed month: 已报 n / 应报 m and the reporting rate;
+    for a hospital, 已报送 / 未报送 (id ``{prefix}-period-closed``).
+    """
+    if not period:
+        return None
+    n, m = reporting_counts(period, unit)
+    if period >= reporting_months()[0]:
+        due = ind_periods.due_date(period, ind_periods.configured_due_day(context.engine()))
+        return dbc.Alert(t("period.collecting").format(period=period_label(period), n=f"{n:,}", m=f"{m:,}",
+                                                       due=due.isoformat()),
+                         color="info", id=f"{prefix}-period-collecting", className="py-2 mb-0")
+    if len(unit) == 18:
+        text = t("period.hospital_reported" if n else "period.hospital_missing").format(period=period_label(period))
+    else:
+        text = t("period.closed").format(period=period_label(period), n=f"{n:,}", m=f"{m:,}",
+                                         rate=f"{n / m:.1%}" if m else "—")
+    return html.Div(text, id=f"{prefix}-period-closed", className="text-muted small")
+
+
 @memo
 def evaluated_targets(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`opsmon.indicators.targets.evaluate` for *region* as of *period* (the targets page and the overview's cards)."""

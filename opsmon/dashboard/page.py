@@ -58,8 +58,11 @@ class Control:
         return None if value == omit else value
 
 
-# The controls most pages share.
-PERIOD = Control(lambda q: state.period(q.get("period"), components.available_periods()))
+# The controls most pages share. A page opens on the latest closed month (components.default_period);
+# 报送 on the month being collected (COLLECTING_PERIOD), which is offered even before anyone reports it.
+PERIOD = Control(lambda q: state.period(q.get("period"), components.available_periods(), components.default_period()))
+COLLECTING_PERIOD = Control(lambda q: state.period(q.get("period"), components.collecting_periods(),
+                                                   components.reporting_months()[0]))
 SPAN = Control(lambda q: state.span(q.get("span")), omit="month")
 # A region under the one served (None: all of it).
 REGION = Control(lambda q: state.choice(q.get("region"),
@@ -90,6 +93,8 @@ class Page:
     # URL parameters taken from the page's view store rather than a control (after the controls').
     url_extra: Callable[[dict], dict] | None = None
     quick_filter: bool = False  # a search box filtering the page's table
+    # Beside the month: its reporting rate, or "collection in progress" (:meth:`status`; needs a period control).
+    period_status: bool = False
     render: Callable[..., Any] | None = field(default=None, init=False)  # set by @layout
     has_download: bool = field(default=False, init=False)  # set by @download
 
@@ -98,6 +103,8 @@ class Page:
             self._sync_url()
         if self.quick_filter:
             self._filter_table()
+        if self.period_status:
+            self._update_status()
 
     # ------------------------------------------------------------------------------------- ids and values
     @property
@@ -206,6 +213,16 @@ class Page:
         return html.Div([*location, dcc.Store(id=self.id("view"), data={"lang": current_language(), **view}),
                          *children])
 
+    def status(self, values: Mapping[str, Any], view: Mapping[str, Any] | None = None) -> html.Div:
+        """The month's status line (``{prefix}-period-status``): :func:`components.period_status` for the unit in
+        view — the view's hospital (``code``), else the region control's or the view's region, else the user's."""
+        return html.Div(components.period_status(values.get("period"), self._status_unit(values, view or {}),
+                                                 self.prefix), id=self.id("period-status"), className="mb-3")
+
+    @staticmethod
+    def _status_unit(values: Mapping[str, Any], view: Mapping[str, Any]) -> str:
+        return view.get("code") or values.get("region") or view.get("region") or components.home_region()
+
     def table_actions(self) -> list[Any]:
         """What sits above the page's table: the quick filter box and the download buttons it has."""
         search = [components.quick_search(self.id("search"))] if self.quick_filter else []
@@ -232,6 +249,16 @@ class Page:
                 return [no_update if restored.get(k) == values[k] else restored.get(k) for k in keys] + [no_update]
             wanted = state.search({**self.params(values, view), "lang": current_language()})
             return [no_update] * len(keys) + [wanted if wanted != (search or "") else no_update]
+
+    def _update_status(self) -> None:
+        """Redraw the status line when the month (or the region control) changes."""
+        keys = [k for k in ("period", "region") if k in self.controls]
+
+        @self.callback(Output(self.id("period-status"), "children"),
+                       *[Input(self.control_id(k), "value") for k in keys], prevent_initial_call=True)
+        def update_status(*args):
+            values, view = dict(zip(keys, args[:len(keys)])), args[len(keys)] or {}
+            return components.period_status(values.get("period"), self._status_unit(values, view), self.prefix)
 
     def _filter_table(self) -> None:
         @dash.callback(Output(self.id("grid"), "dashGridOptions"), Input(self.id("search"), "value"),

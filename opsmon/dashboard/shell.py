@@ -70,6 +70,12 @@ def as_of_stamp() -> html.Span:
                       timestamp(as_of) if as_of else t("data.none")], id="as-of", className="opsmon-asof")
 
 
+def _home() -> str:
+    """Where the brand links to: the signed-in user's landing page (a hospital user's own hospital)."""
+    user = auth.current_user()
+    return auth.home_for(user) if user is not None else "/"
+
+
 def navbar(pathname: str | None) -> dbc.Container:
     """The bar's content for the page at *pathname*."""
     links = [
@@ -79,7 +85,7 @@ def navbar(pathname: str | None) -> dbc.Container:
         for page in _nav_pages()
     ]
     return dbc.Container([
-        dbc.NavbarBrand(t("app.brand"), href=state.href("/"), className="opsmon-brand"),
+        dbc.NavbarBrand(t("app.brand"), href=state.href(_home()), className="opsmon-brand"),
         dbc.Nav(links, navbar=True, className="me-auto flex-wrap"),
         html.Div(components.dropdown(id="hospital-search", options=[], placeholder=t("nav.search"),
                                      className="opsmon-navsearch", optionHeight=36, maxHeight=400),

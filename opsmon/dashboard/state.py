@@ -79,9 +79,15 @@ def choices(value: QueryValue, allowed: Iterable[str]) -> list[str]:
     return [v for v in as_list(value) if v in allowed]
 
 
-def period(value: QueryValue, periods: Sequence[str]) -> str | None:
-    """*value* if it is a month with data (in *periods*, newest first), else the newest; None without data."""
-    return choice(value, periods, periods[0] if periods else None)
+def period(value: QueryValue, periods: Sequence[str], default: str | None = None) -> str | None:
+    """*value* if it is one of *periods* (newest first), else *default* — or, without one (or when it is not
+    among *periods*), the newest; None when *periods* is empty.
+
+    The pages pass :func:`opsmon.dashboard.components.default_period` (the latest closed month) or, on
+    报送, the collecting month as *default*.
+    """
+    fallback = default if default in periods else (periods[0] if periods else None)
+    return choice(value, periods, fallback)
 
 
 def span(value: QueryValue, default: str = "month") -> str:

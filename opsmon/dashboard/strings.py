@@ -189,6 +189,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enum.省属": ("省属", "Provincial"),
     "enum.市属": ("市属", "Prefectural"),
     "enum.县属": ("县属", "County"),
+    # Contract v2: the extra affiliations and the registry's budget_authority (国家/省/无).
+    "enum.中央属": ("中央属", "Central government"),
+    "enum.委属委管": ("委属委管", "NHC-affiliated"),
+    "enum.国家": ("国家", "National"),
+    "enum.省": ("省", "Provincial"),
+    "enum.无": ("无", "None"),
     "enum.卫生健康委": ("卫生健康委", "Health Commission"),
     "enum.中医药局": ("中医药局", "TCM Administration"),
     # AG Grid's own labels (localeText) in Chinese
@@ -312,6 +318,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "targets.col.target_name": ("目标指标", "Indicator"),
     "targets.col.lower": ("预计下限", "Projected, lower"),
     "targets.col.upper": ("预计上限", "Projected, upper"),
+    "targets.yearly_due": ("每年，本期 {due}", "yearly; this year {due}"),
+    "targets.overdue_line": ("已逾期 {n} 个月：达标前一直显示", "Overdue by {n} months: shown until met"),
+    "targets.due_now_line": ("本月到期，尚未达标", "Due this month, not met"),
+    # 运营管理建设进展：进展未更新 (stale progress) and the progress fields no indicator reports
+    "programme.col.outdated": ("进展未报/未更新", "Progress missing or stale"),
+    "programme.col.outdated_tip": ("未报送进展，或最近一次进展报告已超过两个季度的医院数（计入分母，不计入分子）",
+                                   "Hospitals with no progress report, or whose latest one is more than two "
+                                   "quarters old (in the denominator, not the numerator)"),
+    "programme.outdated_tip": ("进展未更新 {stale} 家，未报送 {missing} 家（共 {hospitals} 家）",
+                               "{stale} stale, {missing} never reported (of {hospitals})"),
+    "programme.cell_stale": ("{n}（其中进展未更新 {stale} 家，计入分母）", "{n} ({stale} stale, in the denominator)"),
+    "programme.stale_summary": ("进展未更新（最近报告超过两个季度）{stale} 家 · 未报送进展 {missing} 家：计入分母，不计入分子",
+                                "Stale progress (latest report over two quarters old): {stale} · no progress "
+                                "report: {missing} — in the denominator, not the numerator"),
+    "programme.stale_item": ("{name}：最近一次进展报告 {period}，进展未更新", "{name}: last progress report {period}, stale"),
+    "programme.missing_item": ("{name}：未报送进展", "{name}: no progress report"),
+    "hospital.stale_progress": ("进展未更新：最近一次进展报告为 {period}，已超过两个季度，各项按“未完成”计。",
+                                "Progress stale: the latest report is of {period}, more than two quarters ago; "
+                                "every item counts as not done."),
     # 趋势 Trends
     "trends.title": ("趋势分析", "Trends"),
     "trends.subtitle": ("逐月走势、上年同期、目标线、预测区间和异常月份。",
@@ -349,6 +374,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "submissions.no_recent": ("还没有任何报送。", "Nothing submitted yet."),
     "submissions.due": ("本期截止 {date}", "Due {date}"),
     "submissions.kpi.missing": ("未报医院", "Not yet reported"),
+    # ── Which month a view shows (the collecting month, the latest closed month; pages' period status) ──
+    "period.collecting": ("{period}数据正在收集：已报 {n} / 应报 {m}，截止 {due}",
+                          "{period} is being collected: {n} of {m} reported, due {due}"),
+    "period.closed": ("{period}（已截止）：已报 {n} / 应报 {m}，报送率 {rate}",
+                      "{period} (closed): {n} of {m} reported, reporting rate {rate}"),
+    "period.hospital_reported": ("{period}：本院已报送", "{period}: reported"),
+    "period.hospital_missing": ("{period}：本院未报送", "{period}: not reported"),
+    "hospital.not_reported": ("未报送", "Not reported"),
     "submissions.export_title": ("催报名单（{period}）", "Hospitals yet to report ({period})"),
     "submissions.file": ("催报名单", "not-reported"),
     # ── end of the dashboard pages' block ──

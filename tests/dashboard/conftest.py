@@ -15,9 +15,19 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: tests.conftest, as test_load.py
+from tests.conftest import DEMO_TODAY  # noqa: E402
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = os.environ.get("OPSMON_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("OPSMON_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+@pytest.fixture(autouse=True)
+def demo_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every dashboard test runs on the demo's day (OPSMON_TODAY = DEMO_TODAY): the month a page opens on
+    follows the clock, never the day the suite runs. A test may set another day."""
+    monkeypatch.setenv("OPSMON_TODAY", DEMO_TODAY.isoformat())
 
 
 def free_port() -> int:
@@ -142,8 +152,9 @@ def sign_in(browser, base_url: str, username: str, password: str) -> None:
 
 @pytest.fixture(scope="session")
 def dashboard_server(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``opsmon serve`` against the demo database, on a free port."""
-    with serve(demo_url, tmp_path_factory.mktemp("serve")) as url:
+    """``opsmon serve`` against the demo database, on a free port, its clock at the demo's reference date
+    (so its views open on the months of that day, not of the day the suite runs)."""
+    with serve(demo_url, tmp_path_factory.mktemp("serve"), OPSMON_TODAY=DEMO_TODAY.isoformat()) as url:
         yield url
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from conftest import sign_in
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
@@ -317,8 +318,33 @@ def test_a_prefecture_supervisor_sees_only_its_prefecture(browser, dashboard_ser
 
 def test_a_hospital_user_is_offered_only_its_own_pages(browser, dashboard_server, demo_engine, screenshot):
     sign_in(browser, dashboard_server, "demo-hospital", "opsmon-hospital-demo")
-    browser.get(dashboard_server + "/")
+    with demo_engine.connect() as conn:
+        code = conn.execute(sa.text("SELECT hospital_code FROM users WHERE username = 'demo-hospital'")).scalar_one()
+    browser.get(dashboard_server + "/")  # the home page is its own hospital's
+    wait_until(browser, lambda b: b.current_url.endswith(f"/hospital/{code}"))
+    wait_css(browser, "#hospital-kpis .kpi-value")
+    browser.get(dashboard_server + "/rankings")
     wait_css(browser, "#not-permitted")
     nav = browser.find_element(By.ID, "navbar").text
     assert "填报" in nav and "排名" not in nav and "风险" not in nav
     full_page_screenshot(browser, screenshot, "hospital-user-denied")
+
+
+def test_views_open_on_the_latest_closed_month_and_submissions_on_the_collecting_month(
+        browser, dashboard_url, demo_engine, screenshot):
+    """The server's clock is the demo's day (2026-06-23): May is the latest closed month, June is being collected."""
+    frame = query(demo_engine, ["hospitals_reporting", "hospitals_expected"], "province", "2026-05")
+    n, m = (int(frame.set_index("indicator").loc[k, "value"]) for k in ("hospitals_reporting", "hospitals_expected"))
+    browser.get(dashboard_url + "/")
+    status = wait_css(browser, "#overview-period-closed")
+    assert status.text == f"2026年5月（已截止）：已报 {n:,} / 应报 {m:,}，报送率 {n / m:.1%}"
+    assert "2026-05" in browser.find_element(By.ID, "overview-period").text
+    browser.get(dashboard_url + "/submissions")
+    alert = wait_css(browser, "#submissions-period-collecting")
+    assert alert.text == f"2026年6月数据正在收集：已报 0 / 应报 {m:,}，截止 2026-07-10"
+    assert "2026-06" in browser.find_element(By.ID, "submissions-period").text
+    settled(browser)
+    full_page_screenshot(browser, screenshot, "submissions-collecting")
+    # Choosing a closed month there shows its rate instead.
+    pick(browser, "submissions-period", "2026-05")
+    wait_until(browser, lambda b: b.find_element(By.ID, "submissions-period-closed").text.startswith("2026年5月（已截止）"))

@@ -9,6 +9,8 @@ files that brought them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Output, dcc, html
@@ -17,11 +19,12 @@ from plotly.subplots import make_subplots
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
 from opsmon.dashboard.figures import FONT, PALETTE, empty_figure
-from opsmon.dashboard.format import d3_format, indicator_value, timestamp
+from opsmon.dashboard.format import d3_format, indicator_value, period_label, timestamp
 from opsmon.dashboard.page import PERIOD, SPAN, Page
 from opsmon.dashboard.strings import in_language, t
 from opsmon.indicators import get
-from opsmon.indicators.programme import PROGRAMME_IDS
+from opsmon.indicators import programme
+from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 from opsmon.indicators.risk_rules import BY_ID as RULES
 from opsmon.ingest.fields import FIELDS
 
@@ -35,7 +38,7 @@ REGISTRY_FIELDS = ("level", "category", "affiliation", "authority", "is_pilot", 
 
 # Open to every signed-in user: the data are scoped like everything else (a hospital user sees only its own).
 PAGE = Page(__name__, path_template="/hospital/<code>", name_key="nav.hospital", permission=None, order=90,
-            controls={"period": PERIOD, "span": SPAN})
+            period_status=True, controls={"period": PERIOD, "span": SPAN})
 
 
 def registry(code: str | None) -> dict | None:
@@ -74,10 +77,15 @@ def _facts(row: dict) -> html.Div:
             value = c.enum_label(value)
         items += [html.Dt(_field_label(code), className="col-5 text-muted fw-normal"),
                   html.Dd(value, className="col-7 mb-1")]
+    # Links to the region's overview only for users who may open it (not a hospital user).
+    in_scope = c.regions_in_scope()
+
+    def region(code: str) -> Any:
+        name = c.region_name(code, regions)
+        return dcc.Link(name, href=state.href("/", region=code)) if code in in_scope else name
+
     items += [html.Dt(t("hospital.region"), className="col-5 text-muted fw-normal"),
-              html.Dd([dcc.Link(c.region_name(prefecture, regions), href=state.href("/", region=prefecture))
-                       if prefecture else "—", " · ",
-                       dcc.Link(c.region_name(county, regions), href=state.href("/", region=county))],
+              html.Dd([region(prefecture) if prefecture else "—", " · ", region(county)],
                       className="col-7 mb-1"),
               html.Dt(t("col.hospital_code"), className="col-5 text-muted fw-normal"),
               html.Dd(html.Code(row["hospital_code"]), className="col-7 mb-1")]
@@ -114,6 +122,7 @@ def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
     return PAGE.frame(
         header,
         controls,
+        PAGE.status(v, {"code": code}),
         c.loading(html.Div(id="hospital-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("hospital.facts"), _facts(row)), lg=4),
@@ -150,12 +159,14 @@ def kpi_cards(engine, code: str, tier: str, period: str, span: str) -> dbc.Row:
     cards = []
     # A hospital user's scope holds only its own hospital: no peers to compare with (and none to disclose).
     alone = data.scope() == code
+    # Without this month's report the cards say so, rather than set a peer median beside a blank.
+    missing = c.reporting_counts(period, code)[0] == 0
     for ind_id, p in peers.iterrows():
         ind = get(ind_id)
-        word, tone = (None, None) if alone else _comparison(ind, p["value"], p["median"])
-        sub = t("hospital.no_peers") if alone else t("hospital.peer_line").format(
-            tier=c.enum_label(tier), median=indicator_value(ind, p["median"]),
-            n=int(p["n"]) if pd.notna(p["n"]) else 0)
+        word, tone = (None, None) if alone or missing else _comparison(ind, p["value"], p["median"])
+        sub = t("hospital.not_reported") if missing else t("hospital.no_peers") if alone else \
+            t("hospital.peer_line").format(tier=c.enum_label(tier), median=indicator_value(ind, p["median"]),
+                                           n=int(p["n"]) if pd.notna(p["n"]) else 0)
         cards.append(c.kpi(c.label(ind), indicator_value(ind, p["value"]), f"hospital-kpi-{ind_id}",
                            sub=[sub, html.Span(f" · {word}", className=f"kpi-cmp kpi-cmp-{tone}") if word else None],
                            tone=tone))
@@ -163,13 +174,18 @@ def kpi_cards(engine, code: str, tier: str, period: str, span: str) -> dbc.Row:
 
 
 def programme_status(engine, code: str, period: str) -> html.Div:
-    frame = data.query(engine, list(PROGRAMME_IDS), "hospital", period)
+    """The hospital's programme checklist as of *period*; a stale or missing progress report says so.
+
+    Besides the catalogue's programme indicators, the two progress fields no indicator
+    reports (运营管理部门, 内部控制评价: :data:`opsmon.indicators.programme.EXTRAS`).
+    """
+    frame = data.query(engine, [*PROGRAMME_IDS, *EXTRAS], "hospital", period)
     own = frame[frame["code"] == code].set_index("indicator")
     if own.empty:
         return c.empty()
     items = []
-    for ind_id in PROGRAMME_IDS:
-        ind = get(ind_id)
+    for ind in [get(i) for i in PROGRAMME_IDS] + list(EXTRAS):
+        ind_id = ind.id
         value = own.loc[ind_id, "value"] if ind_id in own.index else None
         if value is None or pd.isna(value):
             continue  # not this hospital's population (e.g. a tertiary-only indicator)
@@ -180,7 +196,12 @@ def programme_status(engine, code: str, period: str) -> html.Div:
             mark, cls = ("✓", "opsmon-check-yes") if done else ("✗", "opsmon-check-no")
         items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), c.label(ind)]))
     reported = own["reporting"].max() if len(own) else 0
-    note = None if reported else html.Div(t("hospital.no_progress"), className="opsmon-hint")
+    note = None
+    if not reported:  # no status: never reported, or the latest report is over two quarters old (进展未更新)
+        st = programme.status(engine, period, hospital=code, scope=data.scope())
+        stale = len(st) and bool(st["stale"].iloc[0])
+        note = html.Div(t("hospital.stale_progress").format(period=period_label(st["status_period"].iloc[0]))
+                        if stale else t("hospital.no_progress"), className="opsmon-hint", id="hospital-progress-note")
     return html.Div([html.Ul(items, className="opsmon-checklist"), note])
 
 

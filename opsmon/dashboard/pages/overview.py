@@ -38,7 +38,8 @@ def _region_param(view: dict) -> dict:
     return {"region": None if region == c.root_region() else region}
 
 
-PAGE = Page(__name__, path="/", name_key="nav.overview", permission="view_regions", order=0, controls={
+PAGE = Page(__name__, path="/", name_key="nav.overview", permission="view_regions", order=0, period_status=True,
+            controls={
     "period": PERIOD,
     # ``color`` is an older name of ``indicator``.
     "indicator": Control(lambda q: state.indicator(q.get("indicator") or q.get("color"), DEFAULT_INDICATOR)),
@@ -75,6 +76,7 @@ def layout(v: dict, region: str | None = None, **_query: str) -> html.Div:
         dcc.Location(id="overview-nav", refresh="callback-nav"),
         html.Div(id="overview-breadcrumb", className="mb-2"),
         controls,
+        PAGE.status(v, {"region": region}),
         c.loading(html.Div(id="overview-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(html.Span(id="overview-map-title"), [

@@ -38,7 +38,7 @@ def levels() -> tuple[str, ...]:
 
 
 PAGE = Page(__name__, path="/rankings", name_key="nav.rankings", permission="view_regions", order=10,
-            quick_filter=True, controls={
+            quick_filter=True, period_status=True, controls={
                 "indicator": indicator(DEFAULT_INDICATOR),
                 "level": Control(lambda q: state.choice(q.get("level"), levels(), "hospital")),
                 "period": PERIOD, "span": SPAN, "region": REGION,
@@ -70,6 +70,7 @@ def layout(v: dict, **_query: str) -> html.Div:
         c.page_header(t("rankings.title"), t("rankings.subtitle")),
         controls,
         html.Div(filters_row, className="opsmon-filters mb-3"),
+        PAGE.status(v),
         html.Div(id="rankings-summary", className="mb-2"),
         dbc.Row([
             dbc.Col(c.section(html.Span(id="rankings-chart-title"), [

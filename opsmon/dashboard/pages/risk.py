@@ -34,7 +34,7 @@ _COUNT = Indicator("risk_count", "风险数", "Risks", "counts", "count", "roste
                    direction="none")
 
 PAGE = Page(__name__, path="/risk", name_key="nav.risk", permission="view_regions", order=30, quick_filter=True,
-            controls={"period": PERIOD, "rule": choices("rule", RULES),
+            period_status=True, controls={"period": PERIOD, "rule": choices("rule", RULES),
                       "risk_level": choices("risk_level", LEVELS, id="level"),
                       "status": choices("status", STATUSES), "region": REGION, "tier": choices("tier", TIERS)})
 
@@ -58,6 +58,7 @@ def layout(v: dict, **_query: str) -> html.Div:
     return PAGE.frame(
         c.page_header(t("risk.title"), t("risk.subtitle")),
         html.Div(controls, className="opsmon-filters mb-3"),
+        PAGE.status(v),
         c.loading(html.Div(id="risk-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("risk.map_title"), [

@@ -20,7 +20,7 @@ from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports, state
 from opsmon.dashboard.figures import empty_figure, style_figure
 from opsmon.dashboard.format import integer, percent, period_label, timestamp
-from opsmon.dashboard.page import PERIOD, REGION, Page
+from opsmon.dashboard.page import COLLECTING_PERIOD, REGION, Page
 from opsmon.dashboard.strings import t
 from opsmon.indicators import reporting
 from opsmon.ingest import api as ingest_api
@@ -29,13 +29,13 @@ RATE_IDS = ["hospitals_expected", "hospitals_reporting", "reporting_rate", "time
 RECENT = 50
 
 PAGE = Page(__name__, path="/submissions", name_key="nav.submissions", permission="view_regions", order=45,
-            controls={"period": PERIOD, "region": REGION})
+            period_status=True, controls={"period": COLLECTING_PERIOD, "region": REGION})
 
 
 @PAGE.layout
 def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
-        c.labelled("overview.period", c.period_dropdown("submissions-period", c.available_periods(), v["period"]),
+        c.labelled("overview.period", c.period_dropdown("submissions-period", c.collecting_periods(), v["period"]),
                    "submissions-period", xs=12, md=4, xl=3),
         c.labelled("filter.region", c.region_dropdown("submissions-region", v["region"]), "submissions-region",
                    xs=12, md=4, xl=3),
@@ -44,6 +44,7 @@ def layout(v: dict, **_query: str) -> html.Div:
     return PAGE.frame(
         c.page_header(t("submissions.title"), t("submissions.subtitle"), actions=upload),
         controls,
+        PAGE.status(v),
         c.loading(html.Div(id="submissions-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("submissions.by_region"), [

@@ -59,7 +59,8 @@ def _codes(query) -> list[str]:
     return [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()]
 
 
-PAGE = Page(__name__, path="/trends", name_key="nav.trends", permission="view_regions", order=20, controls={
+PAGE = Page(__name__, path="/trends", name_key="nav.trends", permission="view_regions", order=20, period_status=True,
+            controls={
     "indicator": indicator(DEFAULT_INDICATOR),
     "codes": Control(_codes),
     "period": PERIOD,
@@ -87,6 +88,7 @@ def layout(v: dict, **_query: str) -> html.Div:
     return PAGE.frame(
         c.page_header(t("trends.title"), t("trends.subtitle")),
         html.Div(controls, className="opsmon-filters mb-3"),
+        PAGE.status(v),
         c.section(html.Span(id="trends-title"), [
             c.graph("trends-chart"), html.Div(t("trends.legend_hint"), className="opsmon-hint"),
         ], class_name="mb-3"),

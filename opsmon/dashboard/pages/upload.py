@@ -34,7 +34,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import auth, context, data
+from opsmon.dashboard import auth, components, context, data
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.page import Page
 from opsmon.dashboard.strings import t, using_language
@@ -127,11 +127,16 @@ def layout(_v: dict, **_query: str) -> html.Div:
 def _content() -> html.Div:
     engine = context.engine()
     # Only the kinds this user's role may send (the server refuses the others anyway).
-    kinds = [k for k in KINDS if k in auth.require_user().permissions.upload_kinds]
+    user = auth.require_user()
+    kinds = [k for k in KINDS if k in user.permissions.upload_kinds]
     kind_options = [{"label": t("upload.kind.auto"), "value": "auto"}] + [
         {"label": t(f"kind.{k}"), "value": k} for k in kinds]
+    # The month being collected, and how far it has got in the user's hospital or region.
+    collecting = components.period_status(components.reporting_months()[0],
+                                          user.hospital_code or components.home_region(), "upload")
     upload = dbc.Card(dbc.CardBody([
         html.H4(t("upload.title")),
+        html.Div(collecting, className="mb-2"),
         html.P(t("upload.intro"), className="text-muted"),
         dbc.Row([
             dbc.Col([dbc.Label(t("upload.kind"), html_for="upload-kind"),
