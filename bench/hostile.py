@@ -17,15 +17,18 @@ The files:
 (a) the finding's CSV: 9.9 MB, a header of a million columns and one data row;
 (b) the finding's workbook: ~1.3 MB of .xlsx that unpacks to ~490 MB (a sheet of 30 cells of
     2,000 characters a row, plus an incompressible picture);
-(c) a normal national month, 12,000 hospitals × 35 columns: the CSV a finance system exports and
-    the .xlsx the project's own writer (``opsmon.demo.files``) makes — for comparison;
+(c) a normal national month, 12,000 hospitals × 35 columns — a v1 file, valid in v2, whose
+    monthly report has 45 columns (35 of v1, 10 optional v2 ones): the CSV a finance system exports
+    and the .xlsx the project's own writer (``opsmon.demo.files``) makes — for comparison;
 (d) a 150 MB anonymous POST to ``/_dash-update-component`` of a running ``opsmon serve`` (a fresh
     server each time), with a Content-Length and chunked: the server's answer, time and peak RSS
     (VmHWM of the server process) above its RSS before the request;
-(e) the worst that passes the caps, and two more refused: a CSV at the cell cap whose every
-    number is bad (707,000 cell errors, of which 1,000 are made and listed), a CSV at the cell cap
-    whose every value is missing (validate.py, too, makes only the first 1,000 problems), an .xlsx at the cell cap, one whose every cell is a shared string of its own, a zip member
-    that declares 1 KB and inflates to 400 MB, a quoted CSV of 600 columns.
+(e) the worst that passes the caps, and two more refused (all 45 columns of the v2 monthly
+    report): a CSV at the cell cap whose every number is bad (≈ 717,000 cell errors, of which
+    1,000 are made and listed), a CSV at the cell cap whose every value is missing (validate.py,
+    too, makes only the first 1,000 problems), an .xlsx at the cell cap, one whose every cell is
+    a shared string of its own, a zip member that declares 1 KB and inflates to 400 MB, a quoted
+    CSV of 600 columns.
 
 A throwaway database on DATABASE_URL's server (else the machine's) holds the 12,000 hospitals of
 the normal month, registered through ingest, and is dropped afterwards.
@@ -61,7 +64,8 @@ PROVINCE = "220000"
 TODAY = date(2026, 11, 15)
 GOAL_MB = 300
 HOSPITALS = 12_000
-CAP_ROWS = MAX_CELLS // len(MONTHLY)  # rows of a 35-column file at the cell cap
+COLUMNS = len(MONTHLY)  # the monthly report's columns (45 in the v2 format)
+CAP_ROWS = MAX_CELLS // COLUMNS  # rows of a full-width monthly file at the cell cap
 WORKSHEET = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
 SHEET_END = b"</sheetData></worksheet>"
 CONTENT_TYPES = (
@@ -176,10 +180,16 @@ def monthly_frame(codes: list[str]) -> pd.DataFrame:
     return month_frame(codes, "2026-10", base)
 
 
-def normal_csv(frame: pd.DataFrame) -> bytes:
-    from bench.ingest import upload_csv  # noqa: PLC0415
+def _fields(frame: pd.DataFrame) -> tuple:
+    """The monthly fields of *frame*'s columns, in the template's order (a v1 month: 35 of the 45)."""
+    return tuple(f for f in MONTHLY if f.code in frame.columns)
 
-    return upload_csv(frame)
+
+def normal_csv(frame: pd.DataFrame) -> bytes:
+    """What a hospital system exports: the template's Chinese headers of the frame's columns, UTF-8 with BOM."""
+    fields = _fields(frame)
+    return frame[[f.code for f in fields]].set_axis([f.header for f in fields], axis=1).to_csv(
+        index=False).encode("utf-8-sig")
 
 
 def normal_xlsx(frame: pd.DataFrame) -> bytes:
@@ -187,19 +197,20 @@ def normal_xlsx(frame: pd.DataFrame) -> bytes:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "月报.xlsx"
-        _write_monthly_xlsx(frame, path, "月度经济运行快报", pd.Timestamp("2026-11-05"), date_cells=False)
+        _write_monthly_xlsx(frame, path, "月度经济运行快报", pd.Timestamp("2026-11-05"), date_cells=False,
+                            fields=_fields(frame))
         return path.read_bytes()
 
 
 def keys(codes: list[str]) -> list[tuple[str, str]]:
-    """(hospital, period) of the data rows of a 35-column file at the cell cap: registered
+    """(hospital, period) of the data rows of a full-width monthly file at the cell cap: registered
     hospitals, no two rows alike (the months before 2026-10 once the hospitals run out)."""
     periods = [str(p) for p in pd.period_range(end="2026-10", periods=CAP_ROWS // len(codes) + 1, freq="M")][::-1]
     return [(codes[i % len(codes)], periods[i // len(codes)]) for i in range(CAP_ROWS - 1)]
 
 
 def at_cap_csv(codes: list[str], cell: str) -> bytes:
-    """A 35-column monthly CSV at the cell cap: hospital and period, then *cell* in every other column."""
+    """A full-width monthly CSV at the cell cap: hospital and period, then *cell* in every other column."""
     header = ",".join(f.header for f in MONTHLY)
     rest = ",".join([cell] * (len(MONTHLY) - 2))
     lines = [f"{code},{period},{rest}" for code, period in keys(codes)]
@@ -217,7 +228,7 @@ def at_cap_xlsx(codes: list[str]) -> bytes:
 
 
 def shared_strings_xlsx(codes: list[str]) -> bytes:
-    """An .xlsx at the cell cap whose every number cell is a shared string of its own (~707,000)."""
+    """An .xlsx at the cell cap whose every number cell is a shared string of its own (~717,000)."""
     header = b"<row>" + b"".join(b'<c t="inlineStr"><is><t>' + f.header.encode() + b"</t></is></c>"
                                  for f in MONTHLY) + b"</row>"
     strings, rows = [], [header]
@@ -264,11 +275,12 @@ def cases(codes: list[str]) -> list[Case]:
         Case("c", "(c) normal month, 12,000 hospitals, CSV", "2026-10.csv", normal_csv(frame)),
         Case("c", "(c) normal month, 12,000 hospitals, .xlsx (the project's writer)", "2026-10.xlsx",
              normal_xlsx(frame)),
-        Case("e", f"(e) CSV at the cell cap ({CAP_ROWS:,} rows × 35), every number bad", "坏数字.csv",
+        Case("e", f"(e) CSV at the cell cap ({CAP_ROWS:,} rows × {COLUMNS}), every number bad", "坏数字.csv",
              at_cap_csv(codes, "x")),
-        Case("e", f"(e) CSV at the cell cap ({CAP_ROWS:,} rows × 35), every value missing", "缺报.csv",
+        Case("e", f"(e) CSV at the cell cap ({CAP_ROWS:,} rows × {COLUMNS}), every value missing", "缺报.csv",
              at_cap_csv(codes, "-")),
-        Case("e", f"(e) .xlsx at the cell cap ({CAP_ROWS:,} rows × 35 numbers)", "满额.xlsx", at_cap_xlsx(codes)),
+        Case("e", f"(e) .xlsx at the cell cap ({CAP_ROWS:,} rows × {COLUMNS} columns)", "满额.xlsx",
+             at_cap_xlsx(codes)),
         Case("e", "(e) .xlsx at the cell cap, every number a shared string of its own", "共享字符串.xlsx",
              shared_strings_xlsx(codes)),
         Case("e", "(e) .xlsx whose sheet declares 1 KB and inflates to 400 MB", "谎报大小.xlsx", lying_member()),

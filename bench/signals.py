@@ -25,8 +25,12 @@ way it builds it).
   the history) that were planted for that rule ÷ all hospitals it fired for. It is measured only
   for the rules the generator plants exhaustively (``opsmon.demo.planted.EXHAUSTIVE``: outside
   the planted hospitals their condition is false by construction); for the others (debt ratio,
-  liquidity, the medical surplus, late reports) every hospital may be a true firing, so the table
-  gives the number of hospitals only.
+  liquidity, the medical surplus, the 3-month deficit streak, late reports) every hospital may be
+  a true firing, so the table gives the number of hospitals only. Two of them are checked
+  against the story they should tell: *liquidity_low* should fire for a minority, nearly all
+  indebted (a debt ratio of 60 % or more in some reported month) or in a planted chronic
+  deficit; *deficit_streak* fires (yellow) for healthy hospitals whose January–March ran in
+  deficit, but should reach orange only with a 12-month deficit, i.e. for planted ones.
 - *Open orange/red risk in a month p*: an episode that is new or persisting in p
   (``risk.changes``) whose level at p is orange or red. The *share* in p is the reporting
   hospitals of p (a current monthly revision for p) with such a risk ÷ the reporting hospitals.
@@ -41,6 +45,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -172,9 +177,28 @@ def pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{100 * value:.0f} %"
 
 
+def stories(engine: Engine, planted: pd.DataFrame, found: pd.DataFrame, hospitals: int) -> list[str]:
+    """Sentences on the two non-exhaustive rules checked against their story (see the docstring)."""
+    with engine.connect() as conn:
+        indebted = {r[0] for r in conn.execute(sa.text(
+            "SELECT hospital_code FROM monthly_values WHERE is_current AND total_assets > 0 "
+            "GROUP BY hospital_code HAVING max(total_liabilities / total_assets) >= 0.6"))}
+    chronic = set(planted.loc[planted["case"] == "chronic_deficit", "hospital_code"])
+    liquidity = set(found.loc[found["rule"] == "liquidity_low", "hospital_code"])
+    streak = found[found["rule"] == "deficit_streak"]
+    orange = set(streak.loc[streak["max_level"].isin(["orange", "red"]), "hospital_code"])
+    yellow_only = set(streak["hospital_code"]) - orange
+    return [f"liquidity_low (current ratio < 1) fired for {len(liquidity)} of {hospitals} hospitals "
+            f"({pct(len(liquidity) / hospitals)}); {len(liquidity & (indebted | chronic))} of them indebted "
+            f"(debt ratio ≥ 60 % in some month) or in a planted chronic deficit. deficit_streak reached orange "
+            f"for {len(orange)} hospitals, {len(orange & chronic)} of them planted chronic deficits; "
+            f"{len(yellow_only)} more had a yellow streak only ({len(yellow_only - chronic)} of them not planted: "
+            "a thin margin and a deficit January–March)."]
+
+
 def report(planted: pd.DataFrame, q: pd.DataFrame, n: pd.DataFrame, shares: dict[str, dict[str, float]],
            seasonal: tuple[int, int], deficit_share: float, hospitals: int, months: int, year: str,
-           latest: str) -> tuple[str, float]:
+           latest: str, notes: Sequence[str] = ()) -> tuple[str, float]:
     """The markdown section and the February noise ratio."""
     ratio = float(n.loc[n["period"] == f"{year}-02", "share"].iloc[0] / n["share"].mean())
     jan = float(n.loc[n["period"] == f"{year}-01", "share"].iloc[0] / n["share"].mean())
@@ -188,6 +212,7 @@ def report(planted: pd.DataFrame, q: pd.DataFrame, n: pd.DataFrame, shares: dict
     for r in q.itertuples():
         lines.append(f"| {r.rule} | {r.planted} | {r.detected} | {r._4} | {pct(r.recall)} | {r._6} | {r._7} | "
                      f"{pct(r.precision)} |")
+    lines += ["", *notes] if notes else []
     lines += ["", f"**February noise ratio** ({year}): {ratio:.2f} (goal ≤ {NOISE_GOAL}); January: {jan:.2f}. "
               f"Healthy-seasonal planted hospitals with an open orange/red risk in {year}-01/02: "
               f"{seasonal[0]} of {seasonal[1]}.", "",
@@ -241,7 +266,8 @@ def main() -> None:
             o = open_risks(engine, period)
             loud |= set(o.loc[o["level"].isin(["orange", "red"]), "hospital_code"]) & seasonal_codes
         text, ratio = report(planted, q, n, shares, (len(loud), len(seasonal_codes)),
-                             deficit_share_12m(engine, latest), hospitals, months, year, latest)
+                             deficit_share_12m(engine, latest), hospitals, months, year, latest,
+                             stories(engine, planted, found, len(codes)))
         print(text)
         if not args.no_write:
             flags = " --quick" if args.quick else ""

@@ -26,6 +26,12 @@ Sources of the magnitudes (national figures; 吉林 sits close to or below them)
   behind, 医保基金即时结算/按月拨付); 应付药品耗材款 ≈ 40–80 days of drug and consumables
   expense (centrally procured drugs must be paid within 30 days, 国办发〔2019〕2号 集中采购货款
   30 天内结清; other suppliers wait longer); 中药饮片 a third of a TCM hospital's drug revenue.
+- 流动比率 (current assets ÷ current liabilities): hospitals' own published financial disclosures
+  (医院财务信息公开) show ≈ 2.2–2.6 at a debt ratio of ≈ 26–28 %, and the analyses of 公立医院
+  财务年报 find short-term solvency weak only in the heavily indebted minority; so the demo's
+  median is ≈ 1.5 and about one hospital in ten falls below 1 at some time (≈ 8 % in a given
+  month), nearly all of them indebted (debt ratio ≥ 60 %) or in chronic deficit, and every
+  资不抵债 hospital (:mod:`~opsmon.demo.monthly`).
 - Budget-managed hospitals: 国家卫生健康委 and 国家中医药局 each manage a few dozen hospitals
   nationwide (the university and leading provincial ones), so a province has 2–3 国家 and a
   handful of 省 (省直) budget-managed hospitals, not a third of its 三级.

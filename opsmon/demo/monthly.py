@@ -1,4 +1,15 @@
-"""The monthly financial reports: one row per hospital and month, every identity exact to the cent."""
+"""The monthly financial reports: one row per hospital and month, every identity exact to the cent.
+
+Stocks follow the public magnitudes cited in :mod:`opsmon.demo.generate`. The current assets
+come from a current ratio (流动资产 ÷ 流动负债) drawn per hospital — median ≈ 1.5, lower with
+debt above 45 % of assets and with a designed deficit, below 1 in about one hospital in ten,
+nearly all of them indebted or in deficit, and always where liabilities exceed assets — rather
+than from a share of total assets, which made every hospital with a debt ratio over ≈ 55 %
+illiquid (a quarter of the province). Hospitals' own published financial disclosures show ≈ 2.2–
+2.6 at a debt ratio of ≈ 26–28 %; short-term solvency is weak only in the indebted minority.
+Insurance receivables stay 45–85 days of medical revenue except where a story stretches them
+(:mod:`opsmon.demo.planted`), bridged by short-term loans.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +39,9 @@ _EXPENSE_SEASON = 0.65 * _REVENUE_SEASON + 0.35 * _norm([1.14, 1.03, 0.97, 0.97,
 _FISCAL_SEASON = _norm([0.85, 0.8, 0.95, 0.95, 0.95, 1.1, 0.95, 0.95, 1.05, 0.9, 1.0, 1.55])
 # 吉林's heating season (Oct 20 – Apr 5) dominates energy bills.
 _ENERGY_SEASON = _norm([1.25, 1.20, 1.10, 0.95, 0.80, 0.85, 0.95, 0.95, 0.80, 0.95, 1.05, 1.15])
+# The current ratio's fall (in log) per unit of debt ratio above 45 %, and for a designed deficit.
+CR_DEBT_SLOPE = 1.5
+CR_DEFICIT_DROP = 0.15
 
 
 
@@ -201,8 +215,21 @@ def _monthly(h: pd.DataFrame, periods: pd.PeriodIndex,
     lease = (rng.random(H) < 0.2) * rng.uniform(0.01, 0.03, H)
     long_term_payables = np.minimum(cents(ta_path[:, :1] * lease[:, col] * np.linspace(1, 0.7, T)[col, :]),
                                     other_noncurrent.min(axis=1)[:, col] // 2)  # capped, so it never rises
-    ca_share = rng.uniform(0.38, 0.58, H)
-    current_assets = np.minimum(cents(ta_path * ca_share[:, col] * np.exp(walk(rng, (H, T), 0.01))), total_assets)
+    # 流动资产 from a current ratio (流动资产 ÷ 流动负债) drawn per hospital: hospitals' published
+    # financial disclosures (医院财务信息公开) put it around 2–2.5 where the debt ratio is ≈ 25 %,
+    # and the analyses of 公立医院财务年报 find short-term solvency weak only in the heavily
+    # indebted minority (the same hospitals that borrow, run deficits and are 资不抵债). So: median
+    # ≈ 1.6, lower as the debt ratio climbs above 45 % and for a designed deficit, below 1 for
+    # roughly one hospital in ten — nearly all of them indebted or in deficit — and always below 1
+    # where liabilities exceed assets.
+    # (One uniform draw per hospital, as the v1 current-asset share took: the draws after it, and
+    # so every other calibrated share of the demo, stay as they were.)
+    spread = rng.uniform(-0.27, 0.27, H)
+    log_cr = (np.log(1.65) + spread - CR_DEBT_SLOPE * np.maximum(np.minimum(d0, 1.3) - 0.45, 0)
+              - CR_DEFICIT_DROP * (margin < 0))
+    log_cr[ev.insolvent] = np.log(0.7) + spread[ev.insolvent] / 3  # 0.64–0.76
+    current_assets = np.minimum(cents(current_liab / 100 * np.exp(log_cr)[:, col] * np.exp(walk(rng, (H, T), 0.01))),
+                                cents(0.85 * total_assets / 100))
     cash_share = np.where(d0 > 0.7, rng.uniform(0.12, 0.25, H), rng.uniform(0.28, 0.55, H))
     cash = np.minimum(cents(current_assets / 100 * cash_share[:, col] * np.exp(walk(rng, (H, T), 0.03))),
                       current_assets)
@@ -252,7 +279,8 @@ def _monthly(h: pd.DataFrame, periods: pd.PeriodIndex,
     med12 = _trailing_mean(medical.astype(float), 12) * 12 / 365
     receivable_days = rng.uniform(45, 75, H)[:, col] * np.exp(walk(rng, (H, T), 0.02))
     room = current_assets - cash
-    insurance_receivable = np.minimum(cents(np.minimum(receivable_days, 85) * med12 / 100), cents(0.7 * room / 100))
+    insurance_receivable = np.minimum(cents(np.minimum(receivable_days, planted.RECEIVABLE_DAYS_CAP) * med12 / 100),
+                                      cents(0.7 * room / 100))
     inventory = np.minimum(cents(rng.uniform(0.8, 2.0, H)[:, col] * _trailing_mean((drug_exp + cons_exp).astype(float),
                                                                                     3) / 100),
                            room - insurance_receivable)
@@ -260,6 +288,17 @@ def _monthly(h: pd.DataFrame, periods: pd.PeriodIndex,
     short_share = (rng.random(H) < np.where(d0 > 0.6, 0.7, 0.35)) * rng.uniform(0.02, 0.12, H)
     short_term_loans = np.clip(cents(current_liab / 100 * short_share[:, col]), 0,
                                np.maximum(current_liab - supplier_payable - salary_arrears, 0))
+    # Planted: 医保 pays later and later; the receivable grows in a straight line (in days) to the
+    # story's end, bridged by short-term loans (a current asset and a current liability alike).
+    stretched = np.zeros((H, T))
+    for i, start, days_end in ev.receivable:
+        now_days = insurance_receivable[i] / np.maximum(med12[i], 1e-9)
+        goal = np.linspace(now_days[start], days_end, T - start)
+        stretched[i, start:] = np.maximum(goal - now_days[start:], 0) * med12[i, start:]
+    owed = cents(stretched / 100)
+    insurance_receivable, short_term_loans = insurance_receivable + owed, short_term_loans + owed
+    current_assets, total_assets = current_assets + owed, total_assets + owed
+    current_liab, total_liab = current_liab + owed, total_liab + owed
 
     # The v2 flows. 医疗服务收入 (挂号、床位、诊察、治疗、手术、药事服务、护理…) is most of what is
     # left after drugs, consumables, examinations and tests (the rest: 其他医疗收入).
@@ -340,7 +379,8 @@ def _monthly(h: pd.DataFrame, periods: pd.PeriodIndex,
     truth = planted.planted_frame(
         codes, periods, ev, margin, worst_rate, debt_ratio=total_liab / total_assets, lt_debt=lt_debt,
         lt_debt_ratio=lt_debt / (total_assets / 100), cash_months=cash / np.maximum(spend3, 1),
-        supplier_days=supplier_payable / np.maximum(supply12, 1e-9))
+        supplier_days=supplier_payable / np.maximum(supply12, 1e-9),
+        receivable_days=insurance_receivable / np.maximum(med12, 1e-9))
     return frame, truth
 
 

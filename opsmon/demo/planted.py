@@ -2,7 +2,7 @@
 
 The generator decides, before drawing a single number, which hospitals run a chronic
 deficit, borrow once, fall behind with wages, run out of cash, stretch their suppliers,
-owe more than they own, borrow to build — and which are healthy with nothing but the
+wait on the insurance fund, owe more than they own, borrow to build — and which are healthy with nothing but the
 Spring-Festival dip. :func:`events` picks them; :func:`planted_frame` writes the truth down
 as :attr:`DemoData.planted <opsmon.demo.generate.DemoData>` rows, one per (hospital, case,
 rule): the rule ids of ``spec/indicators.md`` (risk rules v2) expected to fire, the level
@@ -12,12 +12,14 @@ and no orange or red risk may be raised for it.
 
 Rules in :data:`EXHAUSTIVE` are planted wherever the generator makes them true: outside the
 planted hospitals their condition is kept false by construction (every other hospital has a
-12-month surplus and a positive medical surplus, at least 1.3 months of cash, long-term debt
-under 18 % of assets and never rising, supplier payables under 90 days, assets above
-liabilities, no construction borrowing, no wage arrears). For those rules every other firing
-is a false alarm, so a precision can be measured; the others (debt ratio, liquidity, late
-reports, the medical surplus) also fire for hospitals the generator made indebted, late or
-thin-margined without planting a story.
+12-month surplus, at least 1.3 months of cash, long-term debt (loans and payables) under 18 % of
+assets and never rising, supplier payables and insurance receivables under 90 days, assets above liabilities,
+no construction borrowing, no wage arrears). For those rules every other firing is a false
+alarm, so a precision can be measured; the others (debt ratio, liquidity, late reports, the
+medical surplus, the 3-month deficit streak) also fire for hospitals the generator made
+indebted, late or thin-margined without planting a story — a healthy hospital with a thin
+margin may run January to March in deficit (the Spring Festival, then a slow March): its
+``deficit_streak`` is a true yellow, never orange (that needs ``deficit_12m``).
 """
 
 from __future__ import annotations
@@ -31,16 +33,18 @@ from opsmon.demo.common import handful
 
 PLANTED_COLUMNS = ["hospital_code", "case", "rule", "level", "first_period", "last_period"]
 CASES = ("chronic_deficit", "one_off_borrowing", "heavy_long_term_debt", "wage_arrears", "falling_cash",
-         "supplier_payables_stretched", "negative_net_assets", "construction_loans", "healthy_seasonal")
+         "supplier_payables_stretched", "insurance_receivable_stretched", "negative_net_assets", "construction_loans",
+         "healthy_seasonal")
 # Rules whose every true occurrence is planted (see the module docstring).
-EXHAUSTIVE = ("deficit_12m", "deficit_streak", "net_assets_negative", "long_term_debt",
+EXHAUSTIVE = ("deficit_12m", "net_assets_negative", "long_term_debt",
               "salary_arrears", "construction_loans_increase", "cash_short", "cash_forecast",
-              "supplier_payable_days_high")
+              "supplier_payable_days_high", "receivable_days_high")
 # The margin a designed-healthy (designed-deficit) hospital keeps above (below) zero, every year:
 # the yearly shocks never carry a hospital across, so the 12-month outcome is the design's.
 MARGIN_GAP = 0.012
 CASH_FLOOR_MONTHS = 1.3  # unplanted hospitals never hold less cash than this (months of spending)
 SUPPLIER_DAYS_CAP = 85.0  # unplanted supplier payables stay under this many days
+RECEIVABLE_DAYS_CAP = 85.0  # unplanted insurance receivables stay under this many days
 ORGANIC_LTD_CAP = 0.15  # unplanted long-term loans at most this share of total assets
 
 
@@ -55,6 +59,7 @@ class Events:
     construction: list[tuple[int, list[int]]]  # construction debt drawn in these months
     falling_cash: list[tuple[int, int, float, float]]  # (hospital, decline start, months of cash then, at the end)
     supplier: list[tuple[int, int, float]]  # (hospital, stretch start, payable days at the end)
+    receivable: list[tuple[int, int, float]]  # (hospital, stretch start, receivable days at the end)
     seasonal: list[int] = field(default_factory=list)
     taken: set[int] = field(default_factory=set)
 
@@ -140,7 +145,22 @@ def events(h: pd.DataFrame, d0: np.ndarray, T: int, rng: np.random.Generator) ->
         for j, i in enumerate(pool(v2)[: 3 if many else 1]):
             supplier.append((i, max(0, T - 12), float(rng.uniform(200, 230) if j == 0 else rng.uniform(110, 150))))
             taken.add(i)
-    return Events(insolvent, arrears, borrowing, heavy_debt, construction, falling_cash, supplier, taken=taken)
+
+    # 医保 settlements falling behind (a tight local fund, 年底清算 disputes): the insurance
+    # receivable stretched over the last 12 months, one hospital past 150 days (orange), one past
+    # 90 (yellow); v2 reporters only (the column is optional). The hospital bridges the gap with
+    # short-term loans, so its cash, and every other rule's quantity but the liquidity, stay as drawn.
+    # (Drawn from a child generator: the parent's draws, and every story and share calibrated
+    # before this one was added, stay as they were.)
+    receivable = []
+    side = rng.spawn(1)[0]
+    if T >= 6:
+        options = [int(i) for i in side.permutation(np.flatnonzero(h["reports_v2"].to_numpy())) if int(i) not in taken]
+        for j, i in enumerate(options[: 2 if many else 1]):
+            receivable.append((i, max(0, T - 12), float(side.uniform(165, 190) if j == 0 else side.uniform(110, 135))))
+            taken.add(i)
+    return Events(insolvent, arrears, borrowing, heavy_debt, construction, falling_cash, supplier, receivable,
+                  taken=taken)
 
 
 def pick_seasonal(margin: np.ndarray, d0: np.ndarray, ev: Events, rng: np.random.Generator) -> list[int]:
@@ -165,14 +185,14 @@ def rising_months(path: np.ndarray, rise: float) -> np.ndarray:
 
 def planted_frame(codes: np.ndarray, periods: pd.PeriodIndex, ev: Events, margin: np.ndarray,
                   worst_rate: np.ndarray, debt_ratio: np.ndarray, lt_debt: np.ndarray, lt_debt_ratio: np.ndarray,
-                  cash_months: np.ndarray, supplier_days: np.ndarray) -> pd.DataFrame:
+                  cash_months: np.ndarray, supplier_days: np.ndarray, receivable_days: np.ndarray) -> pd.DataFrame:
     """The planted truth as rows of :data:`PLANTED_COLUMNS` (see the module docstring).
 
     The arrays are the design (hospitals × months, before any report goes missing):
     *margin* each hospital's designed margin (negative: a designed deficit), *worst_rate* its lowest
     12-month surplus rate, *debt_ratio*,
-    *lt_debt* (long-term loans + payables), *lt_debt_ratio*, *cash_months* and *supplier_days*
-    as the story set them.
+    *lt_debt* (long-term loans + payables), *lt_debt_ratio*, *cash_months*, *supplier_days* and
+    *receivable_days* as the story set them.
     """
     T = len(periods)
     label = periods.strftime("%Y-%m")
@@ -227,6 +247,11 @@ def planted_frame(codes: np.ndarray, periods: pd.PeriodIndex, ev: Events, margin
         if len(over):
             add(i, "supplier_payables_stretched", "supplier_payable_days_high",
                 "orange" if supplier_days[i].max() > 180 else "yellow", int(over[0]), T - 1)
+    for i, start, _days in ev.receivable:
+        over = np.flatnonzero((receivable_days[i] > 90) & (np.arange(T) >= start))
+        if len(over):
+            add(i, "insurance_receivable_stretched", "receivable_days_high",
+                "orange" if receivable_days[i].max() > 150 else "yellow", int(over[0]), T - 1)
     for i in ev.seasonal:
         add(i, "healthy_seasonal", "", "", 0, T - 1)
     frame = pd.DataFrame(rows, columns=PLANTED_COLUMNS)

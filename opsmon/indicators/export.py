@@ -10,6 +10,7 @@ such and a 近似 column saying 近似 beside every approximated value.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -18,9 +19,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from openpyxl import load_workbook
+
 from opsmon import periods, spreadsheet
-from opsmon.indicators import catalogue, reporting
-from opsmon.indicators.programme import PROGRAMME_IDS
+from opsmon.indicators import catalogue, programme, reporting
+from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 from opsmon.indicators.query import COLUMNS, LEVELS, fetch, level_of
 
 Format = Literal["csv", "xlsx", "json"]
@@ -100,61 +103,130 @@ def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, 
     return _sheet(title or "指标数据", as_of, headers, rows, counts, row_formats)
 
 
+# The progress counts of :func:`opsmon.indicators.programme.unit_counts` the table carries, by their
+# names there → the table's column.
+PROGRESS_COUNTS = {"stale": "progress_stale", "missing": "progress_missing", "outdated": "progress_outdated"}
+OUTDATED_SHEET = "进展未更新医院名单"
+
+
+def _ratio_ids() -> list[str]:
+    return [i for i in PROGRAMME_IDS if catalogue.get(i).kind == "ratio"]
+
+
 def progress_table(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
                    filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """运营管理建设进展情况表 data: one row per region directly under *region*, then its total.
 
     *region* defaults to the province: the rows are then its prefectures and the
     county-level units it administers directly (吉林 梅河口市). Columns: code, name,
-    hospitals_expected, hospitals_reporting, reporting_rate, then for each
-    programme indicator its value and, for ratios, ``<id>__numerator`` and
-    ``<id>__denominator``.
+    hospitals_expected, hospitals_reporting, reporting_rate; the hospitals without a
+    current progress status (``spec/indicators.md`` "Stale progress"):
+    ``progress_stale`` (latest report over two quarters old: 进展未更新),
+    ``progress_missing`` (never reported) and ``progress_outdated`` (either); then
+    for each programme indicator its value and, for ratios, ``<id>__numerator``,
+    ``<id>__denominator`` and ``<id>__stale`` (the stale hospitals among its
+    population: in the denominator, not the numerator); then the progress fields no
+    catalogue indicator reports (:data:`opsmon.indicators.programme.EXTRAS`: the
+    operations department, the internal control review) as the same three columns.
+    *filters* (registry attributes) are refused: the stale counts are by region only.
     """
+    if any(v is not None for v in (filters or {}).values()):
+        raise ValueError("the progress table takes no filters: its stale counts are by region")
     parent = region or reporting.root_code(engine)
     ids = ["hospitals_expected", "hospitals_reporting", "reporting_rate", *PROGRAMME_IDS]
     level = level_of(engine, parent)
     if level == "hospital":
         raise ValueError("the progress table is by region; give a region adcode")
     # The parent's own row (the total) and the next level's rows under it.
-    frames = [fetch(engine, ids, lv, [period], region=parent, filters=filters, scope=scope)
+    frames = [fetch(engine, ids, lv, [period], region=parent, scope=scope)
               for lv in (level, LEVELS[LEVELS.index(level) + 1])]
     long = pd.concat(frames, ignore_index=True)
     long = long[(long["parent_code"] == parent) | (long["code"] == parent)]
     out = long.pivot(index=["code", "name"], columns="indicator", values="value").reindex(columns=ids)
-    for ind in PROGRAMME_IDS:
-        if catalogue.get(ind).kind == "ratio":
-            part = long[long["indicator"] == ind].set_index(["code", "name"])
-            out[f"{ind}__numerator"] = part["numerator"]
-            out[f"{ind}__denominator"] = part["denominator"]
+    for ind in _ratio_ids():
+        part = long[long["indicator"] == ind].set_index(["code", "name"])
+        out[f"{ind}__numerator"] = part["numerator"]
+        out[f"{ind}__denominator"] = part["denominator"]
     out = out.reset_index()
     out.columns.name = None
+    if out.empty:
+        return out
+    # The same rows (a region's children, then itself), counted from the progress reports.
+    counts = programme.unit_counts(engine, period, region=parent, scope=scope).set_index("code")
+    extra_cols = {**PROGRESS_COUNTS, **{f"{i}__stale": f"{i}__stale" for i in _ratio_ids()}}
+    for entry in EXTRAS:
+        extra_cols.update({c: c for c in (entry.id, f"{entry.id}__numerator", f"{entry.id}__denominator")})
+    extra = counts[list(extra_cols)].rename(columns=extra_cols)
+    out = out.join(extra, on="code")
+    ordered = ["code", "name", "hospitals_expected", "hospitals_reporting", "reporting_rate",
+               *PROGRESS_COUNTS.values()]
+    for ind in PROGRAMME_IDS:
+        ordered.append(ind)
+        if ind in _ratio_ids():
+            ordered += [f"{ind}__numerator", f"{ind}__denominator", f"{ind}__stale"]
+    for entry in EXTRAS:
+        ordered += [entry.id, f"{entry.id}__numerator", f"{entry.id}__denominator"]
     # Children in code order, the total last.
-    return out.assign(_total=out["code"] == parent).sort_values(["_total", "code"]).drop(
-        columns="_total").reset_index(drop=True)
+    return out.assign(_total=out["code"] == parent).sort_values(["_total", "code"])[ordered].reset_index(drop=True)
 
 
 def progress_table_xlsx(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
                         filters: Mapping[str, Any] | None = None, as_of: datetime | None = None) -> bytes:
     """The 运营管理建设进展情况表 of *period* as XLSX (see :func:`progress_table`).
 
-    *as_of* defaults to the latest accepted submission's time.
+    The first sheet is the table: a column of the hospitals whose progress report is
+    missing or stale (and, of them, the stale), and beside every programme ratio its
+    达标 and 统计 hospitals and how many of those are 进展未更新. A second sheet
+    (:data:`OUTDATED_SHEET`) lists those hospitals by name. *as_of* defaults to the
+    latest accepted submission's time.
     """
     parent = region or reporting.root_code(engine)
     table = progress_table(engine, period, region=parent, scope=scope, filters=filters)
     columns: list[tuple[str, str, str]] = [("name", "地区", "@"), ("hospitals_expected", "应报医院数", "0"),
                                            ("hospitals_reporting", "已报医院数", "0"),
-                                           ("reporting_rate", "月报报送率", "0.0%")]
-    for ind_id in PROGRAMME_IDS:
-        ind = catalogue.get(ind_id)
+                                           ("reporting_rate", "月报报送率", "0.0%"),
+                                           ("progress_outdated", "进展未报送或未更新医院数", "0"),
+                                           ("progress_stale", "其中：进展未更新（超过两个季度）", "0")]
+    for ind in [*(catalogue.get(i) for i in PROGRAMME_IDS), *EXTRAS]:
         if ind.kind == "ratio":
-            columns += [(f"{ind_id}__numerator", f"{ind.zh}：达标医院数", "0"),
-                        (f"{ind_id}__denominator", f"{ind.zh}：统计医院数", "0")]
-        columns.append((ind_id, ind.zh + (f"（{ind.unit}）" if ind.unit not in ("%", "") else ""), number_format(ind)))
+            columns += [(f"{ind.id}__numerator", f"{ind.zh}：达标医院数", "0"),
+                        (f"{ind.id}__denominator", f"{ind.zh}：统计医院数", "0")]
+            if ind.id in PROGRAMME_IDS:
+                columns.append((f"{ind.id}__stale", f"{ind.zh}：其中进展未更新", "0"))
+        columns.append((ind.id, ind.zh + (f"（{ind.unit}）" if ind.unit not in ("%", "") else ""),
+                        number_format(ind)))
     p = periods.to_date(period)
     title = f"运营管理建设进展情况表（{p.year}年{p.month}月）"
     rows = [[rec.get(c) for c, _, _ in columns] for rec in table.to_dict("records")]
     if rows and table["code"].iloc[-1] == parent:
         rows[-1][0] = f"{rows[-1][0]}（合计）"
     formats = {i: fmt for i, (_, _, fmt) in enumerate(columns)}
-    return _sheet(title, as_of if as_of is not None else reporting.data_as_of(engine),
-                  [h for _, h, _ in columns], rows, formats, zone=periods.configured_tz(engine))
+    zone = periods.configured_tz(engine)
+    as_of = as_of if as_of is not None else reporting.data_as_of(engine)
+    content = _sheet(title, as_of, [h for _, h, _ in columns], rows, formats, zone=zone)
+    return _with_outdated_sheet(content, engine, period, parent, scope, title)
+
+
+def _with_outdated_sheet(content: bytes, engine: Engine, period: str, region: str, scope: str | None,
+                         title: str) -> bytes:
+    """*content* with a second sheet listing, by name, the hospitals without a current progress status."""
+    frame = programme.outdated(engine, period, region=region, scope=scope)
+    book = load_workbook(io.BytesIO(content))
+    ws = book.create_sheet(OUTDATED_SHEET)
+    # Row 1 a title, row 2 the rule, row 4 the header (as on the first sheet); every cell through
+    # spreadsheet.cell, so a name that would start a formula stays text.
+    ws.append([spreadsheet.cell(f"{title}：进展未报送或未更新的医院")])
+    ws.append([spreadsheet.cell(f"进展状态取报告期及以前最近一次进展报告；超过{programme.STALE_MONTHS}个月（两个季度）"
+                                "的报告为“进展未更新”，计入分母、不计入分子")])
+    ws.append([])
+    ws.append([spreadsheet.cell(h) for h in ("医院代码", "医院名称", "区划代码", "级别", "状态", "最近一次进展报告")])
+    for rec in frame.to_dict("records"):
+        ws.append([spreadsheet.cell(v) for v in (
+            rec["hospital_code"], rec["name"], rec["adcode"], rec["tier"],
+            "进展未更新" if rec["stale"] else "未报送进展", rec["status_period"] or "—")])
+    for letter, width in zip("ABCDEF", (22, 36, 10, 8, 12, 18), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = f"A{spreadsheet.FIRST_DATA_ROW}"
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()

@@ -1,7 +1,8 @@
-"""docs/indicators.md defines every catalogue entry, and its tables are the catalogue's.
+"""docs/indicators.md defines every catalogue entry and risk rule, and its tables are the code's.
 
-The tables between ``<!-- indicators:GROUP -->`` markers are generated from
-opsmon/indicators/catalogue.py; after changing the catalogue, rewrite them with::
+The tables between ``<!-- indicators:NAME -->`` markers are generated from
+opsmon/indicators/catalogue.py (the indicators, the 近似 list, the trailing means) and
+opsmon/indicators/risk_rules.py (the risk rules); after changing either, rewrite them with::
 
     python tests/indicators/test_docs.py
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from opsmon.indicators.catalogue import CATALOGUE, TRAILING, Indicator
+from opsmon.indicators.risk_rules import LEVEL_LABELS, OP_TEXT, RULES, RiskRule, format_value
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
 GROUPS = ("programme", "financial", "counts")
@@ -82,7 +84,46 @@ def trailing_table() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {**{group: (lambda g=group: table(g)) for group in GROUPS}, "trailing": trailing_table}
+def approx_table() -> str:
+    """The entries a missing optional field affects: 近似 (a stand-in, flagged) or no value."""
+    lines = ["| id | 中文 | 缺少的栏目 | 结果 |", "|---|---|---|---|"]
+    for ind in CATALOGUE:
+        if ind.approximation:
+            needs = "、".join(code(f) for f in ind.approximation.needs)
+            lines.append(f"| `{ind.id}` | {ind.zh} | {needs} | 近似：{ind.approximation.note} |")
+        if ind.requires:
+            lines.append(f"| `{ind.id}` | {ind.zh} | {'、'.join(code(f) for f in ind.requires)} | 该院不计入（无值） |")
+    return "\n".join(lines)
+
+
+WINDOWS = {"month": "报告期末", "12m": "近12个月，须连续报送", "12m_change": "与12个月前同月比",
+           "streak": "逐月相连的月份", "forecast": "近12个月趋势，预测未来6个月"}
+
+
+def conditions(rule: RiskRule) -> str:
+    """The 条件 cell: each condition's metric, window and thresholds by level, mildest first."""
+    parts = []
+    for cond in rule.conditions:
+        levels = "，".join(f"{OP_TEXT[cond.op]} {format_value(value, cond.unit, threshold=True)} "
+                          f"{LEVEL_LABELS[level][0]}" for level, value in cond.levels)
+        parts.append(f"{code(cond.metric)}（{WINDOWS[cond.window]}）{levels}")
+    text = "；或 ".join(parts)
+    if len(rule.conditions) > 1:
+        text += "；取较高者"
+    for level, other in rule.escalations:
+        text += f"；与 {code(other)} 同月触发时升为{LEVEL_LABELS[level][0]}"
+    return text
+
+
+def risks_table() -> str:
+    """The risk rules of risk_rules.RULES, in their order."""
+    lines = ["| id | 中文 | 条件与级别（默认阈值） | 说明 | 来源 |", "|---|---|---|---|---|"]
+    lines += [f"| `{r.id}` | {r.zh} | {conditions(r)} | {r.description or '—'} | {r.source or '—'} |" for r in RULES]
+    return "\n".join(lines)
+
+
+BLOCKS = {**{group: (lambda g=group: table(g)) for group in GROUPS}, "trailing": trailing_table,
+          "approx": approx_table, "risks": risks_table}
 
 
 def _block(name: str) -> re.Pattern[str]:
@@ -110,6 +151,27 @@ def test_every_entry_is_defined_once_under_its_official_name():
     ids = [i for i, _ in listed]
     assert sorted(ids) == sorted(ind.id for ind in CATALOGUE)
     assert dict((i, zh.strip()) for i, zh in listed) == {ind.id: ind.zh for ind in CATALOGUE}
+
+
+def test_every_risk_rule_is_listed_once_under_its_name():
+    match = _block("risks").search(DOC.read_text(encoding="utf-8"))
+    listed = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \|", match.group(2), re.MULTILINE)
+    assert [i for i, _ in listed] == [r.id for r in RULES]
+    assert {i: zh.strip() for i, zh in listed} == {r.id: r.zh for r in RULES}
+
+
+def test_the_risk_table_states_the_spec_thresholds():
+    # Typed from spec/indicators.md (risk rules v2), not from the code: the page says what the spec says.
+    text = _block("risks").search(DOC.read_text(encoding="utf-8")).group(2)
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9_]+)` .*$", text, re.MULTILINE)}
+    assert "< 0% 橙色，< −5% 红色" in rows["deficit_12m"]
+    assert "≥ 50% 黄色，≥ 70% 橙色" in rows["debt_ratio_high"]
+    assert "≥ 20% 黄色，≥ 35% 橙色；或" in rows["long_term_debt"] and "取较高者" in rows["long_term_debt"]
+    assert "与 `deficit_12m` 同月触发时升为橙色" in rows["deficit_streak"]
+    assert "< 1个月 橙色，< 0.5个月 红色" in rows["cash_short"]
+    assert "> 90天 黄色，> 150天 橙色" in rows["receivable_days_high"]
+    assert "> 90天 黄色，> 180天 橙色" in rows["supplier_payable_days_high"]
+    assert "< 1 橙色" in rows["liquidity_low"]
 
 
 if __name__ == "__main__":

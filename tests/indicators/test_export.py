@@ -116,3 +116,88 @@ def test_progress_table(province):
     cell = last[headers.index("三级公立医院运营管理信息集成平台覆盖率")]
     assert cell.value == pytest.approx(1 / 3) and cell.number_format == "0.0%"
     assert last[headers.index("三级公立医院运营管理信息集成平台覆盖率：达标医院数")].value == 1
+
+
+def test_progress_table_counts_the_hospitals_without_a_current_status(province):
+    # Open in 2025-01 (G closed): A 三级甲等 pilot 南关区 — its 2024-06 report is seven months old
+    # (stale); B 二级甲等 (2024-12) and C 三级乙等 (2025-01) current; D 二级 (never reported) and
+    # E 一级 (first report 2025-02) missing, both in 吉林市; F 三级 梅河口市, 2024-03: stale.
+    table = progress_table(province, "2025-01").set_index("code")
+    counts = ["progress_stale", "progress_missing", "progress_outdated"]
+    assert table.loc["220100", counts].tolist() == [1, 0, 1]  # A
+    assert table.loc["220200", counts].tolist() == [0, 2, 2]  # D, E
+    assert table.loc["220581", counts].tolist() == [1, 0, 1]  # F
+    assert table.loc["220500", counts].tolist() == [0, 0, 0]  # 通化市: F reports to the province directly
+    assert table.loc["220000", counts].tolist() == [2, 2, 4]
+
+    # Beside each ratio, the stale hospitals of its population (in its denominator, not its numerator).
+    stale = {ind: table.loc["220000", f"{ind}__stale"] for ind in (
+        "ops_platform_coverage_tertiary", "ops_platform_coverage_secondary", "ops_committee_share",
+        "leaders_platform_share", "risk_register_share")}
+    # 三级: A, F; 二级: B current, D missing (not stale); 二级+: A, F; pilots and 国家 budget
+    # hospitals: A alone (C's 是 in a v1 registry means 省); every hospital: A, F.
+    assert stale == {"ops_platform_coverage_tertiary": 2, "ops_platform_coverage_secondary": 0,
+                     "ops_committee_share": 2, "leaders_platform_share": 1, "risk_register_share": 2}
+    assert table.loc["220100", "ops_committee_share__stale"] == 1  # A
+    assert table.loc["220100", "ops_committee_share__denominator"] == 3  # A stays counted: A, B, C
+
+    # Collected, reported by no indicator: the operations department (二级+: A stale, B and C say 是,
+    # D missing, F stale → 2 of 5) and the internal control review (every fixture report says 否).
+    total = table.loc["220000"]
+    assert (total["ops_department_share__numerator"], total["ops_department_share__denominator"]) == (2, 5)
+    assert total["ops_department_share"] == pytest.approx(2 / 5)
+    assert table.loc["220100", "ops_department_share"] == pytest.approx(2 / 3)  # B, C of A, B, C
+    assert (total["internal_control_review_share__numerator"],
+            total["internal_control_review_share__denominator"]) == (0, 6)
+    assert total["internal_control_review_share"] == 0
+    # Column order: the counts after the reporting rate, each ratio's parts after it.
+    columns = list(table.reset_index().columns)
+    assert columns[5:8] == counts
+    at = columns.index("ops_committee_share")
+    assert columns[at:at + 4] == ["ops_committee_share", "ops_committee_share__numerator",
+                                  "ops_committee_share__denominator", "ops_committee_share__stale"]
+    assert columns[-6:] == ["ops_department_share", "ops_department_share__numerator",
+                            "ops_department_share__denominator", "internal_control_review_share",
+                            "internal_control_review_share__numerator", "internal_control_review_share__denominator"]
+
+    # A month earlier A's report is six months old and still counts: only F is stale; D, E (open from
+    # 2024-12, first report 2025-02) and G (open up to 2024-12) have none.
+    december = progress_table(province, "2024-12").set_index("code")
+    assert december.loc["220000", counts].tolist() == [1, 3, 4]
+
+
+def test_progress_table_xlsx_shows_the_outdated_column_and_lists_the_hospitals(province):
+    book = load_workbook(io.BytesIO(progress_table_xlsx(province, "2025-01", as_of=AS_OF)))
+    assert book.sheetnames[1] == "进展未更新医院名单"
+    ws = book.worksheets[0]
+    headers = [c.value for c in ws[4]]
+    total = {h: c for h, c in zip(headers, ws[ws.max_row], strict=True)}
+    assert total["地区"].value == "吉林省（合计）"
+    assert total["进展未报送或未更新医院数"].value == 4 and total["其中：进展未更新（超过两个季度）"].value == 2
+    assert headers.index("进展未报送或未更新医院数") == headers.index("月报报送率") + 1
+    assert total["成立运营管理委员会医院占比：其中进展未更新"].value == 2
+    assert total["成立运营管理委员会医院占比：统计医院数"].value == 5
+    department = total["设立运营管理部门医院占比"]
+    assert department.value == pytest.approx(2 / 5) and department.number_format == "0.0%"
+    assert total["开展内部控制评价医院占比：统计医院数"].value == 6
+    assert total["开展内部控制评价医院占比"].value == 0
+
+    names = book.worksheets[1]
+    assert [c.value for c in names[4]] == ["医院代码", "医院名称", "区划代码", "级别", "状态", "最近一次进展报告"]
+    listed = [[c.value for c in row] for row in names.iter_rows(min_row=5)]
+    # Stale first (A, F), then missing (D, E), by region and code.
+    assert [r[0] for r in listed] == [fx.CODE[k] for k in ("A", "F", "D", "E")]
+    assert [r[4] for r in listed] == ["进展未更新", "进展未更新", "未报送进展", "未报送进展"]
+    assert [r[5] for r in listed] == ["2024-06", "2024-03", "—", "—"]
+    assert listed[0][1] == f"测试医院{fx.CODE['A'][-4:]}（演示）"
+
+    # A prefecture's table lists its own hospitals only: 长春市 → A.
+    mine = load_workbook(io.BytesIO(progress_table_xlsx(province, "2025-01", region="220100", as_of=AS_OF)))
+    assert [row[0].value for row in mine.worksheets[1].iter_rows(min_row=5)] == [fx.CODE["A"]]
+
+
+def test_progress_table_refuses_filters(province):
+    # The stale counts are by region only: a filtered table would put them beside other hospitals' values.
+    with pytest.raises(ValueError, match="filters"):
+        progress_table(province, "2025-01", filters={"tier": "三级"})
+    assert not progress_table(province, "2025-01", filters={"tier": None}).empty  # no filter set: fine
