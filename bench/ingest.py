@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 
 from bench.common import RESULTS, machine, record_goals, throwaway_database, write_section
 from opsmon.ingest import api, store, uscc
-from opsmon.ingest.fields import MONTHLY, REGISTRY, value_columns
+from opsmon.ingest.fields import MONTHLY_V2, by_code, value_columns
 from opsmon.sql import migrate
 
 PROVINCE = "220000"
@@ -85,7 +85,7 @@ def registry_csv(codes: list[str], adcodes: list[str]) -> bytes:
         "category": "综合医院", "affiliation": "县属", "authority": "卫生健康委",
         "is_pilot": "否", "is_budget_managed": "否", "alliance_lead_code": "",
     })
-    rows.columns = [f.header for f in REGISTRY]
+    rows.columns = [by_code("registry")[c].header for c in rows.columns]
     return rows.to_csv(index=False).encode("utf-8-sig")
 
 
@@ -140,7 +140,8 @@ def month_frame(codes: list[str], period: str, base: pd.DataFrame) -> pd.DataFra
 
 def upload_csv(frame: pd.DataFrame) -> bytes:
     """What a hospital system exports: the template's Chinese headers, UTF-8 with BOM."""
-    return frame.set_axis([f.header for f in MONTHLY], axis=1).to_csv(index=False).encode("utf-8-sig")
+    fields = by_code("monthly")
+    return frame.set_axis([fields[c].header for c in frame.columns], axis=1).to_csv(index=False).encode("utf-8-sig")
 
 
 def canonical_csv(frame: pd.DataFrame) -> bytes:
@@ -148,9 +149,13 @@ def canonical_csv(frame: pd.DataFrame) -> bytes:
     return frame.assign(period=frame["period"] + "-01").to_csv(index=False, header=False).encode()
 
 
+# The bench's months are v1 reports (the v2 columns are optional): what COPY writes.
+V1_VALUES = [c for c in value_columns("monthly") if c not in MONTHLY_V2]
+
+
 def bare_copy(engine: Engine, content: bytes) -> float:
     """Seconds to COPY *content* into the unindexed baseline table, committed."""
-    cols = ", ".join(["hospital_code", "period", *value_columns("monthly")])
+    cols = ", ".join(["hospital_code", "period", *V1_VALUES])
     started = time.perf_counter()
     raw = engine.raw_connection()
     try:
@@ -166,7 +171,7 @@ def make_copy_table(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(
             "CREATE TABLE bench_copy AS SELECT hospital_code, period, "
-            f"{', '.join(value_columns('monthly'))} FROM monthly_values WITH NO DATA"))
+            f"{', '.join(V1_VALUES)} FROM monthly_values WITH NO DATA"))
 
 
 def ingest(engine: Engine, content: bytes, name: str) -> tuple[float, api.FileResult]:
