@@ -20,13 +20,15 @@ from opsmon import geo
 from opsmon import periods as ind_periods
 from opsmon.dashboard import auth, context, data, state
 from opsmon.dashboard.cache import memo
-from opsmon.dashboard.figures import GRAPH_CONFIG
+from opsmon.dashboard.figures import GRAPH_CONFIG, flag
 from opsmon.dashboard.format import period_label
 from opsmon.dashboard.strings import current_language, in_language, t
 from opsmon.indicators import CATALOGUE, SPANS, get, reporting
 from opsmon.periods import SPAN_LABELS
 from opsmon.indicators.restrict import FILTERS
-from opsmon.indicators.risk_rules import LEVEL_LABELS
+from opsmon.indicators.risk_rules import BY_ID as RISK_RULES
+from opsmon.indicators.risk_rules import LEVEL_LABELS, LEVELS, explain
+from opsmon.ingest.fields import FIELDS
 
 HISTORY_MONTHS = 36
 GROUP_ORDER = ("financial", "counts", "programme")
@@ -176,6 +178,19 @@ def risk_level_label(level: str | None) -> str:
     return in_language(*LEVEL_LABELS[level]) if level in LEVEL_LABELS else "—"
 
 
+def risk_explanation(rule: str, level: str | None, detail: Any) -> str:
+    """Why a risk fired, in the request's language: the triggering values and the threshold
+    (:func:`opsmon.indicators.risk_rules.explain` on the firing's stored detail)."""
+    if rule not in RISK_RULES:
+        return ""
+    return explain(rule, str(level), detail if isinstance(detail, dict) else None, current_language())
+
+
+def risk_severity(level: Any) -> int:
+    """A level's rank for sorting, most severe highest (red 3, orange 2, yellow 1; none 0)."""
+    return LEVELS.index(level) + 1 if level in LEVELS else 0
+
+
 def indicator_title(ind_id: str) -> str:
     """'收支结余率（%）' — the name with its unit."""
     ind = get(ind_id)
@@ -183,6 +198,50 @@ def indicator_title(ind_id: str) -> str:
         t(f"unit.{ind.unit}")
     name = label(ind)
     return f"{name}（{unit}）" if unit and current_language() == "zh" else (f"{name} ({unit})" if unit else name)
+
+
+# ----------------------------------------------------------------------------------------- 近似
+# The optional fields an approximation stands in for, by code: (Chinese label, English label), without
+# their explanations in brackets (医疗服务收入（挂号、床位……） → 医疗服务收入).
+_FIELD_LABELS = {f.code: (f.label.split("（")[0], (f.en or f.code).split(" (")[0].lower())
+                 for kind in ("monthly", "progress") for f in FIELDS[kind]}
+
+
+def approx_text(ind: Any, hospital: bool = False) -> str:
+    """Why a value of *ind* is 近似, in the request's language (a tooltip, a hover line, an export note).
+
+    '近似：部分医院未报送医疗服务收入，按近似口径计算（以医疗收入扣除药品、卫生材料、检查、化验收入近似）' — the
+    fields are the catalogue's :class:`~opsmon.indicators.catalogue.Approximation` ``needs``, the stand-in
+    its note (Chinese only: the note is written in Chinese). *hospital*: one hospital's value (本院).
+    """
+    approx = getattr(ind, "approximation", None)
+    if approx is None:
+        return t("approx.badge")
+    zh = current_language() == "zh"
+    fields = ("、" if zh else ", ").join(in_language(*_FIELD_LABELS.get(f, (f, f))) for f in approx.needs)
+    # The catalogue's note reads '未报X：以Y近似' — the part after the colon says what stands in.
+    how = approx.note.split("：", 1)[-1] if approx.note else ""
+    text = t("approx.tip_hospital" if hospital else "approx.tip").format(fields=fields)
+    return f"{text}（{how}）" if zh and how else text
+
+
+def approx_badge(ind: Any, approx: Any, hospital: bool = False, id: str | None = None) -> Any:
+    """A small '近似' badge whose tooltip says why (:func:`approx_text`); None for an exact value."""
+    if not is_approx(approx):
+        return None
+    extra = {"id": id} if id else {}
+    return html.Sup(t("approx.badge"), title=approx_text(ind, hospital), className="opsmon-approx badge "
+                    "rounded-pill text-bg-warning ms-1", **extra)
+
+
+def is_approx(value: Any) -> bool:
+    """Whether a frame's ``approx`` cell says 近似 (NaN, None and False do not)."""
+    return flag(value)
+
+
+def approx_cell(value: Any) -> str:
+    """A grid or export cell of the 近似 column: '近似' (en 'approx.') or empty."""
+    return t("approx.badge") if is_approx(value) else ""
 
 
 def direct_label(name: Any) -> Any:
@@ -450,6 +509,14 @@ def number_column(field: str, header: str, fmt: str, **extra: Any) -> dict:
             **extra}
 
 
+def approx_number_column(field: str, header: str, fmt: str, **extra: Any) -> dict:
+    """:func:`number_column` whose cell says 近似 after the number where the row's ``{field}__approx`` is true."""
+    mark = t("approx.badge").replace("'", "")
+    return number_column(field, header, fmt, **extra) | {"valueFormatter": {"function": (
+        f"params.value == null ? '—' : d3.format('{fmt}')(params.value) + "
+        f"(params.data['{field}__approx'] ? ' {mark}' : '')")}}
+
+
 def link_column(field: str, header: str, href_field: str = "href", **extra: Any) -> dict:
     """A text column whose cells link (in-app navigation) to the row's *href_field*."""
     return {"field": field, "headerName": header, "cellRenderer": "OpsmonLink",
@@ -466,6 +533,30 @@ def risk_column(field: str, **extra: Any) -> dict:
     """A column of risk levels (红/橙/黄), each coloured by the row's ``level``."""
     return {"field": field, "headerName": t("col.level"), "cellRenderer": "OpsmonRisk",
             "cellRendererParams": {"levelField": "level"}, **extra}
+
+
+def approx_column(**extra: Any) -> dict:
+    """The grid's 近似 column (``approx_text``; its tooltip ``approx_tip``): see :func:`with_approx`."""
+    return {"field": "approx_text", "headerName": t("approx.column"), "tooltipField": "approx_tip",
+            "headerTooltip": t("approx.column_tip"), "cellClass": "opsmon-approx-cell", "minWidth": 90,
+            "maxWidth": 110, **extra}
+
+
+def with_approx(frame: pd.DataFrame, ind: Any, hospital: bool = False) -> pd.DataFrame:
+    """*frame* with ``approx_text`` ('近似' or '') and ``approx_tip`` (why) from its ``approx`` column."""
+    flags = frame["approx"] if "approx" in frame else pd.Series(False, index=frame.index)
+    note = approx_text(ind, hospital)
+    return frame.assign(approx_text=[approx_cell(f) for f in flags],
+                        approx_tip=[note if is_approx(f) else "" for f in flags])
+
+
+def explanation_column(**extra: Any) -> dict:
+    """The grid column of a risk's explanation (``explanation``): wrapped over as many lines as it needs."""
+    return {"field": "explanation", "headerName": t("col.explanation"), "wrapText": True, "autoHeight": True,
+            "tooltipField": "explanation", "cellClass": "opsmon-explanation", "minWidth": 300, "flex": 2,
+            # Set through the DOM by the grid (not a style attribute in the markup): the CSP allows it.
+            "cellStyle": {"lineHeight": "1.45", "paddingTop": "6px", "paddingBottom": "6px",
+                          "wordBreak": "break-all"}, **extra}
 
 
 def hospital_href(code: str, period: str | None = None) -> str:

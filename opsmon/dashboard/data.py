@@ -23,6 +23,7 @@ from opsmon.access.upload_rules import upload_as
 from opsmon.dashboard import context
 from opsmon.dashboard.auth import client_address, require_user
 from opsmon.indicators import export as _export
+from opsmon.indicators import programme as _programme
 from opsmon.indicators import query as _query
 from opsmon.indicators import restrict
 from opsmon.indicators import risk as _risk
@@ -55,12 +56,17 @@ query = _scoped(_query)
 series = _scoped(_series)
 risk_changes = _scoped(_risk.changes)
 risk_register = _scoped(_risk.register)
+# The CLI's own reading of the register (opsmon risks list): the risk page's download uses it too.
+risks_frame = _scoped(_risk.risks_frame)
 evaluate_targets = _scoped(_targets.evaluate)
 evaluate_targets_by_region = _scoped(_targets.evaluate_children)
 yoy = _scoped(_trends.yoy)
 forecast_year_end = _scoped(_trends.forecast_year_end)
 progress_table = _scoped(_export.progress_table)
 progress_table_xlsx = _scoped(_export.progress_table_xlsx)
+programme_status = _scoped(_programme.status)
+programme_outdated = _scoped(_programme.outdated)
+programme_unit_counts = _scoped(_programme.unit_counts)
 flag_anomalies = _scoped(_trends.flag_anomalies)
 list_submissions = _scoped(_ingest.list_submissions)
 get_submission = _scoped(_ingest.get_submission)

@@ -52,13 +52,29 @@ def colorscale(ind, values: pd.Series) -> dict:
     return {"colorscale": "Blues"}
 
 
+def flag(value) -> bool:
+    """A frame's boolean cell as a bool: None, NaN and NA are false."""
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, float) and value != value:
+        return False
+    return bool(value)
+
+
+def approx_lines(frame: pd.DataFrame, note: str) -> list[str]:
+    """Per row, '<br>' + *note* where the row's ``approx`` is true (a 近似 value), else '' (hover text)."""
+    flags = frame["approx"] if "approx" in frame and note else pd.Series(False, index=frame.index)
+    return [f"<br>{note}" if flag(f) else "" for f in flags]
+
+
 def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: str = "label",
                highlight: str | None = None, coverage_text: str = "", height: int = 480,
-               hover: str = "extra", scale: dict | None = None) -> go.Figure:
+               hover: str = "extra", scale: dict | None = None, approx_note: str = "") -> go.Figure:
     """A choropleth of one indicator by region (``code``, ``value``, *label*; *hover* a column of extra text).
 
     Without a *hover* column, "coverage_text reporting/expected" is shown. Regions
-    without a value are drawn grey; *highlight* (an adcode) gets a thick outline.
+    without a value are drawn grey; *highlight* (an adcode) gets a thick outline. A region whose
+    ``approx`` is true (近似) has *approx_note* added to its hover text.
     """
     fmt = d3_format(ind)
     has = frame[frame["value"].notna()]
@@ -67,6 +83,7 @@ def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: st
     if len(has):
         cover = (has[hover].astype(str) if hover in has else
                  coverage_text + " " + has["reporting"].astype(str) + "/" + has["expected"].astype(str)).tolist()
+        cover = [text + extra for text, extra in zip(cover, approx_lines(has, approx_note))]
         fig.add_trace(go.Choropleth(
             geojson=geojson, featureidkey="properties.adcode", locations=has["code"], z=has["value"],
             text=has[label], customdata=cover, marker_line_color="white", marker_line_width=1,
@@ -93,14 +110,16 @@ def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: st
     return fig
 
 
-def bar_ranking(frame: pd.DataFrame, ind, *, title: str, peer: float | None = None, peer_label: str = ""
-                ) -> go.Figure:
-    """Horizontal bars of ``value`` by ``name``, best at the top, with an optional peer-median line."""
+def bar_ranking(frame: pd.DataFrame, ind, *, title: str, peer: float | None = None, peer_label: str = "",
+                approx_note: str = "") -> go.Figure:
+    """Horizontal bars of ``value`` by ``name``, best at the top, with an optional peer-median line;
+    a bar whose ``approx`` is true (近似) has *approx_note* in its hover text."""
     fmt = d3_format(ind)
     data = frame[frame["value"].notna()]
     fig = go.Figure(go.Bar(
         x=data["value"], y=data["name"], orientation="h", marker_color=["#1f4e79"] * len(data),
-        hovertemplate=f"%{{y}}<br>{title}: %{{x:{fmt}}}<extra></extra>",
+        customdata=approx_lines(data, approx_note),
+        hovertemplate=f"%{{y}}<br>{title}: %{{x:{fmt}}}%{{customdata}}<extra></extra>",
         texttemplate=f"%{{x:{fmt}}}", textposition="outside", cliponaxis=False,
     ))
     if peer is not None and pd.notna(peer):

@@ -295,6 +295,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "risk.none": ("当前筛选条件下本月没有风险。", "No risks this month for this selection."),
     "risk.export_title": ("风险清单（{period}）", "Risk list ({period})"),
     "risk.file": ("风险清单", "risks"),
+    "risk.projected": ("{value}，预计 {period} 降至1个月以下", "{value}, below 1 month by {period}"),
+    "col.explanation": ("触发说明（触发值与阈值）", "Why (values and threshold)"),
+    "col.rule_id": ("规则代码", "Rule id"),
+    "col.adcode": ("行政区划代码", "Area code"),
+    "col.projected_period": ("预计降至1个月以下的月份", "Projected month below 1 month"),
     # 目标 Targets
     "targets.title": ("目标进展", "Target tracker"),
     "targets.subtitle": ("各项目标的当前值、差距、到期预计（80% 区间）与判断；按地区和医院级别。",
@@ -361,6 +366,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                                "{due}: {value} (80% interval {lower} – {upper})"),
     "trends.no_forecast": ("该指标不做预测（只对流量指标做年末预测，对有目标的指标做到期预测）。",
                            "No forecast for this indicator (year-end for flow indicators, due-date for targeted ones)."),
+    "trends.programme_note": ("未报送进展、或最近一次进展报告已超过两个季度（进展未更新）的医院按“未完成”计：计入分母，不计入分子。",
+                              "A hospital without a progress report, or whose latest report is more than two "
+                              "quarters old (stale), counts as not done: in the denominator, not the numerator."),
+    "trends.approx_note": ("空心点为近似值。{why}", "Hollow points are approximate. {why}"),
     "trends.no_forecast_data": ("{name}：数据不足，无法预测", "{name}: too little data to forecast"),
     # 报送 Submission monitor
     "submissions.title": ("报送监测", "Submission monitor"),
@@ -557,6 +566,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.unit": ("所属单位", "Org unit"),
     "admin.disabled": ("已停用", "Disabled"),
     "admin.last_login": ("最近登录", "Last sign-in"),
+    # ── 近似: a value computed on the approximate basis (a hospital lacks optional fields) ──
+    "approx.badge": ("近似", "approx."),
+    "approx.tip": ("近似：部分医院未报送{fields}，按近似口径计算",
+                   "Approximate: some hospitals did not report {fields}, so the approximate basis is used"),
+    "approx.tip_hospital": ("近似：本院未报送{fields}，按近似口径计算",
+                            "Approximate: this hospital did not report {fields}, so the approximate basis is used"),
+    "approx.column": ("近似", "Approximate"),
+    "approx.column_tip": ("“近似”：部分医院未报送该指标官方口径所需的可选字段，按近似口径计算",
+                          "“approx.”: some hospitals did not report an optional field the official definition "
+                          "needs; the approximate basis is used"),
 }
 
 

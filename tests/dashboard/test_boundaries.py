@@ -16,7 +16,8 @@ DASHBOARD = Path(opsmon.dashboard.__file__).parent
 READERS = {
     "opsmon.indicators": {"query", "series", "fetch"},
     "opsmon.indicators.query": {"query", "series", "fetch"},
-    "opsmon.indicators.risk": {"changes", "register"},
+    "opsmon.indicators.risk": {"changes", "register", "risks_frame"},
+    "opsmon.indicators.programme": {"status", "outdated", "unit_counts"},
     "opsmon.indicators.targets": {"evaluate", "evaluate_children"},
     "opsmon.indicators.trends": {"yoy", "forecast_year_end", "flag_anomalies"},
     "opsmon.indicators.export": {"progress_table", "progress_table_xlsx"},

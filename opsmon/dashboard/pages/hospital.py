@@ -18,12 +18,11 @@ from plotly.subplots import make_subplots
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
-from opsmon.dashboard.figures import FONT, PALETTE, empty_figure
+from opsmon.dashboard.figures import FONT, PALETTE, approx_lines, empty_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label, timestamp
 from opsmon.dashboard.page import PERIOD, SPAN, Page
 from opsmon.dashboard.strings import in_language, t
 from opsmon.indicators import get
-from opsmon.indicators import programme
 from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 from opsmon.indicators.risk_rules import BY_ID as RULES
 from opsmon.ingest.fields import FIELDS
@@ -137,11 +136,12 @@ def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
 
 # ----------------------------------------------------------------------------------------- cards
 def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS) -> pd.DataFrame:
-    """Per indicator: this hospital's value, the tier's median, quartiles and number of peers with a value."""
+    """Per indicator: this hospital's value and whether it is 近似 (``approx``), the tier's median, quartiles
+    and number of peers with a value."""
     frame = data.query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
     peers = frame.groupby("indicator")["value"].agg(
         median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
-    own = frame[frame["code"] == code].set_index("indicator")["value"].rename("value")
+    own = frame[frame["code"] == code].set_index("indicator")[["value", "approx"]]
     return peers.join(own, how="left").reindex(list(ids))
 
 
@@ -169,6 +169,7 @@ def kpi_cards(engine, code: str, tier: str, period: str, span: str) -> dbc.Row:
                                            n=int(p["n"]) if pd.notna(p["n"]) else 0)
         cards.append(c.kpi(c.label(ind), indicator_value(ind, p["value"]), f"hospital-kpi-{ind_id}",
                            sub=[sub, html.Span(f" · {word}", className=f"kpi-cmp kpi-cmp-{tone}") if word else None],
+                           badge=c.approx_badge(ind, p["approx"], hospital=True, id=f"hospital-approx-{ind_id}"),
                            tone=tone))
     return dbc.Row(cards, className="g-3")
 
@@ -194,11 +195,13 @@ def programme_status(engine, code: str, period: str) -> html.Div:
         else:
             done = value >= 1
             mark, cls = ("✓", "opsmon-check-yes") if done else ("✗", "opsmon-check-no")
-        items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), c.label(ind)]))
+        approx = own.loc[ind_id, "approx"] if ind_id in own.index and "approx" in own else False
+        items.append(html.Li([html.Span(mark, className=f"opsmon-check {cls}"), c.label(ind),
+                              c.approx_badge(ind, approx, hospital=True)]))
     reported = own["reporting"].max() if len(own) else 0
     note = None
     if not reported:  # no status: never reported, or the latest report is over two quarters old (进展未更新)
-        st = programme.status(engine, period, hospital=code, scope=data.scope())
+        st = data.programme_status(engine, period, hospital=code)
         stale = len(st) and bool(st["stale"].iloc[0])
         note = html.Div(t("hospital.stale_progress").format(period=period_label(st["status_period"].iloc[0]))
                         if stale else t("hospital.no_progress"), className="opsmon-hint", id="hospital-progress-note")
@@ -218,9 +221,12 @@ def trend_figure(engine, code: str, period: str):
             frame = frame.loc[known.idxmax():]  # from the first month with data
             any_data = True
         fmt = d3_format(ind)
+        approx = approx_lines(frame, c.approx_text(ind, hospital=True))  # a 近似 month: hollow, and says why
         fig.add_scatter(x=frame["period"], y=frame["value"], mode="lines+markers", name=c.label(ind),
-                        line={"color": PALETTE[n % len(PALETTE)], "width": 2}, marker={"size": 5},
-                        hovertemplate=f"%{{x}}: %{{y:{fmt}}}<extra></extra>", row=n // 2 + 1, col=n % 2 + 1)
+                        line={"color": PALETTE[n % len(PALETTE)], "width": 2}, customdata=approx,
+                        marker={"size": 5, "symbol": ["circle-open" if a else "circle" for a in approx]},
+                        hovertemplate=f"%{{x}}: %{{y:{fmt}}}%{{customdata}}<extra></extra>", row=n // 2 + 1,
+                        col=n % 2 + 1)
         fig.update_yaxes(tickformat=".1%" if ind.unit == "%" else None, row=n // 2 + 1, col=n % 2 + 1)
     if not any_data:
         return empty_figure(t("data.none_period"))
@@ -245,14 +251,20 @@ def update(period: str | None, span: str, view: dict):
 
 # ----------------------------------------------------------------------------------------- history tables
 def risk_history(code: str):
+    """The hospital's register episodes — open ones first, the most severe first, then the newest — each
+    explained: the values that triggered it and the threshold (for cash_forecast, the projected month)."""
     frame = data.risk_register(context.engine(), hospital=code)
     if frame.empty:
         return html.Div(t("hospital.no_risks"), className="opsmon-empty-small")
+    frame = frame.assign(_open=frame["resolved_period"].isna(), _sev=[c.risk_severity(x) for x in frame["level"]])
+    frame = frame.sort_values(["_open", "_sev", "first_period", "rule"], ascending=[False, False, False, True])
     rows = pd.DataFrame({
         "rule": [c.label(RULES[r]) if r in RULES else r for r in frame["rule"]],
         "level_text": [c.risk_level_label(x) for x in frame["level"]],
         "level": frame["level"],
         "max_level": [c.risk_level_label(x) for x in frame["max_level"]],
+        "explanation": [c.risk_explanation(r, lv, d) for r, lv, d in zip(frame["rule"], frame["level"],
+                                                                          frame["detail"])],
         "first_period": frame["first_period"],
         "last_period": frame["last_period"],
         "resolved_period": frame["resolved_period"].fillna("—"),
@@ -265,6 +277,7 @@ def risk_history(code: str):
         c.column("rule", "col.rule", pinned="left", minWidth=130),
         c.risk_column("level_text", minWidth=80),
         c.pill_column("status", "col.status", "pill", minWidth=80),
+        c.explanation_column(),
         c.column("first_period", "col.first_period", minWidth=90),
         c.column("last_period", "col.last_period", minWidth=90),
         c.column("resolved_period", "col.resolved_period", minWidth=90),
@@ -272,7 +285,7 @@ def risk_history(code: str):
         c.column("max_level", "col.max_level", minWidth=80),
     ]
     return c.grid("hospital-risk-grid", rows.to_dict("records"), columns,
-                  height=None if len(rows) <= 8 else 320)
+                  height=None if len(rows) <= 8 else 420)
 
 
 def revisions(code: str):

@@ -92,15 +92,20 @@ def layout(v: dict, region: str | None = None, **_query: str) -> html.Div:
 # ----------------------------------------------------------------------------------------- KPI cards
 def _target_line(engine, region: str, period: str, ind_id: str, population: int = 1
                  ) -> tuple[str, str | None]:
-    """'目标 100%（2027年12月）· 预计可达' for the nearest target not yet due, and a tone."""
+    """'目标 50.0%（2025年12月）· 逾期未达标' or '目标 100.0%（2027年12月）· 预计按期达标', and a tone.
+
+    A missed target (逾期未达标: due and unmet) comes first — the longest overdue — so that a later
+    target does not hide it; else the nearest target not yet due; else the last one (met).
+    """
     if population == 0:
         return t("overview.no_tier_hospitals"), None
     frame = c.evaluated_targets(engine, region, period)
-    rows = frame[frame["indicator"] == ind_id]
+    rows = frame[frame["indicator"] == ind_id].sort_values("due_period")
     if rows.empty:
         return t("overview.no_target"), None
+    missed = rows[rows["status"] == "missed"]
     upcoming = rows[rows["months_left"] >= 0]
-    row = (upcoming if len(upcoming) else rows).sort_values("due_period").iloc[0 if len(upcoming) else -1]
+    row = missed.iloc[0] if len(missed) else upcoming.iloc[0] if len(upcoming) else rows.iloc[-1]
     verdict = t(f"target.status.{row['status']}")
     tone = {"met": "good", "on_track": "good", "off_track": "bad", "missed": "bad"}.get(row["status"])
     text = t("overview.target_line").format(target=percent(row["target"]), due=period_label(row["due_period"]),
@@ -116,6 +121,7 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
     frame = data.query(engine, KPI_IDS, level, period, region=region)
     row = frame[frame["code"] == region].set_index("indicator")
     v = row["value"].to_dict() if len(row) else {}
+    approx = row["approx"].to_dict() if len(row) else {}
     population = row["expected"].to_dict() if len(row) else {}
     expected, reporting_n = v.get("hospitals_expected"), v.get("hospitals_reporting")
     scope = None if top else region
@@ -141,13 +147,15 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
               href=link("/submissions", region=region_param)),
         c.kpi(t("overview.kpi.platform_tertiary"), percent(v.get("ops_platform_coverage_tertiary")),
               "kpi-platform-tertiary", sub=tertiary_line, tone=tertiary_tone,
+              badge=_mark("ops_platform_coverage_tertiary", approx),
               href=link("/targets", region=region_param)),
         c.kpi(t("overview.kpi.platform_secondary"), percent(v.get("ops_platform_coverage_secondary")),
               "kpi-platform-secondary", sub=secondary_line, tone=secondary_tone,
+              badge=_mark("ops_platform_coverage_secondary", approx),
               href=link("/targets", region=region_param)),
         c.kpi(t("overview.kpi.deficit"), integer(v.get("deficit_hospitals")), "kpi-deficit",
               sub=t("overview.kpi.deficit_sub").format(share=percent(v.get("deficit_hospital_share"))),
-              tone="bad" if (v.get("deficit_hospitals") or 0) > 0 else None,
+              tone="bad" if (v.get("deficit_hospitals") or 0) > 0 else None, badge=_mark("deficit_hospitals", approx),
               href=link("/rankings", indicator="surplus_rate", span="ytd", level="hospital", region=region_param)),
         c.kpi(t("overview.kpi.risks"), integer(len(open_serious)), "kpi-risks",
               sub=t("overview.kpi.risks_sub").format(n=open_serious["hospital_code"].nunique()),
@@ -158,9 +166,15 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
         c.kpi(t("overview.kpi.arrears"), integer(v.get("salary_arrears_hospitals")), "kpi-arrears",
               sub=t("overview.kpi.arrears_sub").format(total=money(v.get("salary_arrears_total"))),
               tone="bad" if (v.get("salary_arrears_hospitals") or 0) > 0 else None,
+              badge=_mark("salary_arrears_total", approx),
               href=link("/risk", region=region_param, rule="salary_arrears")),
     ]
     return dbc.Row(cards, className="g-3")
+
+
+def _mark(ind_id: str, approx: dict) -> html.Sup | None:
+    """The 近似 badge of a card whose value is approximate (:func:`components.approx_badge`)."""
+    return c.approx_badge(get(ind_id), approx.get(ind_id), id=f"kpi-approx-{ind_id}")
 
 
 # ----------------------------------------------------------------------------------------- map and table
@@ -223,23 +237,28 @@ def _table(engine, region: str, period: str, indicator: str, frame: pd.DataFrame
         wide = hosp.pivot(index=["code", "name"], columns="indicator", values="value").reset_index()
         wide.columns.name = None
         wide["value"] = wide[indicator]
+        approx = hosp[hosp["indicator"] == indicator].set_index("code")["approx"]
+        wide["approx"] = wide["code"].map(approx)
+        wide = c.with_approx(wide, ind, hospital=True)
         wide["href"] = [c.hospital_href(code, period) for code in wide["code"]]
         wide["reported"] = wide["reporting_rate"].map(
             lambda x: t("common.yes") if x == 1 else t("overview.not_reported"))
-        rows = wide[["code", "name", "href", "value", "reported"]]
+        rows = wide[["code", "name", "href", "value", "approx_text", "approx_tip", "reported"]]
         columns = [
             c.link_column("name", t("col.hospital"), pinned="left", minWidth=200),
             c.number_column("value", c.indicator_title(indicator), fmt, minWidth=110),
+            c.approx_column(),
             c.column("reported", "col.reported", minWidth=90),
             c.column("code", "col.hospital_code", minWidth=170),
         ]
         title = t("overview.hospitals_in").format(name=c.region_name(region, regions), n=len(rows))
         return c.grid("overview-grid", rows.to_dict("records"), columns, height=None, filters=False), title
-    rows = frame.assign(rate=frame["reporting"] / frame["expected"].where(frame["expected"] > 0))
-    rows = rows[["code", "label", "value", "reporting", "expected", "rate"]]
+    rows = c.with_approx(frame.assign(rate=frame["reporting"] / frame["expected"].where(frame["expected"] > 0)), ind)
+    rows = rows[["code", "label", "value", "approx_text", "approx_tip", "reporting", "expected", "rate"]]
     columns = [
         c.column("label", "col.name", pinned="left", minWidth=150),
         c.number_column("value", c.indicator_title(indicator), fmt, minWidth=110),
+        c.approx_column(),
         c.number_column("reporting", t("col.hospitals_reporting"), ",.0f", minWidth=100),
         c.number_column("expected", t("col.hospitals_expected"), ",.0f", minWidth=100),
         c.number_column("rate", t("col.coverage"), ".1%", minWidth=100),
@@ -273,7 +292,7 @@ def update(period: str | None, indicator: str | None, view: dict | None = None):
         fig = empty_figure(t("overview.no_boundaries"))
     elif frame["value"].notna().any():
         fig = region_map(frame, geojson, ind, title=c.label(ind), highlight=highlight,
-                         coverage_text=t("col.coverage_short"))
+                         coverage_text=t("col.coverage_short"), approx_note=c.approx_text(ind))
     else:
         fig = empty_figure(t("data.none_period"))
     table, table_title = _table(engine, region, period, indicator, frame)

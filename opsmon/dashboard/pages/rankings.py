@@ -125,6 +125,7 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
         frame["href"] = [state.href("/", period=period, indicator=indicator, region=code)
                          for code in frame["code"]]
     frame["coverage"] = frame["reporting"] / frame["expected"].where(frame["expected"] > 0)
+    frame = c.with_approx(frame, ind, hospital=level == "hospital")
     return frame.sort_values(["rank", "name"], na_position="last").reset_index(drop=True)
 
 
@@ -145,6 +146,7 @@ def _columns(ind, level: str, parts_format: str = ",.2~f") -> list[dict]:
         columns.append(c.column("tier_label", "col.tier", minWidth=95))
     columns += [
         c.number_column("value", c.indicator_title(ind.id), fmt, minWidth=110),
+        c.approx_column(),
         c.number_column("numerator", t("col.numerator"), parts_format, minWidth=120),
         c.number_column("denominator", t("col.denominator"), parts_format, minWidth=120),
         c.number_column("last_year", t("col.last_year"), fmt, minWidth=100),
@@ -161,7 +163,8 @@ def _columns(ind, level: str, parts_format: str = ",.2~f") -> list[dict]:
     return columns
 
 
-ROW_FIELDS = ["rank", "code", "name", "href", "parent", "tier_label", "value", "numerator", "denominator",
+ROW_FIELDS = ["rank", "code", "name", "href", "parent", "tier_label", "value", "approx_text", "approx_tip",
+              "numerator", "denominator",
               "last_year", "change", "peer_median", "peer_q1", "peer_q3", "reporting", "expected", "coverage"]
 
 @PAGE.callback(
@@ -197,7 +200,8 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
     grid = c.grid("rankings-grid", rows.to_dict("records"), _columns(ind, level, ",.0f" if big else ",.2~f"),
                   height=620, quick_filter=search_text, getRowId="params.data.code")
     top = frame[frame["value"].notna()].head(CHART_ROWS)
-    fig = bar_ranking(top, ind, title=c.label(ind), peer=frame["value"].median(), peer_label=t("rankings.median_line"))
+    fig = bar_ranking(top, ind, title=c.label(ind), peer=frame["value"].median(), peer_label=t("rankings.median_line"),
+                      approx_note=c.approx_text(ind, hospital=level == "hospital"))
     note = t("rankings.top_note").format(n=CHART_ROWS) if frame["value"].notna().sum() > CHART_ROWS else ""
     peer_note = t("rankings.peer_note") if level == "hospital" else ""
     return (fig, grid, summary, title, t("rankings.table_n").format(n=len(frame)), note, peer_note)

@@ -1,11 +1,17 @@
 """风险 Risk monitor: what is new, persisting and resolved in a month, by rule, level, region and tier.
 
-URL: ``/risk?period=YYYY-MM&rule=deficit_ytd,…&risk_level=red,orange&status=new&region=<adcode>&tier=三级&lang=en``.
+URL: ``/risk?period=YYYY-MM&rule=deficit_12m,…&risk_level=red,orange&status=new&region=<adcode>&tier=三级&lang=en``.
 
-Rows come from :func:`opsmon.indicators.risk.changes` (region and tier are passed
-to it; rule, level and status narrow its frame). The map counts the open
-(new or persisting) red and orange episodes by prefecture — and by the
-county-level units the province administers directly.
+Rows come from :func:`opsmon.indicators.risk.risks_frame` — the very reading ``opsmon risks
+list`` makes (the region is passed to it; tier, rule, level and status narrow its frame) — in
+its order: new, persisting, resolved, the most severe level first. Every row explains itself:
+the values that triggered the rule and the threshold they passed
+(:func:`opsmon.indicators.risk_rules.explain`, in the page's language), and for
+``cash_forecast`` the month the cash cover is projected to fall below one month. The
+download carries the columns of ``opsmon risks list --format json``
+(:func:`opsmon.indicators.risk.risks_document`) plus that explanation. The map counts the
+open (new or persisting) red and orange episodes by prefecture — and by the county-level
+units the province administers directly.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from opsmon.dashboard.page import PERIOD, REGION, Page, choices
 from opsmon.dashboard.strings import t
 from opsmon.indicators import Indicator, reporting
 from opsmon.indicators.restrict import TIERS
-from opsmon.indicators.risk import STATUSES
+from opsmon.indicators.risk import STATUSES, risks_document
 from opsmon.indicators.risk_rules import BY_ID as RULES
 from opsmon.indicators.risk_rules import LEVELS
 
@@ -62,20 +68,27 @@ def layout(v: dict, **_query: str) -> html.Div:
         c.loading(html.Div(id="risk-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("risk.map_title"), [
-                c.graph("risk-map"), html.Div(t("risk.map_hint"), className="opsmon-hint")]), lg=5),
+                c.graph("risk-map"), html.Div(t("risk.map_hint"), className="opsmon-hint")]), lg=4),
+            # The list is the wider half: every row carries the sentence explaining it.
             dbc.Col(c.section(html.Span(id="risk-table-title"), c.loading(html.Div(id="risk-table")),
-                              actions=PAGE.table_actions()), lg=7),
+                              actions=PAGE.table_actions()), lg=8),
         ], className="g-3"),
     )
 
 
 # ----------------------------------------------------------------------------------------- data
-def metric_text(rule_id: str, value: float | None) -> str:
-    """A rule's metric as a person reads it (a ratio as %, money in 万元, months …)."""
+def metric_text(rule_id: str, value: float | None, detail=None) -> str:
+    """A rule's metric as a person reads it (a ratio as %, money in 万元, months …), in the unit of the
+    condition that fired (*detail*'s metric); cash_forecast adds its projected month."""
     if value is None or pd.isna(value):
         return "—"
     rule = RULES.get(rule_id)
-    unit = rule.unit if rule else ""
+    metric = detail.get("metric") if isinstance(detail, dict) else None
+    unit = (rule.condition(metric).unit if metric and any(x.metric == metric for x in rule.conditions)
+            else rule.unit) if rule else ""
+    if rule_id == "cash_forecast" and projected(rule_id, detail):
+        return t("risk.projected").format(value=metric_text("cash_short", value),
+                                          period=projected(rule_id, detail))
     if rule_id == "report_missing":
         return t("overview.not_reported") if value >= 1 else "—"
     if unit == "%":
@@ -84,13 +97,19 @@ def metric_text(rule_id: str, value: float | None) -> str:
         return money(value)
     if unit == "月":
         return f"{number(value, 0 if float(value).is_integer() else 1)} {t('unit.months')}"
+    if unit == "天":
+        return f"{number(value, 0)} {t('unit.日')}"
     return number(value, 2)
 
 
 def changes_frame(engine, period: str, rules: list[str], levels: list[str], statuses: list[str],
                   region: str | None, tiers: list[str]) -> pd.DataFrame:
-    """:func:`risk.changes` for the view, narrowed by rule, level and status, with display columns."""
-    frame = data.risk_changes(engine, period, region=region, filters={"tier": tiers} if tiers else None)
+    """:func:`risk.risks_frame` (the CLI's rows, in its order) for the view, narrowed by tier, rule, level and
+    status, with display columns: the rule's name, the level's, the triggering value, the explanation."""
+    _period, frame = data.risks_frame(engine, period, region=region)
+    if tiers:
+        tier_of = data.visible_hospitals(engine).set_index("hospital_code")["tier"]
+        frame = frame[frame["hospital_code"].map(tier_of).isin(tiers)]
     if rules:
         frame = frame[frame["rule"].isin(rules)]
     if levels:
@@ -102,18 +121,31 @@ def changes_frame(engine, period: str, rules: list[str], levels: list[str], stat
         status_text=[t(f"risk.status.{s}") for s in frame["status"]],
         rule_text=[c.label(RULES[r]) if r in RULES else r for r in frame["rule"]],
         level_text=[c.risk_level_label(x) for x in frame["level"]],
-        metric_text=[metric_text(r, m) for r, m in zip(frame["rule"], frame["metric"])],
+        metric_text=[metric_text(r, m, d) for r, m, d in zip(frame["rule"], frame["metric"], frame["detail"])],
+        explanation=[c.risk_explanation(r, lv, d) for r, lv, d in zip(frame["rule"], frame["level"],
+                                                                        frame["detail"])],
+        projected_period=[projected(r, d) for r, d in zip(frame["rule"], frame["detail"])],
         # The export's metric is a number with its unit beside it (text like "-12.3%" would be
         # neutralised against formula injection, and is no use to an analyst anyway).
         metric_unit=[RULES[r].unit if r in RULES else "" for r in frame["rule"]],
         county=[regions["name"].get(a, "") for a in frame["adcode"]],
         prefecture=[regions["name"].get(regions["geo_parent_adcode"].get(a), "") for a in frame["adcode"]],
         href=[c.hospital_href(code, period) for code in frame["hospital_code"]],
-        severity=frame["level"].map({"red": 3, "orange": 2, "yellow": 1}).fillna(0),
+        severity=[c.risk_severity(x) for x in frame["level"]],
     )
-    order = {"new": 0, "persisting": 1, "resolved": 2}
-    return frame.assign(_o=frame["status"].map(order)).sort_values(
-        ["_o", "severity", "adcode", "name"], ascending=[True, False, True, True]).drop(columns="_o")
+    return frame.reset_index(drop=True)  # risks_frame's order: status, most severe first, region, hospital, rule
+
+
+def projected(rule_id: str, detail) -> str | None:
+    """cash_forecast's projected month (cash cover below one month), else None."""
+    return (detail or {}).get("projected_period") if rule_id == "cash_forecast" and isinstance(detail, dict) else None
+
+
+def export_frame(engine, period: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The download's rows: ``opsmon risks list --format json``'s items (:func:`risk.risks_document` of the
+    same rows), every column of them, then the explanation in the page's language."""
+    items = pd.DataFrame(risks_document(period, frame)["risks"], columns=list(DOCUMENT_COLUMNS))
+    return items.assign(explanation=frame["explanation"].tolist())
 
 
 def map_counts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -140,21 +172,25 @@ def map_counts(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["is_direct", "code"]).reset_index(drop=True)
 
 
-EXPORT_COLUMNS = [("status_text", "col.status", None), ("name", "col.hospital", None),
-                  ("hospital_code", "col.hospital_code", "@"), ("prefecture", "col.prefecture", None),
-                  ("county", "col.county", None), ("rule_text", "col.rule", None), ("level_text", "col.level", None),
-                  ("metric", "col.metric", "#,##0.0000"), ("metric_unit", "col.metric_unit", None),
-                  ("first_period", "col.first_period", None),
-                  ("months_firing", "col.months_firing", "0"), ("resolved_period", "col.resolved_period", None)]
+# The download's columns: those of ``opsmon risks list --format json`` (risk.risks_document), then the
+# explanation. The CSV's header row is these names (like the indicator API's CSV); the XLSX's the labels.
+DOCUMENT_COLUMNS = ("hospital_code", "hospital_name", "adcode", "rule", "level", "value", "first_period",
+                    "last_period", "status", "projected_period")
+EXPORT_COLUMNS = [("hospital_code", "col.hospital_code", "@"), ("hospital_name", "col.hospital", None),
+                  ("adcode", "col.adcode", "@"), ("rule", "col.rule_id", None), ("level", "col.level", None),
+                  ("value", "col.metric", "#,##0.0000"), ("first_period", "col.first_period", None),
+                  ("last_period", "col.last_period", None), ("status", "col.status", None),
+                  ("projected_period", "col.projected_period", None), ("explanation", "col.explanation", None)]
 
 
 def _columns() -> list[dict]:
     return [
-        c.pill_column("status_text", "col.status", "status", minWidth=105, maxWidth=120, pinned="left"),
-        c.link_column("name", t("col.hospital"), href_field="href", pinned="left", minWidth=190),
-        c.column("rule_text", "col.rule", minWidth=120),
-        c.risk_column("level_text", minWidth=75, maxWidth=95),
-        c.column("metric_text", "col.metric", minWidth=130),
+        c.pill_column("status_text", "col.status", "status", minWidth=90, maxWidth=110, pinned="left"),
+        c.link_column("name", t("col.hospital"), href_field="href", pinned="left", minWidth=170),
+        c.column("rule_text", "col.rule", minWidth=110, wrapText=True),
+        c.risk_column("level_text", minWidth=70, maxWidth=90),
+        c.column("metric_text", "col.metric", minWidth=110, wrapText=True),
+        c.explanation_column(),
         c.column("prefecture", "col.prefecture", minWidth=95),
         c.column("county", "col.county", minWidth=95),
         c.column("first_period", "col.first_period", minWidth=90),
@@ -198,18 +234,24 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
         table = html.Div(t("risk.none"), className="opsmon-empty-small")
     else:
         rows = frame[["status", "status_text", "name", "href", "hospital_code", "rule_text", "level", "level_text",
-                      "metric_text", "prefecture", "county", "first_period", "months_firing", "episode_id"]]
+                      "metric_text", "explanation", "prefecture", "county", "first_period", "months_firing",
+                      "episode_id"]]
+        # The grid's row ids must be text: its expression language has no String(), which gave every row the
+        # id "undefined" — and the grid then recycled the first row's element for another row (a blank row).
+        rows = rows.assign(row_id=[f"e{e}" for e in rows["episode_id"]])
         table = c.grid("risk-grid", rows.to_dict("records"), _columns(), height=560,
-                       quick_filter=search_text, getRowId="String(params.data.episode_id)")
+                       quick_filter=search_text, getRowId="params.data.row_id")
     return _kpis(frame), fig, table, title
 
 
 @PAGE.download
 def download(fmt: str, v: dict) -> dict:
-    """The risk list of the selection as CSV or XLSX, its filters in the title."""
+    """The risk list of the selection as CSV or XLSX, its filters in the title: the columns of
+    ``opsmon risks list --format json`` (the same rows, through the same function) and the explanation."""
     engine = context.engine()
     period, rules, levels, statuses = v["period"], v["rule"] or [], v["risk_level"] or [], v["status"] or []
     frame = changes_frame(engine, period, rules, levels, statuses, v["region"], v["tier"] or [])
+    rows = export_frame(engine, period, frame)
     as_of = reporting.data_as_of(engine)
     parts = [f"{t('col.rule')}={'、'.join(c.label(RULES[r]) for r in rules)}" if rules else None,
              f"{t('risk.level')}={'、'.join(c.risk_level_label(x) for x in levels)}" if levels else None,
@@ -217,6 +259,7 @@ def download(fmt: str, v: dict) -> dict:
              exports.filters_text({"tier": v["tier"] or []}, v["region"])]
     subtitle = t("filters.used").format(filters="；".join(p for p in parts if p))
     title = t("risk.export_title").format(period=period_label(period))
-    columns = [(col, t(key), fmt_) for col, key, fmt_ in EXPORT_COLUMNS]
-    content = exports.table(frame, columns, fmt, title=title, subtitle=subtitle, as_of=as_of)
-    return exports.send(content, exports.file_name(t("risk.file"), period, as_of=as_of, ext=fmt), rows=len(frame))
+    # CSV: the JSON document's keys as the header (a machine reads both alike); XLSX: the labels.
+    columns = [(col, col if fmt == "csv" else t(key), fmt_) for col, key, fmt_ in EXPORT_COLUMNS]
+    content = exports.table(rows, columns, fmt, title=title, subtitle=subtitle, as_of=as_of)
+    return exports.send(content, exports.file_name(t("risk.file"), period, as_of=as_of, ext=fmt), rows=len(rows))

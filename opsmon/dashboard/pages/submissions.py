@@ -117,6 +117,8 @@ def recent_table(engine):
         return html.Div(t("submissions.no_recent"), className="opsmon-empty-small")
     rows = pd.DataFrame({
         "id": frame["submission_id"],
+        # The grid's row id, as text (its expression language has no String(): rows would share "undefined").
+        "row_id": [f"s{x}" for x in frame["submission_id"]],
         "received": [timestamp(x) if pd.notna(x) else "—" for x in frame["received_at"]],
         "file": frame["file_name"],
         "kind": [t(f"kind.{k}") if isinstance(k, str) else "—" for k in frame["kind"]],
@@ -140,7 +142,7 @@ def recent_table(engine):
         c.number_column("warnings", t("history.warnings"), ",.0f", minWidth=70),
     ]
     return c.grid("submissions-recent-grid", rows.to_dict("records"), columns, height=420,
-                  getRowId="String(params.data.id)")
+                  getRowId="params.data.row_id")
 
 
 def _kpis(engine, period: str, region: str | None, missing: int) -> dbc.Row:

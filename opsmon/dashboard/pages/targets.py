@@ -29,7 +29,7 @@ from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_fi
 from opsmon.dashboard.format import d3_format, indicator_value, integer, percent, period_label
 from opsmon.dashboard.page import PERIOD, Control, Page
 from opsmon.dashboard.strings import current_language, t
-from opsmon.indicators import get, programme, reporting
+from opsmon.indicators import get, reporting
 from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 
 
@@ -40,7 +40,7 @@ def _region(query) -> str:
 
 
 PAGE = Page(__name__, path="/targets", name_key="nav.targets", permission="view_regions", order=40,
-            controls={"period": PERIOD, "region": Control(_region, omit=c.root_region)})
+            period_status=True, controls={"period": PERIOD, "region": Control(_region, omit=c.root_region)})
 
 
 @PAGE.layout
@@ -55,6 +55,7 @@ def layout(v: dict, **_query: str) -> html.Div:
     return PAGE.frame(
         c.page_header(t("targets.title"), t("targets.subtitle")),
         controls,
+        PAGE.status(v, {"region": v["region"]}),
         c.loading(html.Div(id="targets-cards", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("targets.chart_title"), c.graph("targets-chart")), lg=6),
@@ -90,13 +91,13 @@ def target_label(row) -> str:
 @memo
 def programme_counts(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`opsmon.indicators.programme.unit_counts` of the regions under *region*, in the user's scope."""
-    return programme.unit_counts(engine, period, region=region, scope=data.scope())
+    return data.programme_unit_counts(engine, period, region=region)
 
 
 @memo
 def outdated_hospitals(engine, region: str, period: str) -> pd.DataFrame:
     """:func:`opsmon.indicators.programme.outdated` in *region*, in the user's scope: stale, then missing."""
-    return programme.outdated(engine, period, region=region, scope=data.scope())
+    return data.programme_outdated(engine, period, region=region)
 
 
 @memo
@@ -111,6 +112,31 @@ def by_region(engine, region: str, period: str) -> pd.DataFrame:
 def target_history(engine, ind_id: str, region: str, start: str, period: str, tier: str) -> pd.DataFrame:
     """A targeted indicator's monthly values (on *tier*'s hospitals when set), memoised per data version."""
     return data.series(engine, ind_id, region, start, period, filters={"tier": tier} if tier else None)
+
+
+@memo
+def approx_codes(engine, ind_id: str, tier: str, levels: tuple[str, ...], period: str) -> frozenset[str]:
+    """The regions (at *levels*) whose value of *ind_id* (on *tier*'s hospitals when set) is 近似 in *period*."""
+    found: set[str] = set()
+    for level in levels:
+        frame = data.query(engine, ind_id, level, period, filters={"tier": tier} if tier else None)
+        found |= set(frame.loc[frame["approx"].fillna(False).astype(bool), "code"])
+    return frozenset(found)
+
+
+def with_approx(engine, frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """*frame* (targets evaluated per ``region``) with ``approx`` — the region's value of the target's
+    indicator is 近似 — and its grid and export cells (:func:`components.with_approx`)."""
+    if frame.empty:
+        return frame.assign(approx=[], approx_text=[], approx_tip=[])
+    level = c.regions().set_index("adcode")["level"]
+    levels = tuple(sorted({level.get(r, "province") for r in frame["region"]}))
+    flags = [get(i).approximation is not None and r in approx_codes(engine, i, tier if isinstance(tier, str) else "",
+                                                                     levels, period)
+             for i, tier, r in zip(frame["indicator"], frame["tier"], frame["region"])]
+    out = frame.assign(approx=flags)
+    tips = [c.approx_text(get(i)) if a else "" for i, a in zip(out["indicator"], out["approx"])]
+    return out.assign(approx_text=[c.approx_cell(a) for a in out["approx"]], approx_tip=tips)
 
 
 def _shown(ind_id: str, value) -> str:
@@ -146,6 +172,7 @@ def cards(frame: pd.DataFrame) -> dbc.Row:
             projection = t("targets.no_projection")
         out.append(c.kpi(
             row["target_text"], _shown(ind_id, row["value"]), f"target-card-{row['target_id']}",
+            badge=c.approx_badge(get(ind_id), row.get("approx"), id=f"target-approx-{row['target_id']}"),
             sub=html.Div([
                 html.Div(t("targets.gap_line").format(gap=_shown(ind_id, max(row["gap"], 0)) if pd.notna(row["gap"])
                                                        else "—", tier=row["tier_text"])),
@@ -201,7 +228,8 @@ def chart(engine, frame: pd.DataFrame, region: str, period: str) -> go.Figure:
 
 REGION_EXPORT = [("region_name", "col.region", None), ("name", "targets.col.target_name", None),
                  ("tier", "col.tier", None), ("due_period", "col.due_period", None), ("target", "col.target", "0.0%"),
-                 ("value", "col.current", "0.0%"), ("gap", "col.gap", "0.0%"), ("projected", "col.projected", "0.0%"),
+                 ("value", "col.current", "0.0%"), ("approx_text", "approx.column", None), ("gap", "col.gap", "0.0%"),
+                 ("projected", "col.projected", "0.0%"),
                  ("projected_lower", "targets.col.lower", "0.0%"), ("projected_upper", "targets.col.upper", "0.0%"),
                  ("verdict", "col.verdict", None), ("source", "col.source", None)]
 
@@ -217,12 +245,13 @@ def region_table(frame: pd.DataFrame):
         return c.empty("targets.none_hint", title_key="targets.none")
     rows = _display(frame)
     rows = rows.assign(pill=rows["status"], gap=rows["gap"].clip(lower=0))[[
-        "region_name", "target_text", "tier_text", "value", "gap", "projected", "interval", "verdict", "pill",
-        "target_id", "region", "fmt"]]
+        "region_name", "target_text", "tier_text", "value", "approx_text", "approx_tip", "gap", "projected",
+        "interval", "verdict", "pill", "target_id", "region", "fmt"]]
     columns = [
         c.column("region_name", "col.region", pinned="left", minWidth=110),
         c.column("target_text", "nav.targets", minWidth=220, tooltipField="target_text"),
         _row_format_column("value", t("col.current"), minWidth=90),
+        c.approx_column(),
         _row_format_column("gap", t("col.gap"), minWidth=80),
         _row_format_column("projected", t("col.projected"), minWidth=90),
         c.column("interval", "col.interval", minWidth=110),
@@ -247,6 +276,12 @@ def programme_table(engine, region: str, period: str):
     if table.empty:
         return c.empty()
     counts = programme_counts(engine, region, period).set_index("code")
+    # The rows' levels: the region's own (its total) and the one under it (as the progress table's).
+    chain = ("nation", "province", "prefecture", "county")
+    own = c.regions().set_index("adcode")["level"].get(region, "province")
+    levels = tuple(chain[chain.index(own):chain.index(own) + 2])
+    approximate = {i: approx_codes(engine, i, "", levels, period) for i in PROGRAMME_IDS
+                   if get(i).approximation is not None}
     rows = []
     for rec in table.to_dict("records"):
         extra = counts.loc[rec["code"]] if rec["code"] in counts.index else None
@@ -259,6 +294,9 @@ def programme_table(engine, region: str, period: str):
                 n = _fraction(rec.get(f"{ind_id}__numerator"), rec.get(f"{ind_id}__denominator"))
                 stale = extra[f"{ind_id}__stale"] if extra is not None else 0
                 row[f"{ind_id}__n"] = t("programme.cell_stale").format(n=n, stale=int(stale)) if stale else n
+                if rec["code"] in approximate.get(ind_id, ()):  # 近似: marked in the cell, explained in its tooltip
+                    row[f"{ind_id}__approx"] = True
+                    row[f"{ind_id}__n"] += f" · {c.approx_text(get(ind_id))}"
         if extra is not None:
             row["outdated"] = int(extra["outdated"])
             row["outdated__n"] = t("programme.outdated_tip").format(stale=int(extra["stale"]),
@@ -273,8 +311,9 @@ def programme_table(engine, region: str, period: str):
                                tooltipField="outdated__n", headerTooltip=t("programme.col.outdated_tip"))]
     for ind in [get(i) for i in PROGRAMME_IDS] + list(EXTRAS):
         if ind.kind == "ratio":
-            columns.append(c.number_column(ind.id, c.label(ind), ".1%", minWidth=120,
-                                           tooltipField=f"{ind.id}__n", headerTooltip=c.label(ind)))
+            column = c.approx_number_column if getattr(ind, "approximation", None) else c.number_column
+            columns.append(column(ind.id, c.label(ind), ".1%", minWidth=120,
+                                  tooltipField=f"{ind.id}__n", headerTooltip=c.label(ind)))
         else:
             columns.append(c.number_column(ind.id, c.label(ind), ",.0f", minWidth=100,
                                            headerTooltip=c.label(ind)))
@@ -304,9 +343,10 @@ def update(period, region, view=None):
         return c.empty(), empty_figure(t("data.none_period")), c.empty(), c.empty()
     engine = context.engine()
     region = region or c.root_region()
-    frame = c.evaluated_targets(engine, region, period)
+    frame = with_approx(engine, c.evaluated_targets(engine, region, period), period)
     return (cards(frame), chart(engine, frame, region, period),
-            region_table(by_region(engine, region, period)), programme_table(engine, region, period))
+            region_table(with_approx(engine, by_region(engine, region, period), period)),
+            programme_table(engine, region, period))
 
 
 @PAGE.callback(Output("targets-programme-stale", "children"), *PAGE.inputs())
@@ -322,7 +362,7 @@ def download(fmt: str, v: dict) -> dict:
     """The targets of each region under the one in view, as CSV or XLSX."""
     engine = context.engine()
     period, region = v["period"], v["region"] or c.root_region()
-    frame = _display(by_region(engine, region, period))
+    frame = _display(with_approx(engine, by_region(engine, region, period), period))
     as_of = reporting.data_as_of(engine)
     columns = [(col, t(key), f) for col, key, f in REGION_EXPORT]
     title = t("targets.export_title").format(name=c.region_name(region), period=period_label(period))

@@ -22,7 +22,7 @@ from dash import Output, html
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, state
 from opsmon.dashboard.cache import memo
-from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_figure
+from opsmon.dashboard.figures import PALETTE, approx_lines, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label
 from opsmon.dashboard.page import PERIOD, SPAN, Control, Page, indicator
 from opsmon.dashboard.strings import current_language, t
@@ -126,7 +126,9 @@ def _region_for_targets(code: str) -> str:
 def _evidence(ind, frame: pd.DataFrame, start: str) -> pd.DataFrame:
     """*frame* from *start*, without the values no hospital reported for.
 
-    Programme status counts a hospital that never reported progress as "not done":
+    Programme status counts a hospital that never reported progress, or whose latest progress
+    report is more than two quarters old (进展未更新), as "not done" (in the denominator, not the
+    numerator; :mod:`opsmon.indicators.programme`):
     months before anyone reported are no evidence of a 0 % rollout (as in
     :mod:`opsmon.indicators.targets`), so they are left out of the lines.
     """
@@ -162,9 +164,12 @@ def figures(engine, indicator: str, codes: list[str], period: str, months: int, 
         frame = frame[frame["period"] >= first].reset_index(drop=True)
         if frame["value"].notna().any():
             any_data = True
+        # A 近似 month says so in its hover text, and its marker is hollow.
+        approx = approx_lines(frame, c.approx_text(ind, hospital=len(code) == 18))
         main.add_scatter(x=frame["period"], y=frame["value"], mode="lines+markers", name=name,
-                         line={"color": color, "width": 2.5}, marker={"size": 6},
-                         hovertemplate=f"{name}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>")
+                         line={"color": color, "width": 2.5}, customdata=approx,
+                         marker={"size": 6, "symbol": ["circle-open" if a else "circle" for a in approx]},
+                         hovertemplate=f"{name}<br>%{{x}}: %{{y:{fmt}}}%{{customdata}}<extra></extra>")
         if frame["value_last_year"].notna().any():
             main.add_scatter(x=frame["period"], y=frame["value_last_year"], mode="lines",
                              name=f"{name} · {t('col.last_year')}", legendgroup=code,
@@ -277,4 +282,8 @@ def update(indicator, codes, period, months, span, view=None):
         html.Div(t("trends.no_forecast"), className="opsmon-note")]
     if ind.note and current_language() == "zh":  # the catalogue's notes are in Chinese
         forecasts.append(html.Div(ind.note, className="opsmon-hint"))
+    if ind.basis == "status":  # what a programme share counts as "not done"
+        forecasts.append(html.Div(t("trends.programme_note"), className="opsmon-hint", id="trends-programme-note"))
+    if ind.approximation is not None:  # which points are 近似, and why
+        forecasts.append(html.Div(t("trends.approx_note").format(why=c.approx_text(ind)), className="opsmon-hint"))
     return main, yoy_fig, forecasts, title

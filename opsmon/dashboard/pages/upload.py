@@ -34,6 +34,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from opsmon import periods
 from opsmon.dashboard import auth, components, context, data
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.page import Page
@@ -45,7 +46,6 @@ from opsmon.ingest import template as templates
 from opsmon.ingest.fields import KINDS
 from opsmon.ingest.parse import MAX_BYTES
 from opsmon.ingest.problems import total
-from opsmon.periods import last_month
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 HISTORY_ROWS = 100
@@ -293,18 +293,36 @@ def history_detail(selected: list[dict] | None):
     return html.Div(parts, id="history-detail-body")
 
 
+def template_period() -> str:
+    """The month a hospital would fill in now ('YYYY-MM'): the month its template is dated.
+
+    The collecting month once it has ended (on 2026-12-02, due day 10: 2026-11 — being
+    collected, and over); while it has not ended (from the day after the due day the collecting
+    month is the current one: on 2026-12-15 it is 2026-12, which no one can report yet), the
+    latest closed month (2026-11 — late, but the month still to be filled in). Either way it is
+    the last month that has ended in the reporting calendar's zone (settings ``timezone``), on the
+    app's clock (:func:`opsmon.periods.now`), which is what the template offered before — now
+    taken from the same calendar as the page's "collection in progress" line.
+    """
+    engine = context.engine()
+    collecting, closed = components.reporting_months()
+    current = periods.to_period(periods.now(periods.configured_tz(engine)).date())
+    return collecting if collecting < current else closed
+
+
 @callback(
     Output("upload-template-download", "data"),
     Input({"type": "upload-template", "kind": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
 def download_template(clicks: list[int | None]):
-    """The XLSX template of the clicked kind, for last month, with the configured due day."""
+    """The XLSX template of the clicked kind, for the month a hospital would fill in now (:func:`template_period`),
+    with the configured due day."""
     if not any(clicks) or not isinstance(ctx.triggered_id, dict):
         raise PreventUpdate
     kind = ctx.triggered_id["kind"]
     if kind not in KINDS:
         raise PreventUpdate
-    content = templates.xlsx(kind, last_month(), api.due_day(context.engine()))
+    content = templates.xlsx(kind, template_period(), api.due_day(context.engine()))
     return dcc.send_bytes(content, f"{templates.TITLES[kind]}模板.xlsx")
 
