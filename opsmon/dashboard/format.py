@@ -59,7 +59,8 @@ def number(value: float | None, decimals: int = 1) -> str:
 
 
 # Units the catalogue uses → how a value is shown after the number (zh, en).
-_UNIT_TEXT = {"元": ("元", "yuan"), "家": ("家", ""), "个": ("个", ""), "月": ("个月", "months"), "日": ("日", "days")}
+_UNIT_TEXT = {"元": ("元", "yuan"), "家": ("家", ""), "个": ("个", ""), "月": ("个月", "months"), "日": ("日", "days"),
+              "天": ("天", "days")}
 
 
 def indicator_value(ind, value: float | None) -> str:

@@ -253,6 +253,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "app.brand": ("公立医院经济运行监测", "Hospital Operations Monitor"),
     "unit.元": ("元", "yuan"),
     "unit.日": ("日", "days"),
+    "unit.天": ("天", "days"),
     "unit.月": ("月", "months"),
     "overview.no_tier_hospitals": ("本地区没有该级别的医院", "No hospitals of this tier here"),
     "unit.months": ("个月", "months"),

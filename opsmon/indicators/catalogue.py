@@ -133,6 +133,9 @@ TRAILING_FLAGS: dict[str, Trailing] = _trailing_flags()
 POINT_EXTRAS: tuple[str, ...] = ("reported", "timely", "has_progress", *TRAILING_COLUMNS,
                                  *(f"has_{f}" for f in TRAILING_FLAGS))
 POINT_FIELDS: tuple[str, ...] = STOCK_FIELDS + PROGRESS_FIELDS + POINT_EXTRAS
+# How many months of the span the hospital reported (readable where flows are): the 12-month
+# deficit counts judge only hospitals with all 12, as the deficit_12m risk rule does.
+SPAN_MONTHS = "span_months"
 HOSPITAL_ATTRIBUTES: tuple[str, ...] = ("tier", "category", "affiliation", "authority", "is_pilot",
                                         "is_budget_managed", "budget_authority")
 # Display units: value × scale is shown with the unit (fractions → percentages).
@@ -297,11 +300,11 @@ CATALOGUE: tuple[Indicator, ...] = (
               "current_assets - inventory", "current_liabilities", unit="", decimals=2, requires=("inventory",),
               note="仅统计报送库存物资的医院"),
     Indicator("insurance_receivable_days", "应收医保款周转天数", "Insurance receivable days", "financial", "ratio",
-              "stock", "insurance_receivable", "medical_revenue_avg12 * 12 / 365", unit="日", decimals=0,
+              "stock", "insurance_receivable", "medical_revenue_avg12 * 12 / 365", unit="天", decimals=0,
               direction="down", requires=("insurance_receivable",),
               note="期末应收医保款 ÷（近12个月医疗收入 ÷ 365）；不足12个月按已报月份月均×12；仅统计报送应收医保款的医院"),
     Indicator("supplier_payable_days", "应付药品耗材款周转天数", "Drug and consumables payable days", "financial",
-              "ratio", "stock", "supplier_payable", "drug_consumables_expense_avg12 * 12 / 365", unit="日", decimals=0,
+              "ratio", "stock", "supplier_payable", "drug_consumables_expense_avg12 * 12 / 365", unit="天", decimals=0,
               direction="down", requires=("supplier_payable", "drug_expense", "consumables_expense"),
               source="集采货款30天内结清",
               note="期末应付药品耗材款 ÷（近12个月药品费＋卫生材料费 ÷ 365）；不足12个月按已报月份月均×12；"
@@ -364,11 +367,13 @@ CATALOGUE: tuple[Indicator, ...] = (
     # v2: over the last 12 months (span 'year', the trailing 12), so the Spring-Festival months do not
     # make a hospital "in deficit" every January; the months the hospital reported in that window count.
     Indicator("deficit_hospitals", "收不抵支医院数", "Hospitals in deficit (12 months)", "counts", "count", "roster",
-              _flag("reported = 1 AND total_revenue < total_expense"), unit="家", span="year", decimals=0,
-              direction="down", source=_FIN132, note="近12个月收入合计小于费用合计（已报月份）"),
+              _flag("reported = 1 AND span_months = 12 AND total_revenue < total_expense"), unit="家", span="year",
+              decimals=0, direction="down", source=_FIN132,
+              note="近12个月（12个月均已报送）收入合计小于费用合计"),
     Indicator("deficit_hospital_share", "收不抵支医院占比", "Share of hospitals in deficit (12 months)", "counts",
-              "ratio", "roster", _flag("reported = 1 AND total_revenue < total_expense"), "reported", span="year",
-              direction="down", source=_FIN132, note="近12个月收入合计小于费用合计的医院 ÷ 已报医院"),
+              "ratio", "roster", _flag("reported = 1 AND span_months = 12 AND total_revenue < total_expense"),
+              _flag("reported = 1 AND span_months = 12"), span="year", direction="down", source=_FIN132,
+              note="近12个月收入合计小于费用合计的医院 ÷ 近12个月均已报送的已报医院（不足12个月的医院不作判断）"),
     Indicator("salary_arrears_hospitals", "拖欠薪酬医院数", "Hospitals with salary arrears", "counts", "count",
               "roster", _flag("salary_arrears > 0"), unit="家", decimals=0, direction="down", source=_FIN132),
 )
@@ -418,10 +423,10 @@ def check(entries: tuple[Indicator, ...] = CATALOGUE) -> None:
         if (ind.kind == "ratio") != (ind.denominator is not None) and ind.kind != "growth":
             raise ValueError(f"{ind.id}: a ratio needs a denominator, and only a ratio (or growth) has one")
         readable = {
-            "flow": set(FLOW_FIELDS) | set(HOSPITAL_ATTRIBUTES),
+            "flow": set(FLOW_FIELDS) | {SPAN_MONTHS} | set(HOSPITAL_ATTRIBUTES),
             "stock": set(STOCK_FIELDS) | set(TRAILING_COLUMNS) | set(HOSPITAL_ATTRIBUTES),
             "status": set(PROGRESS_FIELDS) | {"has_progress"} | set(HOSPITAL_ATTRIBUTES),
-            "roster": set(POINT_FIELDS) | set(FLOW_FIELDS) | set(HOSPITAL_ATTRIBUTES),
+            "roster": set(POINT_FIELDS) | set(FLOW_FIELDS) | {SPAN_MONTHS} | set(HOSPITAL_ATTRIBUTES),
         }[ind.basis]
         for expression in ind.expressions():
             _check_expression(ind.id, expression)

@@ -113,6 +113,15 @@ def _ratio_ids() -> list[str]:
     return [i for i in PROGRAMME_IDS if catalogue.get(i).kind == "ratio"]
 
 
+# How the progress table's XLSX shows an __approx column.
+_APPROX_TEXT = {True: "近似", False: "", None: ""}
+
+
+def _approximate_ids() -> list[str]:
+    """The programme indicators with a v1 stand-in (近似 when a report lacks the optional field)."""
+    return [i for i in PROGRAMME_IDS if catalogue.get(i).approximation is not None]
+
+
 def progress_table(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
                    filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """运营管理建设进展情况表 data: one row per region directly under *region*, then its total.
@@ -125,7 +134,9 @@ def progress_table(engine: Engine, period: str, *, region: str | None = None, sc
     ``progress_missing`` (never reported) and ``progress_outdated`` (either); then
     for each programme indicator its value and, for ratios, ``<id>__numerator``,
     ``<id>__denominator`` and ``<id>__stale`` (the stale hospitals among its
-    population: in the denominator, not the numerator); then the progress fields no
+    population: in the denominator, not the numerator), and for an indicator with a
+    v1 stand-in ``<id>__approx`` (近似: a counted hospital's report lacks the optional
+    field, e.g. campaign_optimized_processes); then the progress fields no
     catalogue indicator reports (:data:`opsmon.indicators.programme.EXTRAS`: the
     operations department, the internal control review) as the same three columns.
     *filters* (registry attributes) are refused: the stale counts are by region only.
@@ -147,6 +158,8 @@ def progress_table(engine: Engine, period: str, *, region: str | None = None, sc
         part = long[long["indicator"] == ind].set_index(["code", "name"])
         out[f"{ind}__numerator"] = part["numerator"]
         out[f"{ind}__denominator"] = part["denominator"]
+        if ind in _approximate_ids():
+            out[f"{ind}__approx"] = part["approx"].astype(bool)
     out = out.reset_index()
     out.columns.name = None
     if out.empty:
@@ -164,6 +177,7 @@ def progress_table(engine: Engine, period: str, *, region: str | None = None, sc
         ordered.append(ind)
         if ind in _ratio_ids():
             ordered += [f"{ind}__numerator", f"{ind}__denominator", f"{ind}__stale"]
+            ordered += [f"{ind}__approx"] if ind in _approximate_ids() else []
     for entry in EXTRAS:
         ordered += [entry.id, f"{entry.id}__numerator", f"{entry.id}__denominator"]
     # Children in code order, the total last.
@@ -195,9 +209,12 @@ def progress_table_xlsx(engine: Engine, period: str, *, region: str | None = Non
                 columns.append((f"{ind.id}__stale", f"{ind.zh}：其中进展未更新", "0"))
         columns.append((ind.id, ind.zh + (f"（{ind.unit}）" if ind.unit not in ("%", "") else ""),
                         number_format(ind)))
+        if ind.id in _approximate_ids():
+            columns.append((f"{ind.id}__approx", f"{ind.zh}：口径", "@"))
     p = periods.to_date(period)
     title = f"运营管理建设进展情况表（{p.year}年{p.month}月）"
-    rows = [[rec.get(c) for c, _, _ in columns] for rec in table.to_dict("records")]
+    rows = [[_APPROX_TEXT.get(rec.get(c)) if c.endswith("__approx") else rec.get(c) for c, _, _ in columns]
+            for rec in table.to_dict("records")]
     if rows and table["code"].iloc[-1] == parent:
         rows[-1][0] = f"{rows[-1][0]}（合计）"
     formats = {i: fmt for i, (_, _, fmt) in enumerate(columns)}

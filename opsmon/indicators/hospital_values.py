@@ -48,6 +48,8 @@ class Renderer:
         def resolve(token: str) -> str:
             if token in catalogue.HOSPITAL_ATTRIBUTES:
                 return f"pop.{token}"
+            if token == catalogue.SPAN_MONTHS:
+                return f"{self.flow_alias(ind)}.{'g_months' if prefix else 'n_months'}"
             if token in catalogue.FLOW_FIELDS:
                 if prefix and token not in catalogue.GROWTH_FLOWS:
                     raise ValueError(f"{ind.id}: year-earlier sums of {token} are not materialised; "

@@ -117,6 +117,8 @@ METRICS: dict[str, str] = {
     "net_assets": "total_assets - total_liabilities",
     "long_term_debt_ratio": "(long_term_loans + coalesce(long_term_payables, 0)) / NULLIF(total_assets, 0)",
     "long_term_debt_growth": f"CASE WHEN has_ago THEN {_LTD_NOW} / NULLIF({_LTD_AGO}, 0) - 1 END",
+    # A first loan (none 12 months earlier) is a drawdown without a growth rate: its amount.
+    "long_term_debt_new": f"CASE WHEN has_ago AND {_LTD_AGO} = 0 THEN {_LTD_NOW} END",
     "salary_arrears": "salary_arrears",
     "construction_debt_change_12m": "CASE WHEN has_ago THEN construction_debt - ago_construction_debt END",
     "current_ratio": _ratio("current_ratio"),
@@ -137,6 +139,7 @@ INPUTS: dict[str, dict[str, str]] = {
     "long_term_debt_ratio": {"long_term_debt": "long_term_loans + coalesce(long_term_payables, 0)",
                              "total_assets": "total_assets"},
     "long_term_debt_growth": {"long_term_debt": _LTD_NOW, "long_term_debt_12m_ago": _LTD_AGO},
+    "long_term_debt_new": {"long_term_debt": _LTD_NOW, "long_term_debt_12m_ago": _LTD_AGO},
     "construction_debt_change_12m": {"construction_debt": "construction_debt",
                                      "construction_debt_12m_ago": "ago_construction_debt"},
     "current_ratio": {"current_assets": "current_assets", "current_liabilities": "current_liabilities"},
@@ -514,17 +517,22 @@ def changes(engine: Engine, period: str, *, region: str | None = None, scope: st
     Columns: status, episode_id, hospital_code, name, adcode, rule, level (the
     level at *period*, or at the last firing before it), metric and detail (a dict:
     the triggering values and the threshold, :func:`risk_rules.explain`) likewise,
-    first_period, last_period, resolved_period, months_firing.
+    first_period, last_period, resolved_period, months_firing — all as of *period*:
+    what came later (more firing months, a resolution) is not shown in an earlier month.
     """
     refresh_register(engine, as_of=as_of)
     where, params = restrict.hospitals("h", region=region, scope=scope, filters=filters, hospital=hospital)
     sql = sa.text(f"""
 SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN 'resolved'
             ELSE 'persisting' END AS status,
-       {_EPISODE_COLUMNS}, f.level, CAST(f.metric AS float8) AS metric, f.detail
+       e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS text) AS adcode, e.rule,
+       to_char(e.first_period, 'YYYY-MM') AS first_period, to_char(f.period, 'YYYY-MM') AS last_period,
+       to_char(CASE WHEN e.resolved_period <= :p THEN e.resolved_period END, 'YYYY-MM') AS resolved_period,
+       f.months_firing, f.level, CAST(f.metric AS float8) AS metric, f.detail
 FROM risk_register e
 JOIN hospitals h ON h.hospital_code = e.hospital_code
-LEFT JOIN LATERAL (SELECT level, metric, detail FROM risk_firings x
+LEFT JOIN LATERAL (SELECT period, level, metric, detail, CAST(count(*) OVER () AS int) AS months_firing
+                   FROM risk_firings x
                    WHERE x.hospital_code = e.hospital_code AND x.rule = e.rule
                      AND x.period BETWEEN e.first_period AND least(e.last_period, :p)
                    ORDER BY x.period DESC LIMIT 1) f ON true

@@ -122,7 +122,9 @@ RULES: tuple[RiskRule, ...] = (
              description="负债总额大于资产总额"),
     RiskRule("long_term_debt", "长期债务", "Long-term debt",
              (_c("long_term_debt_ratio", "ge", {"yellow": "0.2", "orange": "0.35"}, "%"),
-              _c("long_term_debt_growth", "ge", {"yellow": "0.2", "orange": "0.5"}, "%", "12m_change")),
+              _c("long_term_debt_growth", "ge", {"yellow": "0.2", "orange": "0.5"}, "%", "12m_change"),
+              # From none 12 months earlier the growth is unbounded (≥ 50 %): a first loan is orange.
+              _c("long_term_debt_new", "gt", {"orange": "0"}, "元", "12m_change")),
              description="长期债务（长期借款+长期应付款）占总资产≥20%黄色、≥35%橙色；或比12个月前增长≥20%黄色、"
                          "≥50%橙色（一次提款即计）；取两者较高者", source=_FIN132),
     RiskRule("salary_arrears", "拖欠职工薪酬", "Salary arrears",
@@ -249,6 +251,7 @@ _SENTENCES: dict[str, tuple[str, str]] = {
     "long_term_debt_growth": ("长期债务 {long_term_debt}，比12个月前（{long_term_debt_12m_ago}）增长 {value}",
                               "Long-term debt {long_term_debt}, up {value} on 12 months earlier "
                               "({long_term_debt_12m_ago})"),
+    "long_term_debt_new": ("新增长期债务 {value}（12个月前为0）", "New long-term debt {value} (none 12 months earlier)"),
     "salary_arrears": ("期末拖欠职工薪酬 {value}", "Salary arrears at month end {value}"),
     "construction_debt_change_12m": ("基本建设借款余额 {construction_debt}，比12个月前（{construction_debt_12m_ago}）增加 "
                                      "{value}",

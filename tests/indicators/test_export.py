@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import province_fixture as fx
 import pytest
+import v2_fixture as v2
 from openpyxl import load_workbook
 
 from opsmon.indicators import COLUMNS, query
@@ -201,3 +202,17 @@ def test_progress_table_refuses_filters(province):
     with pytest.raises(ValueError, match="filters"):
         progress_table(province, "2025-01", filters={"tier": "三级"})
     assert not progress_table(province, "2025-01", filters={"tier": None}).empty  # no filter set: fine
+
+
+def test_progress_table_marks_the_process_target_approximate_where_a_report_lacks_the_campaign_count(engine):
+    # P (长春市) reports the campaign count, Q (长春市) does not, S (吉林市) does.
+    v2.load(engine)
+    table = progress_table(engine, "2025-02").set_index("code")
+    assert bool(table.loc["220100", "process_target_share__approx"]) is True
+    assert bool(table.loc["220200", "process_target_share__approx"]) is False
+    assert bool(table.loc["220000", "process_target_share__approx"]) is True  # any contributing hospital
+    sheet = load_workbook(io.BytesIO(progress_table_xlsx(engine, "2025-02"))).worksheets[0]
+    header_row = next(r for r in sheet.iter_rows(values_only=True) if r and r[0] == "地区")
+    col = header_row.index("业务流程优化达标医院占比：口径")
+    values = {r[0]: r[col] for r in sheet.iter_rows(values_only=True) if r and r[0] in ("长春市", "吉林市")}
+    assert values == {"长春市": "近似", "吉林市": None}

@@ -113,20 +113,25 @@ def test_long_term_debt_by_level_or_by_growth_on_12_months_earlier_the_higher_wi
     b.hospital("up50", {"2024-01": {"long_term_loans": 1000}, "2025-01": {"long_term_loans": 1500}})  # orange
     # Not reported 12 months earlier (2024-02): no growth to read; 15 % of assets: nothing.
     b.hospital("gap", {"2024-02": {"long_term_loans": 1000}, "2025-01": {"long_term_loans": 1500}})
-    # A first loan has no growth (zero base): judged by its level alone, 15 %.
+    # A first loan (none 12 months earlier) is a single drawdown from zero: unbounded growth, orange —
+    # although its level (15 %) alone would raise nothing. No debt then or now: nothing.
     b.hospital("zero", {"2024-01": {"long_term_loans": 0}, "2025-01": {"long_term_loans": 1500}})
+    b.hospital("never", {"2024-01": {"long_term_loans": 0}, "2025-01": {"long_term_loans": 0}})
     # Payables reported now but not a year ago: growth compares loans with loans (0 %); level 15 %.
     b.hospital("payables", {"2024-01": {}, "2025-01": {"long_term_payables": 500}})
     # 24 % (yellow) and up 60 % (orange): orange, from the growth.
     b.hospital("both", {"2024-01": {"long_term_loans": 1500}, "2025-01": {"long_term_loans": 2400}})
     assert b.firings("long_term_debt") == {("r20", "2025-01"): "yellow", ("r35", "2025-01"): "orange",
                                            ("up20", "2025-01"): "yellow", ("up50", "2025-01"): "orange",
-                                           ("both", "2025-01"): "orange"}
+                                           ("zero", "2025-01"): "orange", ("both", "2025-01"): "orange"}
     detail = b.detail("long_term_debt", "both", "2025-01")
     assert (detail["metric"], detail["value"], detail["threshold"], detail["long_term_debt"],
             detail["long_term_debt_12m_ago"]) == ("long_term_debt_growth", 0.6, 0.5, 2400, 1500)
     assert explain("long_term_debt", "orange", detail) == \
         "长期债务 2,400元，比12个月前（1,500元）增长 60.0%（橙色阈值 ≥ 50%）"
+    first = b.detail("long_term_debt", "zero", "2025-01")
+    assert (first["metric"], first["value"], first["long_term_debt_12m_ago"]) == ("long_term_debt_new", 1500, 0)
+    assert explain("long_term_debt", "orange", first) == "新增长期债务 1,500元（12个月前为0）（橙色阈值 > 0元）"
     ratio = b.detail("long_term_debt", "r35", "2025-01")
     assert (ratio["metric"], ratio["value"], ratio["threshold"]) == ("long_term_debt_ratio", 0.35, 0.35)
 

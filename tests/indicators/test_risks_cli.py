@@ -10,6 +10,7 @@ Three hospitals (risk_fixture.Builder, 南关区 220102) report January and Febr
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import province_fixture as fx
 import pytest
@@ -70,6 +71,18 @@ def test_json_for_a_period_matches_the_spec(built, engine):
          "adcode": "220102", "rule": "liquidity_low", "level": "orange", "value": 0.75, "first_period": "2025-01",
          "last_period": "2025-01", "status": "resolved"},
     ]}
+
+
+def test_an_earlier_period_shows_the_register_as_it_stood_then(built, engine):
+    # In January the arrears were new: their February month and value are not yet part of the list.
+    result = run(engine, "--period", "2025-01", "--format", "json", "--as-of", "2026-01-01")
+    arrears = [r for r in json.loads(result.output)["risks"] if r["rule"] == "salary_arrears"]
+    assert [(r["status"], r["first_period"], r["last_period"], r["value"]) for r in arrears] == [
+        ("new", "2025-01", "2025-01", 50)]
+    frame = risk.risks_frame(engine, "2025-01", now=datetime(2026, 1, 1, tzinfo=timezone.utc))[1]
+    liquidity = frame[frame["rule"] == "liquidity_low"].iloc[0]
+    # Resolved in February, which January does not know yet; one month firing so far.
+    assert liquidity["resolved_period"] is None and liquidity["months_firing"] == 1
 
 
 def test_filters_narrow_the_list(built, engine):

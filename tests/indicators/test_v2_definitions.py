@@ -12,6 +12,7 @@ import math
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import province_fixture as fx
 import v2_fixture as v2
 
 from opsmon.indicators import aggregate, query, restrict
@@ -167,13 +168,47 @@ def test_consumables_per_100_revenue_needs_the_consumables_expense(worked):
     assert (prov["reporting"], prov["expected"]) == (2, 3)
 
 
-def test_deficit_counts_read_the_last_12_months(worked):
+def test_deficit_counts_judge_only_hospitals_with_12_months(worked):
+    # The worked province has four months of data: no hospital can be judged over 12 months, so
+    # none counts as 收不抵支 — not even S, whose 2025 so far is a deficit (the YTD count of v1 said 2).
     prov = rows(worked, ["deficit_hospitals", "deficit_hospital_share"], "province", span="ytd")
-    # Mar 2024 – Feb 2025: P 3000 vs 2700; Q 1500 vs 1650 (deficit); S 2600 + 2000 + 2000 = 6600 vs
-    # 6300 — not in deficit, although 2025 so far (4000 vs 4200) is: the YTD count of v1 said 2.
-    assert prov[PROVINCE, "deficit_hospitals"]["value"] == 1
-    assert prov[PROVINCE, "deficit_hospital_share"]["value"] == pytest.approx(1 / 3)
+    assert prov[PROVINCE, "deficit_hospitals"]["value"] == 0
     assert prov[PROVINCE, "deficit_hospitals"]["span"] == "year"
+    assert math.isnan(prov[PROVINCE, "deficit_hospital_share"]["value"])
+
+
+def _shifted(key: str, revenue_shift: float, expense_shift: float) -> dict[str, float]:
+    """Hospital *key*'s base row with other revenue / other expense moved (the identities still hold)."""
+    values = dict(v2.BASE[key])
+    values.update(total_revenue=values["total_revenue"] + revenue_shift,
+                  other_revenue=values["other_revenue"] + revenue_shift,
+                  total_expense=values["total_expense"] + expense_shift,
+                  other_expense=values["other_expense"] + expense_shift)
+    return values
+
+
+def test_deficit_counts_read_the_last_12_months(engine):
+    for key in ("P", "Q", "S"):
+        fx.add_hospital(engine, v2.CODE[key], v2.COUNTY[key], v2.LEVEL[key])
+    submission = fx.add_submission(engine, "2025-03-05 10:00:00+08")
+    year = [f"2024-{m:02d}" for m in range(3, 13)] + ["2025-01", "2025-02"]
+    for period in year:
+        # P: revenue 1000 a month; expense 900, but 1060 in the Spring-Festival months (a dip):
+        # 12 months 12 000 vs 10 × 900 + 2 × 1060 = 11 120 — no deficit.
+        dip = 160 if period in ("2025-01", "2025-02") else 0
+        fx.add_month(engine, v2.CODE["P"], period, _shifted("P", 0, dip), submission)
+        # Q: 500 vs 550 every month — a deficit over the 12 months.
+        fx.add_month(engine, v2.CODE["Q"], period, _shifted("Q", 0, 0), submission)
+    for period in ("2025-01", "2025-02"):
+        # S opened this year: two months of deficit (2000 vs 2100) are not 12 months: not judged.
+        fx.add_month(engine, v2.CODE["S"], period, _shifted("S", 0, 0), submission)
+    fx.bump(engine)
+    prov = rows(engine, ["deficit_hospitals", "deficit_hospital_share", "hospitals_reporting"], "province")
+    assert prov[PROVINCE, "hospitals_reporting"]["value"] == 3
+    assert prov[PROVINCE, "deficit_hospitals"]["value"] == 1  # Q
+    # Q of the two hospitals with 12 months (P, Q); S is neither numerator nor denominator.
+    assert prov[PROVINCE, "deficit_hospital_share"]["value"] == pytest.approx(1 / 2)
+    assert prov[PROVINCE, "deficit_hospital_share"]["denominator"] == 2
 
 
 def test_process_target_share_is_approximate_without_the_campaign_count(worked):

@@ -98,7 +98,7 @@ def metric_text(rule_id: str, value: float | None, detail=None) -> str:
     if unit == "月":
         return f"{number(value, 0 if float(value).is_integer() else 1)} {t('unit.months')}"
     if unit == "天":
-        return f"{number(value, 0)} {t('unit.日')}"
+        return f"{number(value, 0)} {t('unit.天')}"
     return number(value, 2)
 
 
