@@ -352,7 +352,7 @@ CATALOGUE: tuple[Indicator, ...] = (
               "inpatient_bed_days", "discharges", unit="日", decimals=1, direction="down"),
     Indicator("nurse_doctor_ratio", "医护比（每名医师对应护士数）", "Nurses per doctor", "financial", "ratio",
               "stock", "nurses", "doctors", unit="", decimals=2, direction="target",
-              note="目标≥2（医护比1:2；吉市政办发〔2022〕26号）", source=_GUOKAO + " 三级 46"),
+              note="吉林市目标≥2（医护比1:2；吉市政办发〔2022〕26号，目标表中限于吉林市）", source=_GUOKAO + " 三级 46"),
     Indicator("salary_arrears_total", "拖欠职工薪酬总额", "Salary arrears", "financial", "sum", "stock",
               "salary_arrears", unit="元", decimals=0, direction="down"),
     # ── Counts and data completeness ───────────────────────────────────────────────
