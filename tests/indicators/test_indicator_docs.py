@@ -4,7 +4,7 @@ The tables between ``<!-- indicators:NAME -->`` markers are generated from
 opsmon/indicators/catalogue.py (the indicators, the 近似 list, the trailing means) and
 opsmon/indicators/risk_rules.py (the risk rules); after changing either, rewrite them with::
 
-    python tests/indicators/test_docs.py
+    python tests/indicators/test_indicator_docs.py
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def rewrite(text: str) -> str:
 def test_the_tables_are_generated_from_the_catalogue(name):
     match = _block(name).search(DOC.read_text(encoding="utf-8"))
     assert match, f"docs/indicators.md has no <!-- indicators:{name} --> block"
-    assert match.group(2) == BLOCKS[name](), "stale table: run python tests/indicators/test_docs.py"
+    assert match.group(2) == BLOCKS[name](), "stale table: run python tests/indicators/test_indicator_docs.py"
 
 
 def test_every_entry_is_defined_once_under_its_official_name():
