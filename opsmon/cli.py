@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -318,9 +317,6 @@ def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, mon
     click.echo(outcome.summary)
     if no_serve:
         return
-    if today is not None:
-        # Serve on the demo's own day: its views then open on the months its history ends with.
-        os.environ["OPSMON_TODAY"] = today.date().isoformat()
     from opsmon.dashboard.app import create_app
     from opsmon.dashboard.auth import InsecureConfiguration
 

@@ -76,25 +76,3 @@ def test_opsmon_demo_takes_the_reference_date(engine, tmp_path):
     assert (demo["today"], demo["end_period"]) == ("2026-12-10", "2026-11")
     bad = CliRunner().invoke(cli, ["demo", "--no-serve", "--today", "2026-13-01"], env={"DATABASE_URL": url})
     assert bad.exit_code == 2 and "--today" in bad.output
-
-
-def test_opsmon_demo_serves_on_its_reference_date(engine, tmp_path, monkeypatch):
-    from opsmon import periods
-    from opsmon.dashboard import app as dashboard_app
-
-    served: list[tuple[date, tuple[str, str]]] = []
-
-    class Server:
-        def run(self, **kwargs):  # what the dashboard would see while serving
-            served.append((periods.now().date(), periods.reporting_months(engine)))
-
-    monkeypatch.setattr(dashboard_app, "create_app", lambda _engine: Server())
-    url = engine.url.render_as_string(hide_password=False)
-    # OPSMON_TODAY in env: CliRunner restores it afterwards, so the pin does not outlive the command.
-    result = CliRunner().invoke(cli, ["demo", "--hospitals", "30", "--months", "2", "--today", "2025-03-10"],
-                                env={"DATABASE_URL": url, "OPSMON_DATA_DIR": str(tmp_path), "OPSMON_TODAY": None})
-    db.dispose_all()
-    assert result.exit_code == 0, result.output
-    # A day long past (so the real clock cannot pass for it): on 2025-03-10 the February reports
-    # are still due — collecting 2025-02, latest closed 2025-01.
-    assert served == [(date(2025, 3, 10), ("2025-02", "2025-01"))]
