@@ -34,11 +34,11 @@ def server_url() -> str:
 def throwaway_database(url: str | None = None) -> Iterator[Engine]:
     """An engine on a new, empty database of *url*'s server, dropped afterwards."""
     url = db.sqlalchemy_url(url or server_url())
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    admin = db.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     name = f"opsmon_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = sa.create_engine(make_url(url).set(database=name), poolclass=sa.NullPool)
+    engine = db.create_engine(make_url(url).set(database=name), poolclass=sa.NullPool)
     try:
         yield engine
     finally:

@@ -67,7 +67,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def demo_database(url: str | None, hospitals: int, months: int, province: str = PROVINCE) -> Iterator[Engine]:
     """An engine on *url* as it is, or on a throwaway database loaded with the demo (province or nation)."""
     if url:
-        engine = sa.create_engine(db.sqlalchemy_url(url), poolclass=sa.NullPool)
+        engine = db.create_engine(url, poolclass=sa.NullPool)
         try:
             yield engine
         finally:

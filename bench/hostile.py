@@ -59,6 +59,7 @@ import pandas as pd
 from bench.common import RESULTS, machine, record_goals, throwaway_database, write_section
 from opsmon.ingest.fields import MONTHLY
 from opsmon.ingest.parse import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, MAX_UNPACKED
+from opsmon.sql import db
 
 PROVINCE = "220000"
 TODAY = date(2026, 11, 15)
@@ -308,7 +309,7 @@ def child(path: str, name: str, url: str) -> None:
 
     from opsmon.ingest import api  # noqa: PLC0415
 
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    engine = db.create_engine(url, poolclass=sa.NullPool)
     api.ingest_bytes(b"", "warm-up.csv", engine=engine, dry_run=True, today=TODAY)
     content = Path(path).read_bytes()
     idle = status_mb("VmRSS")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 import sys
 import time
 from collections import defaultdict
@@ -159,8 +158,8 @@ def bare_copy(engine: Engine, content: bytes) -> float:
     started = time.perf_counter()
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur:
-            cur.copy_expert(f"COPY bench_copy ({cols}) FROM STDIN WITH (FORMAT csv)", io.BytesIO(content))
+        with raw.cursor() as cur, cur.copy(f"COPY bench_copy ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(content)
         raw.commit()
     finally:
         raw.close()

@@ -31,7 +31,7 @@ province through the real ingest path and dropped afterwards. Then:
    ones follow think times. Region users open a random view of their scope (a full page load:
    HTML, layout, dependencies, then the page's callbacks), read it, open another. Threads and
    ``requests`` rather than locust: importing locust monkey-patches the whole process for gevent,
-   and the short version runs inside pytest (tests/dashboard/test_load.py), beside psycopg2.
+   and the short version runs inside pytest (tests/dashboard/test_load.py), beside the database driver.
 5. **Checks.** Every response is counted (the client's count and gunicorn's access log); for each
    (hospital, period) the number of new revisions equals the number of uploads the server reported
    accepted, numbered on from the revision before the run, and the current revision holds every
@@ -83,7 +83,7 @@ WHY_GTHREAD = (
     "comes from processes — two per core, so one computes while the other waits on PostgreSQL — and a "
     "few threads per process keep it serving while a request only waits: on PostgreSQL, or on the "
     "ingest's lock on monthly_values, which queues simultaneous uploads in the database. More threads "
-    "would only queue CPU work inside a process; gevent would block on psycopg2.")
+    "would only queue CPU work inside a process; gevent would block on the database driver.")
 # Region users cycle through these roles (supervisors of prefectures; leaders and analysts at the province).
 BROWSE_ROLES = ("supervisor", "supervisor", "supervisor", "leader", "analyst")
 # The views region users open (kind → path, filled in per user); the first is where sign-in lands.

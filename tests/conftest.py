@@ -41,7 +41,7 @@ class Databases:
 
     def __init__(self, server_url: str):
         self.server_url = server_url
-        self.admin = sa.create_engine(db.sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT",
+        self.admin = db.create_engine(server_url, isolation_level="AUTOCOMMIT",
                                       poolclass=sa.NullPool)
         self.created: list[str] = []
 
@@ -76,7 +76,7 @@ def databases(server_url: str) -> Iterator[Databases]:
 def template_db(databases: Databases) -> str:
     """A migrated database holding the 吉林省 regions and nothing else; copied per test."""
     name = databases.create()
-    engine = sa.create_engine(databases.url_for(name), poolclass=sa.NullPool)
+    engine = db.create_engine(databases.url_for(name), poolclass=sa.NullPool)
     migrate.upgrade(engine, PROVINCE)
     engine.dispose()
     return name
@@ -95,7 +95,7 @@ def empty_url(databases: Databases) -> Iterator[str]:
 def engine(databases: Databases, template_db: str) -> Iterator[Engine]:
     """A fresh migrated database with the province's regions, dropped after the test."""
     name = databases.create(template=template_db)
-    eng = sa.create_engine(databases.url_for(name), poolclass=sa.NullPool)
+    eng = db.create_engine(databases.url_for(name), poolclass=sa.NullPool)
     yield eng
     eng.dispose()
     databases.drop(name)
@@ -117,7 +117,7 @@ def load_demo_database(databases: Databases, data_dir, province: str, template: 
     from opsmon.demo.load import load_demo
 
     url = databases.url_for(databases.create(template=template))
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    engine = db.create_engine(url, poolclass=sa.NullPool)
     settings = config.Settings(database_url=url, data_dir=data_dir, province=province, secret_key=None,
                                production=False)
     outcome = load_demo(engine, settings, today=DEMO_TODAY, **demo)
@@ -135,7 +135,7 @@ def demo_url(databases: Databases, template_db: str, tmp_path_factory: pytest.Te
 
 @pytest.fixture(scope="session")
 def demo_engine(demo_url: str) -> Iterator[Engine]:
-    eng = sa.create_engine(demo_url, poolclass=sa.NullPool)
+    eng = db.create_engine(demo_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()
 
@@ -149,6 +149,6 @@ def national_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def national_engine(national_url: str) -> Iterator[Engine]:
-    eng = sa.create_engine(national_url, poolclass=sa.NullPool)
+    eng = db.create_engine(national_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()

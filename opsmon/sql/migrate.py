@@ -90,7 +90,7 @@ def upgrade(engine: Engine, province: str) -> list[Migration]:
             if m.version in applied:
                 continue
             with conn.begin_nested():
-                # Straight to the driver without parameters: psycopg2 then leaves "%" alone.
+                # Straight to the driver without parameters: psycopg then leaves "%" alone.
                 conn.connection.driver_connection.cursor().execute(m.sql)
                 conn.execute(
                     sa.text("INSERT INTO schema_migrations (version, name) VALUES (:v, :n)"),

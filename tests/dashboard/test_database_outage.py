@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import requests
 import sqlalchemy as sa
+from opsmon.sql import db
 from conftest import make_user, post_login, serve
 
 
 def admin_exec(engine, sql: str) -> None:
     """Run *sql* on the server's maintenance database (these statements cannot run inside the target)."""
-    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+    admin = db.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT",
                              poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(sql))

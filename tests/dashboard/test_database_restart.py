@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from opsmon.sql import db
 from conftest import free_port, make_user, post_login, serve, sign_in
 from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
 from selenium.webdriver.common.by import By
@@ -197,7 +198,7 @@ def app_db(cluster: PrivateCluster) -> Iterator[sa.Engine]:
     """The opsmon database, migrated by ``opsmon db upgrade``, with hospital A and two users."""
     from opsmon.ingest.api import ingest_bytes
 
-    admin = sa.create_engine(cluster.url("postgres").replace("postgresql://", "postgresql+psycopg2://"),
+    admin = db.create_engine(cluster.url("postgres"),
                              isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text('CREATE DATABASE "opsmon"'))
@@ -207,7 +208,7 @@ def app_db(cluster: PrivateCluster) -> Iterator[sa.Engine]:
                              env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     # NullPool: the test's own reads hold no connection across a stop.
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"), poolclass=sa.NullPool)
+    engine = db.create_engine(url, poolclass=sa.NullPool)
     assert ingest_bytes(registry_csv(), "机构名录.csv", engine=engine, username="admin").status == "accepted"
     make_user(engine)  # test-admin
     make_user(engine, "hospital-a", role="hospital", unit=A)
@@ -261,7 +262,7 @@ def assert_clear_outage(response: requests.Response) -> None:
     assert response.headers["Retry-After"] == "10"
     is_json = response.headers["Content-Type"].startswith("application/json")
     assert OUTAGE_MESSAGE in (response.json()["message"] if is_json else response.text)
-    for leak in ("Traceback", "OperationalError", "psycopg2", "connection refused", "Connection refused"):
+    for leak in ("Traceback", "OperationalError", "psycopg", "connection refused", "Connection refused"):
         assert leak not in response.text
 
 

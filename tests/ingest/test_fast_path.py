@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import random
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from opsmon.ingest import cells as C
 from opsmon.ingest import parse as P
 from opsmon.ingest import read as R
 from opsmon.ingest import uscc
-from opsmon.ingest.store import staging
 from opsmon.ingest import validate as V
 from opsmon.ingest.api import ingest_bytes
 from opsmon.ingest.fields import FIELDS, MONTHLY_V2, value_columns
@@ -385,40 +385,27 @@ def month_file(period: str, drop: tuple[str, ...] = ()) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def stored(engine) -> list[str]:
-    cols = ", ".join(["hospital_code", "period", "revision", "is_current", *value_columns("monthly")])
-    with engine.connect() as conn:
-        return conn.execute(sa.text(f"SELECT CAST(ROW({cols}) AS text) FROM monthly_values "
-                                    "ORDER BY hospital_code, period, revision")).scalars().all()
-
-
-def test_binary_staging_stores_what_csv_staging_stores(engine, monkeypatch):
+def test_staging_stores_every_value_exactly_as_the_file_wrote_it(engine):
+    """Amounts up to 10¹³ with fen, blanks and '-' as NULL, int32's largest count, a second
+    revision of some rows: what is stored is the file's own decimal text."""
     assert ingest_bytes(REGISTRY.encode(), "名录.csv", engine=engine).status == "accepted"
-    files = [month_file("2025-01"), month_file("2025-02", drop=("drug_expense", "depreciation_expense")),
-             month_file("2025-01").replace(b",12.3,", b",12.4,")]  # new revisions of some rows
-    results = []
+    first = month_file("2025-01")
+    files = [first, month_file("2025-02", drop=("drug_expense", "depreciation_expense")),
+             first.replace(b",12.3,", b",12.4,")]  # new revisions of some rows
+    expected = {}
     for content in files:
-        r = ingest_bytes(content, "快报.csv", engine=engine, today=dt.date(2025, 4, 15))
-        results.append((r.status, r.revisions_created))
-    binary = stored(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE monthly_values"))
-    refused = []  # the binary encoder declines every frame: the text COPY path stores them
-    monkeypatch.setattr(staging, "_binary_rows", lambda kind, staged: refused.append(kind))
-    for content, expected in zip(files, results, strict=True):
-        r = ingest_bytes(content, "快报.csv", engine=engine, today=dt.date(2025, 4, 15))
-        assert (r.status, r.revisions_created) == expected
-    assert refused and stored(engine) == binary
-    assert any(",," in row for row in binary)  # NULLs in the optional columns went through both
-
-
-def test_binary_staging_declines_what_it_cannot_write_exactly():
-    frame = pd.DataFrame({"hospital_code": ["12220102412345670G"], "period": ["2025-03"]})
-    monthly = frame.reindex(columns=["hospital_code", "period", *value_columns("monthly")])
-    monthly[value_columns("monthly")] = 1.0
-    assert staging._binary_rows("monthly", monthly) is not None
-    assert staging._binary_rows("monthly", monthly.assign(hospital_code="SHORT")) is None
-    assert staging._binary_rows("monthly", monthly.assign(period="2025-3")) is None
-    assert staging._binary_rows("monthly", monthly.assign(doctors=3e9)) is None  # integer out of range: as text
-    assert staging._binary_rows("progress", frame.reindex(columns=["hospital_code", "period",
-                                                                 *value_columns("progress")])) is None
+        assert ingest_bytes(content, "快报.csv", engine=engine, today=dt.date(2025, 4, 15)).status == "accepted"
+        header, *rows = csv.reader(io.StringIO(content.decode("utf-8")))
+        code_of = {f.header: f.code for f in FIELDS["monthly"]}
+        for row in rows:
+            cells = dict(zip((code_of[h] for h in header), row, strict=True))
+            key = (cells.pop("hospital_code"), cells.pop("period"))
+            expected[key] = {c: (None if v in ("", "-") else Decimal(v)) for c, v in cells.items()}
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT * FROM monthly_values WHERE is_current")).mappings().all()
+    assert len(got) == len(expected)
+    for r in got:
+        want = expected[(r["hospital_code"], r["period"].strftime("%Y-%m"))]
+        assert {c: r[c] for c in want} == want
+    assert any(v is None for w in expected.values() for v in w.values())  # NULLs went through
+    assert any(w["outpatient_visits"] == 2147483647 for w in expected.values())

@@ -9,7 +9,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from opsmon.sql import migrate, regions
+from opsmon.sql import db, migrate, regions
 
 JILIN_REGIONS = 1 + 9 + 60  # the province, its 9 prefecture-level and 60 county-level divisions
 
@@ -20,7 +20,7 @@ def count(engine, sql: str) -> int:
 
 
 def test_upgrade_on_an_empty_database_creates_the_schema_and_loads_the_province(empty_url):
-    engine = sa.create_engine(empty_url, poolclass=sa.NullPool)
+    engine = db.create_engine(empty_url, poolclass=sa.NullPool)
     assert migrate.status(engine).pending  # nothing applied yet
 
     applied = migrate.upgrade(engine, "220000")
@@ -84,7 +84,7 @@ def test_migration_0009_applies_on_a_database_with_v1_data(empty_url, monkeypatc
     from opsmon.ingest.api import ingest_bytes
     from opsmon.ingest.fields import FIELDS, MONTHLY_V2
 
-    engine = sa.create_engine(empty_url, poolclass=sa.NullPool)
+    engine = db.create_engine(empty_url, poolclass=sa.NullPool)
     every = migrate.migrations()
     monkeypatch.setattr(migrate, "migrations", lambda: [m for m in every if m.version <= 8])
     migrate.upgrade(engine, "220000")

@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 
 
@@ -18,12 +19,15 @@ def read_copy(conn: sa.Connection, sql: str, params: dict[str, Any] | None = Non
               dtype: dict[str, str] | None = None) -> pd.DataFrame:
     """Run a SELECT through ``COPY … TO STDOUT`` and parse it with pandas' C reader.
 
-    For large reads: psycopg2 would build a Python object (a Decimal for every numeric)
+    For large reads: the driver would build a Python object (a Decimal for every numeric)
     per cell; CSV parsing is an order of magnitude faster. NULL becomes NaN / NA.
     """
-    cursor = conn.connection.dbapi_connection.cursor()
-    query = cursor.mogrify(sql, params or {}).decode()
+    # A client-side cursor: the query is sent with its parameters merged, as COPY requires.
+    cursor = psycopg.ClientCursor(conn.connection.driver_connection)
+    query = cursor.mogrify(sql, params or {})
     buf = io.BytesIO()
-    cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buf)
+    with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+        for chunk in copy:
+            buf.write(chunk)
     buf.seek(0)
     return pd.read_csv(buf, dtype=dtype, keep_default_na=False, na_values=[""])
