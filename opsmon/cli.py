@@ -396,6 +396,8 @@ def _plain(value, *, text: bool = False):
     if hasattr(value, "astimezone"):
         local = value.astimezone(LOCAL_TZ)
         return local.strftime("%Y-%m-%d %H:%M") if text else local.isoformat(timespec="seconds")
+    if hasattr(value, "isoformat"):  # a date
+        return value.isoformat()
     value = value.item() if hasattr(value, "item") else value
     if text and isinstance(value, bool):
         return "yes" if value else "no"
@@ -541,6 +543,55 @@ def periods_list(fmt: str) -> None:
     with _access_errors():
         frame = locks.list_locks(_engine())
     _emit(frame, fmt, "locks", "no locked periods")
+
+
+# --- API tokens (opsmon.access.tokens) ----------------------------------------------------------------
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens: each acts as its user (same role, same scope) on /api/v1 (see README, "HTTP API")."""
+
+
+@tokens.command("add")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for (e.g. the HRP system's name); shown in the audit log.")
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Last day the token works, YYYY-MM-DD (China time; default: until revoked).")
+def tokens_add(username: str, label: str, expires: datetime | None) -> None:
+    """Make a token for USERNAME and print it once (only its hash is stored)."""
+    from opsmon.access import tokens as api_tokens
+
+    with _access_errors():
+        token, secret = api_tokens.add_token(_engine(), username, label=label,
+                                             expires_on=expires.date() if expires else None, by=_cli_actor())
+    click.echo(f"token {token.token_id} for {username}" + (f" ({label})" if label else "")
+               + (f", expires after {token.expires_on}" if token.expires_on else "")
+               + " — shown once, store it now:", err=True)
+    click.echo(secret)
+
+
+@tokens.command("list")
+@click.option("--user", "username", help="Only this user's tokens.")
+@output_format
+def tokens_list(username: str | None, fmt: str) -> None:
+    """List tokens: id, user, label, created, expiry, last use, status (never the token or its hash)."""
+    from opsmon.access import tokens as api_tokens
+
+    with _access_errors():
+        frame = api_tokens.list_tokens(_engine(), username)
+    _emit(frame, fmt, "tokens", "no tokens")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (its next request gets 401)."""
+    from opsmon.access import tokens as api_tokens
+
+    with _access_errors():
+        done = api_tokens.revoke_token(_engine(), token_id, by=_cli_actor())
+    click.echo(f"revoked token {token_id}" if done else f"token {token_id} was already revoked")
 
 
 # --- the risk register (opsmon.indicators.risk) -------------------------------------------------------

@@ -26,6 +26,9 @@ class Settings:
     # The clock's override (OPSMON_TODAY, 'YYYY-MM-DD' or an ISO date-time, local time when naive):
     # a demo pinned in the past, and the tests' servers, run on it. None: the real clock.
     today: datetime | None = None
+    # Requests per token (per address without one) to /api/v1, in flask-limiter's notation
+    # (OPSMON_API_RATE_LIMIT). Counted per server process (flask-limiter's memory storage).
+    api_rate_limit: str = "120 per minute"
 
     @property
     def pgdata(self) -> Path:
@@ -42,4 +45,5 @@ def load() -> Settings:
         secret_key=os.environ.get("OPSMON_SECRET_KEY") or None,
         production=os.environ.get("OPSMON_ENV", "").lower() == "production",
         today=datetime.fromisoformat(os.environ["OPSMON_TODAY"]) if os.environ.get("OPSMON_TODAY") else None,
+        api_rate_limit=os.environ.get("OPSMON_API_RATE_LIMIT") or "120 per minute",
     )

@@ -34,6 +34,9 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "period.unlock": ("解锁报告期", "Period unlocked"),
     "config.change": ("修改配置", "Configuration changed"),
     "access.denied": ("越权访问被拒绝", "Access denied"),
+    "token.add": ("创建接口令牌", "API token created"),
+    "token.revoke": ("吊销接口令牌", "API token revoked"),
+    "api.call": ("接口调用", "API call"),
 }
 
 

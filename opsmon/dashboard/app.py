@@ -13,16 +13,17 @@ import dash
 import flask
 from sqlalchemy.engine import Engine
 
-from opsmon import config
+from opsmon import api, config
 from opsmon.dashboard import auth, cache, context, shell
 from opsmon.dashboard.page import callback_guard
-from opsmon.dashboard.pages import admin, hospital, overview, rankings, risk, submissions, targets, trends, upload
+from opsmon.dashboard.pages import (account, admin, hospital, overview, rankings, risk, submissions, targets,
+                                    trends, upload)
 from opsmon.dashboard.strings import t
 from opsmon.sql import get_engine
 
 # Each module's PAGE says where the page lives and who may open it (opsmon.dashboard.page).
 PAGES = tuple(module.PAGE for module in (overview, rankings, trends, risk, targets, submissions, upload, hospital,
-                                         admin))
+                                         admin, account))
 
 
 def create_app(engine: Engine | None = None, settings: config.Settings | None = None) -> dash.Dash:
@@ -45,6 +46,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     app.server.config[context.ENGINE_KEY] = engine or get_engine()
     cache.install(app)
     auth.install(app, settings)
+    api.install(app.server, app.server.config[context.ENGINE_KEY], settings)  # /api/v1: its own bearer auth
     app.server.before_request(callback_guard(PAGES))  # after the session checks of auth.install
     for page in PAGES:
         page.register()

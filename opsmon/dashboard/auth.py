@@ -54,7 +54,10 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The largest legitimate request: the upload callback carries a file of up to MAX_BYTES as base64
 # (4 characters per 3 bytes) in its JSON, with a little room for the rest of the callback.
 MAX_REQUEST_BYTES = MAX_BYTES * 4 // 3 + 2 * 1024 * 1024
-OPEN_PREFIXES = ("/assets/",)
+# /api/: the HTTP API authenticates each request itself (bearer tokens, opsmon.api.bearer) and answers
+# in problem+json; no session, no sign-in page, no CSRF (a token is not an ambient credential).
+API_PREFIX = "/api/"
+OPEN_PREFIXES = ("/assets/", API_PREFIX)
 _G_KEY = "opsmon_user"
 CSRF_KEY = "csrf"
 
@@ -167,6 +170,8 @@ def gate() -> flask.Response | None:
     callback body that is not a Dash callback (400, not a 500).
     """
     request = flask.request
+    if request.path.startswith(API_PREFIX):
+        return None  # the API's own checks (size, token, rate) answer in its own format
     if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
         return flask.make_response(flask.jsonify(error="too_large"), 413)
     if request.method not in SAFE_METHODS and not _same_origin():

@@ -95,6 +95,8 @@ class Page:
     quick_filter: bool = False  # a search box filtering the page's table
     # Beside the month: its reporting rate, or "collection in progress" (:meth:`status`; needs a period control).
     period_status: bool = False
+    # Among the navbar's page links (False: reached another way, as 账号 from the user's name).
+    in_navbar: bool = True
     render: Callable[..., Any] | None = field(default=None, init=False)  # set by @layout
     has_download: bool = field(default=False, init=False)  # set by @download
 
@@ -142,6 +144,7 @@ class Page:
         dash.register_page(self.module, path=self.path, path_template=self.path_template, name=self.name_key,
                            title=title, layout=self.render, order=self.order)
         dash.page_registry[self.module]["permission"] = self.permission
+        dash.page_registry[self.module]["in_navbar"] = self.in_navbar
 
     def may_open(self) -> bool:
         """Whether the signed-in user may open the page (and call its callbacks)."""

@@ -17,6 +17,7 @@ from dash import Input, Output, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.access import roles
+from opsmon.access.users import User
 from opsmon.dashboard import auth, components, context, data, state
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import current_language, in_language, t, using_language
@@ -24,8 +25,9 @@ from opsmon.indicators import reporting
 
 
 def _nav_pages() -> list[dict]:
-    """Registered pages for the navbar (not those with path variables) the signed-in user may open."""
-    return [p for p in dash.page_registry.values() if not p.get("path_template")
+    """Registered pages for the navbar's links (not those with path variables, nor those kept out of it) the
+    signed-in user may open."""
+    return [p for p in dash.page_registry.values() if not p.get("path_template") and p.get("in_navbar", True)
             and (p.get("permission") is None or auth.may(p["permission"]))]
 
 
@@ -34,17 +36,24 @@ def _language_of(search: str | None) -> str:
     return state.language(parse_qs((search or "").lstrip("?")).get("lang"))
 
 
+def unit_label(user: User) -> str:
+    """The user's org unit as people read it: a region's name, or a hospital's code."""
+    return components.region_name(user.scope) if user.region_adcode else user.scope
+
+
 def user_menu() -> html.Div:
-    """Who is signed in (name · role · unit) and the sign-out button (a POST form: no link can sign you out)."""
+    """Who is signed in (name · role · unit), the link to their 账号 page and the sign-out button (a POST form:
+    no link can sign you out)."""
     user = auth.current_user()
     if user is None:
         return html.Div()
     role = roles.get(user.role)
-    unit = components.region_name(user.scope) if user.region_adcode else user.scope
     return html.Div([
         html.Span([html.Strong(user.display_name or user.username), f" · {in_language(role.zh, role.en)}",
-                   html.Span(f" · {unit}", className="d-none d-lg-inline")], className="opsmon-user me-2",
-                  id="user-name"),
+                   html.Span(f" · {unit_label(user)}", className="d-none d-lg-inline")],
+                  className="opsmon-user me-2", id="user-name"),
+        dcc.Link(t("nav.account"), href=state.href("/account"), id="nav-account",
+                 className="btn btn-sm btn-outline-light me-2"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token(), id="signout-csrf"),
                    dbc.Button(t("nav.signout"), type="submit", size="sm", color="light", outline=True,
                               id="signout")], action="/logout", method="post", className="d-inline"),

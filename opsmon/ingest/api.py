@@ -228,7 +228,8 @@ def ingest_bytes(
                 with suppress(Exception), engine.begin() as other:
                     store.close_submission(other, submission_id, kind=result_kind, status="failed",
                                            rows_total=len(parsed.frame), rows_accepted=0, revisions_created=0,
-                                           errors=errors(listed), warnings=warnings(listed))
+                                           errors=errors(listed), warnings=warnings(listed),
+                                           periods=file_periods(parsed))
             raise
 
         status: Status
@@ -247,12 +248,21 @@ def ingest_bytes(
                     conn, submission_id, kind=result_kind, status=status,
                     rows_total=len(parsed.frame), rows_accepted=0 if status == "rejected" else len(parsed.frame),
                     revisions_created=revisions, errors=errors(listed), warnings=warnings(listed),
+                    periods=file_periods(parsed),
                 )
     return FileResult(
         file=file_name, kind=result_kind, status=status, rows=len(parsed.frame),
         revisions_created=revisions, errors=errors(listed), warnings=warnings(listed),
         submission_id=submission_id, dry_run=dry_run, sha256=sha256, changes=changes, parsed=parsed,
     )
+
+
+def file_periods(parsed: Parsed) -> list[str]:
+    """The well-formed reporting periods ('YYYY-MM') *parsed*'s rows name, sorted (none for a registry)."""
+    if "period" not in parsed.frame.columns:
+        return []
+    named = pd.Series(parsed.frame["period"].dropna().unique(), dtype="string")
+    return sorted(named[named.str.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", na=False)].tolist())
 
 
 def ingest_path(path: Path, **kwargs: Any) -> FileResult:
@@ -279,13 +289,17 @@ def current_values(engine: Engine, kind: Kind, keys: pd.DataFrame) -> pd.DataFra
 
 
 def list_submissions(engine: Engine, *, limit: int = 50, username: str | None = None,
-                     scope: str | None = None) -> pd.DataFrame:
-    """The submissions log, newest first: status, user, file, times, counts, numbers of errors and warnings.
+                     scope: str | None = None, period: str | None = None, status: str | None = None,
+                     offset: int = 0) -> pd.DataFrame:
+    """The submissions log, newest first: status, user, file, times, counts, numbers of errors and warnings,
+    the reporting periods the file's rows name.
 
-    *scope* (a region adcode or a hospital code) keeps the files uploaded by users inside it.
+    *scope* (a region adcode or a hospital code) keeps the files uploaded by users inside it; *period*
+    ('YYYY-MM') the files naming that month; *status* one outcome; *offset* skips that many (paging).
     """
     with engine.connect() as conn:
-        return store.submissions(conn, limit=limit, username=username, scope=scope)
+        return store.submissions(conn, limit=limit, username=username, scope=scope, period=period,
+                                 status=status, offset=offset)
 
 
 def get_submission(engine: Engine, submission_id: int, *, scope: str | None = None) -> dict[str, Any] | None:

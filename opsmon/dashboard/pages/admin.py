@@ -1,10 +1,12 @@
-"""管理 Administration: period locks, the audit log, the users (administrators only).
+"""管理 Administration: period locks, the audit log, the users, API tokens (administrators only).
 
 URL: ``/admin``. Locking a month after review makes every later upload to it fail
 with a message naming who locked it and when (:mod:`opsmon.access.locks`). The
 audit log search reads :func:`opsmon.access.audit.search`. Users are managed with
-``opsmon users …`` (the table here is for reference). Every callback checks the
-role on the server (the database's role, not the cookie's); the page itself is guarded too.
+``opsmon users …`` (the table here is for reference). Every user's API tokens are
+listed, and any of them can be revoked (:mod:`opsmon.access.tokens`; users make their
+own on the 账号 page). Every callback checks the role on the server (the database's
+role, not the cookie's); the page itself is guarded too.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, html
 
-from opsmon.access import audit, locks, roles, users
+from opsmon.access import audit, locks, roles, tokens, users
+from opsmon.access.users import UserError
 from opsmon.dashboard import auth, context
 from opsmon.dashboard import components as c
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.page import Page
+from opsmon.dashboard.pages.account import revoke_message, selected_token, token_grid, token_rows
 from opsmon.dashboard.strings import in_language, t
 from opsmon.periods import LOCAL_TZ
 
@@ -103,7 +107,15 @@ def layout(_v: dict, **_query: str) -> html.Div:
             ("role", t("admin.role")), ("unit", t("admin.unit")), ("disabled", t("admin.disabled")),
             ("last_login_at", t("admin.last_login"))]), height=300),
     ])
-    return PAGE.frame(c.page_header(t("nav.admin"), t("admin.subtitle")), locks_section, audit_section, users_section)
+    tokens_section = c.section(t("admin.tokens"), [
+        html.P(t("admin.tokens_hint"), className="text-muted small"),
+        html.Div(dbc.Button(t("token.revoke"), id="admin-token-revoke", color="danger", outline=True, size="sm"),
+                 className="mb-2"),
+        html.Div(id="admin-token-message"),
+        token_grid("admin-tokens", token_rows(None), with_user=True),
+    ])
+    return PAGE.frame(c.page_header(t("nav.admin"), t("admin.subtitle")), locks_section, audit_section, users_section,
+                      tokens_section)
 
 
 @PAGE.callback(Output("admin-lock-message", "children"), Output("admin-locks", "rowData"),
@@ -136,3 +148,23 @@ def search_audit(username, action, text, since, view):
     """The newest 500 audit entries matching the filters."""
     _require_admin()
     return audit_rows(username, action, text, since)
+
+
+@PAGE.callback(Output("admin-token-message", "children"), Output("admin-tokens", "rowData"),
+               Input("admin-token-revoke", "n_clicks"), State("admin-tokens", "selectedRows"),
+               prevent_initial_call=True)
+def revoke_any(_n, selected: list[dict] | None, view: dict | None):
+    """Revoke the selected token, whoever's it is, as the signed-in administrator; the list again."""
+    _require_admin()
+    admin = auth.require_user()
+    token_id = selected_token(selected)
+    if token_id is None:
+        return dbc.Alert(t("token.select_first"), color="warning", id="admin-token-alert"), token_rows(None)
+    try:
+        done = tokens.revoke_token(context.engine(), token_id, by=admin.username)
+    except UserError:
+        return dbc.Alert(t("token.not_found_admin"), color="danger", id="admin-token-alert"), token_rows(None)
+    rows = token_rows(None)
+    # Owner and label as stored, not as the row the browser sent says.
+    row = next((r for r in rows if r["token_id"] == token_id), {})
+    return revoke_message(done, row.get("label", ""), "admin-token-alert", user=row.get("username")), rows

@@ -49,14 +49,15 @@ def close_submission(
     revisions_created: int,
     errors: list[Problem],
     warnings: list[Problem],
+    periods: list[str] | None = None,
 ) -> None:
-    """Write a submission's outcome."""
+    """Write a submission's outcome (*periods*: the reporting periods its rows name)."""
     conn.execute(
         sa.text(
             "UPDATE submissions SET kind = :kind, status = :status, finished_at = clock_timestamp(), "
             "rows_total = :total, rows_accepted = :accepted, revisions_created = :revs, "
-            "errors = CAST(:errors AS jsonb), warnings = CAST(:warnings AS jsonb) "
-            "WHERE submission_id = :id"
+            "errors = CAST(:errors AS jsonb), warnings = CAST(:warnings AS jsonb), "
+            "periods = CAST(:periods AS text[]) WHERE submission_id = :id"
         ),
         {
             "id": submission_id,
@@ -67,12 +68,13 @@ def close_submission(
             "revs": revisions_created,
             "errors": json.dumps([p.to_dict() for p in errors], ensure_ascii=False),
             "warnings": json.dumps([p.to_dict() for p in warnings], ensure_ascii=False),
+            "periods": list(periods or []),
         },
     )
 
 
 SUBMISSION_COLUMNS = ("submission_id, kind, username, file_name, sha256, size_bytes, received_at, finished_at, "
-                      "status, rows_total, rows_accepted, revisions_created")
+                      "status, rows_total, rows_accepted, revisions_created, periods")
 
 
 # Submissions a scope may see: those whose uploader belongs inside it (the top of the hierarchy sees all,
@@ -87,17 +89,23 @@ _SUBMITTED_IN_SCOPE = """(
 
 
 def submissions(conn: sa.Connection, *, limit: int = 50, username: str | None = None,
-                scope: str | None = None) -> pd.DataFrame:
+                scope: str | None = None, period: str | None = None, status: str | None = None,
+                offset: int = 0) -> pd.DataFrame:
     """The submissions log, newest first, with the number of errors and warnings of each attempt.
 
-    *scope* (a region adcode or hospital code) keeps the files uploaded by users inside it.
+    *scope* (a region adcode or hospital code) keeps the files uploaded by users inside it;
+    *period* ('YYYY-MM') the files whose rows name it; *status* the attempts with that outcome.
     """
     where = "WHERE " + _SUBMITTED_IN_SCOPE + (" AND username = :user " if username else " ")
+    if period:
+        where += "AND CAST(:period AS text) = ANY(periods) "
+    if status:
+        where += "AND status = :status "
     return read_frame(conn, (
         f"SELECT {SUBMISSION_COLUMNS}, jsonb_array_length(errors) AS n_errors, "
         f"jsonb_array_length(warnings) AS n_warnings FROM submissions {where}"
-        "ORDER BY received_at DESC, submission_id DESC LIMIT :limit"
-    ), {"limit": limit, "user": username, "scope": scope})
+        "ORDER BY received_at DESC, submission_id DESC LIMIT :limit OFFSET :offset"
+    ), {"limit": limit, "user": username, "scope": scope, "period": period, "status": status, "offset": offset})
 
 
 def submission(conn: sa.Connection, submission_id: int, *, scope: str | None = None) -> dict[str, Any] | None:

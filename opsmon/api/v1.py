@@ -1,0 +1,386 @@
+"""/api/v1: the endpoints. Each reads through the same library functions as the pages and the CLI,
+with the token's user's scope — a token can see and change exactly what its user can.
+
+Who may call what (the user's role, :mod:`opsmon.access.roles`):
+
+* ``POST /submissions`` — roles that upload (hospital, analyst, admin), rows of their scope only;
+* ``GET /submissions`` — everyone: the files *they* sent;
+* ``GET /indicators``, ``/catalogue``, ``/hospitals``, ``/risks`` — everyone, within scope (a hospital
+  user: its own hospital, ``level=hospital``);
+* ``GET /regions`` — roles that view regions.
+
+A region or hospital outside the caller's scope is 404, exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import http
+import io
+import json
+import logging
+from typing import Any
+
+import flask
+import marshmallow as ma
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
+
+from opsmon import indicators, periods
+from opsmon.access.upload_rules import upload_as
+from opsmon.access.users import User
+from opsmon.api import bearer, idempotency, schemas
+from opsmon.api.problems import MEDIA_TYPE, body, problem, response
+from opsmon.indicators import restrict, risk
+from opsmon.ingest import api as ingest
+from opsmon.ingest.read import MAX_BYTES
+
+class _Parser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400  # a bad query parameter is a bad request (invalid_parameters)
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+blp = _Blueprint("api_v1", __name__, url_prefix="/api/v1",
+                description="公立医院经济运行监测 数据对接接口 — push reports, pull indicators")
+blp.before_request(bearer.authenticate)  # every view runs as the token's user
+blp.after_request(bearer.audit_call)
+
+log = logging.getLogger(__name__)
+
+CSV_TYPES = ("text/csv", "application/csv")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def query(schema: type[ma.Schema]):
+    """The route's query parameters, checked against *schema*: a parameter it does not name is an error."""
+    return blp.arguments(schema, location="query", unknown=ma.RAISE)
+
+
+def _errors(*statuses: int):
+    """Document the problem answers *statuses* (plus 401 and 429, which every route may give)."""
+    def wrap(view):
+        for status in sorted({401, 429, *statuses}):
+            view = blp.alt_response(status, response=http.HTTPStatus(status).name)(view)
+        return view
+    return wrap
+
+
+def engine() -> sa.Engine:
+    return flask.current_app.extensions["opsmon.api"]["engine"]
+
+
+def caller() -> User:
+    """The token's user (authenticated before any view runs: :mod:`opsmon.api.bearer`)."""
+    return flask.g.api_user
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _page(frame: pd.DataFrame, args: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One page of *frame*'s rows (JSON-ready) and the cursor of the next page."""
+    offset = _offset(args)
+    limit = args["limit"]
+    rows = frame.iloc[offset:offset + limit]
+    more = offset + limit < len(frame)
+    return {**extra, "items": _records(rows), "next_cursor": _cursor(args, offset + limit) if more else None}
+
+
+def _fingerprint(args: dict[str, Any]) -> str:
+    """What a cursor belongs to: the route and its filters (not the page size)."""
+    kept = {k: v for k, v in sorted(args.items()) if k not in ("cursor", "limit")}
+    raw = json.dumps([flask.request.path, kept], default=str, sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def _cursor(args: dict[str, Any], offset: int) -> str:
+    raw = json.dumps({"o": offset, "f": _fingerprint(args)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _offset(args: dict[str, Any]) -> int:
+    """The offset a cursor carries; 0 without one. A cursor of another query is refused."""
+    cursor = args.get("cursor")
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = int(data["o"])
+        ok = offset >= 0 and data["f"] == _fingerprint(args)
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        flask.abort(problem("invalid_parameters", "cursor 无效或不属于本查询（请从第一页重新开始）",
+                            errors=[{"field": "cursor", "message": "invalid"}]))
+    return offset
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value.strip() if isinstance(value, str) else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _not_found(what: str) -> None:
+    flask.abort(problem("not_found", f"未找到{what}，或不在您的权限范围内"))
+
+
+def _forbidden(detail: str) -> None:
+    flask.abort(problem("forbidden", detail))
+
+
+def _check_region(region: str | None) -> None:
+    """404 unless *region* is a region the caller may see (a hospital user: one its hospital is in)."""
+    if region is None:
+        return
+    sc = restrict.parse_scope(caller().scope)
+    if sc.hospital:
+        sql = ("SELECT 1 FROM hospitals h JOIN region_ancestors a ON a.adcode = h.adcode "
+               "WHERE h.hospital_code = :h AND a.ancestor_adcode = :r")
+        params = {"h": sc.hospital, "r": region}
+    else:
+        where, params = restrict.regions("r", scope=sc, code=region)
+        sql = f"SELECT 1 FROM regions r WHERE {where}"
+    with engine().connect() as conn:
+        if conn.execute(sa.text(sql), params).first() is None:
+            _not_found(f"地区 {region}")
+
+
+# --- submissions --------------------------------------------------------------------------------------
+
+
+def _rows_csv(document: Any) -> bytes:
+    """``{"rows": [{code: value}]}`` as the CSV file it stands for (field codes as headers)."""
+    rows = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        flask.abort(problem("invalid_parameters", "JSON 请求体应为 {\"rows\": [{字段代码: 值, …}, …]}，且至少一行"))
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO(newline="")
+    out = csv.writer(buf)
+    out.writerow(columns)
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "是" if v else "否"
+        if isinstance(v, (dict, list)):
+            return json.dumps(v, ensure_ascii=False)
+        return str(v)
+
+    out.writerows([[cell(r.get(c)) for c in columns] for r in rows])
+    return buf.getvalue().encode("utf-8")
+
+
+def _upload_body(file_name: str | None) -> tuple[bytes, str]:
+    """The request's file and the name it is logged under (by its media type)."""
+    content_type = (flask.request.mimetype or "").lower()
+    if flask.request.content_length is not None and flask.request.content_length > MAX_BYTES:
+        flask.abort(problem("too_large", f"文件超过 {MAX_BYTES // (1024 * 1024)} MB 上限"))
+    data = flask.request.get_data(cache=False)
+    if len(data) > MAX_BYTES:
+        flask.abort(problem("too_large", f"文件超过 {MAX_BYTES // (1024 * 1024)} MB 上限"))
+    name = file_name or ""
+    if content_type in CSV_TYPES:
+        return data, name or "api-upload.csv"
+    if content_type == XLSX_TYPE:
+        return data, name or "api-upload.xlsx"
+    if content_type == "application/json":
+        try:
+            document = json.loads(data)
+        except ValueError:
+            flask.abort(problem("invalid_parameters", "请求体不是有效的 JSON"))
+        return _rows_csv(document), name or "api-upload.json"
+    flask.abort(problem("unsupported_media_type",
+                        f"Content-Type 应为 text/csv、{XLSX_TYPE} 或 application/json，收到 {content_type or '（无）'}"))
+
+
+def _submission_answer(result: ingest.FileResult) -> flask.Response:
+    """200 with the file's entry; 422 problem+json for a rejected file (the entry's members kept: its
+    ``status`` is the file's, 'rejected' — RFC 9457 makes the status member advisory)."""
+    entry = result.to_dict("zh")
+    if result.status != "rejected":
+        return flask.Response(json.dumps(entry, ensure_ascii=False), 200, mimetype="application/json")
+    document = body("rejected", f"文件有 {len(result.errors)} 处错误，未入库（见 errors 的行、列）")
+    document.pop("status")
+    return response({**document, **entry}, 422)
+
+
+@blp.route("/submissions", methods=["POST"])
+@query(schemas.SubmitArgs)
+@blp.response(200, schemas.FileResult, description="accepted 或 unchanged（与 opsmon ingest --format json 的一项相同）")
+@blp.alt_response(422, schema=schemas.RejectedFile, content_type=MEDIA_TYPE,
+                  description="rejected：errors 列出行、列与原因；什么都没有入库")
+@_errors(403, 413)
+@blp.doc(
+    summary="报送一个文件（月报、进展或机构名录）",
+    parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
+                 "description": "重试时带同一个键：返回第一次的应答，不会产生第二个修订版本"}],
+    requestBody={"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": {"type": "object", "required": ["rows"], "properties": {
+            "rows": {"type": "array", "items": {"type": "object", "additionalProperties": True}}}}}}})
+def post_submission(args: dict[str, Any]) -> flask.Response:
+    """Validate and store one file as the token's user: their role's kinds, their scope's hospitals."""
+    user = caller()
+    if not user.permissions.upload_kinds:
+        _forbidden(f"{user.permissions.zh}角色不能报送数据")
+    key = flask.request.headers.get("Idempotency-Key")
+
+    def run() -> flask.Response:
+        content, name = _upload_body(args["file_name"])
+        result = upload_as(engine(), user, content, name, kind=args["kind"], dry_run=args["dry_run"],
+                           address=flask.request.remote_addr)
+        return _submission_answer(result)
+
+    if key is None:
+        return run()
+    return idempotency.once(engine(), user.username, key, run)
+
+
+@blp.route("/submissions", methods=["GET"])
+@query(schemas.SubmissionsArgs)
+@blp.response(200, schemas.Submissions)
+@_errors()
+@blp.doc(summary="本人的报送记录（最新在前）")
+def list_submissions(args: dict[str, Any]) -> dict[str, Any]:
+    user = caller()
+    offset, limit = _offset(args), args["limit"]
+    frame = ingest.list_submissions(engine(), username=user.username, scope=user.scope, period=args["period"],
+                                    status=args["status"], limit=limit + 1, offset=offset)
+    more = len(frame) > limit
+    return {"items": _records(frame.iloc[:limit]), "next_cursor": _cursor(args, offset + limit) if more else None}
+
+
+# --- indicators ---------------------------------------------------------------------------------------
+
+
+@blp.route("/indicators", methods=["GET"])
+@query(schemas.IndicatorsArgs)
+@blp.response(200, schemas.Indicators)
+@_errors(403, 404)
+@blp.doc(summary="指标值（与 opsmon export --format json 的列相同，含 approx 近似标记）")
+def get_indicators(args: dict[str, Any]) -> dict[str, Any]:
+    user = caller()
+    if user.hospital_code and args["level"] != "hospital":
+        _forbidden("医院用户只能查询本院指标（level=hospital）")
+    ids = None
+    if args["ids"]:
+        ids = [i.strip() for i in args["ids"].split(",") if i.strip()]
+        unknown = sorted(set(ids) - set(indicators.IDS))
+        if unknown:
+            flask.abort(problem("invalid_parameters", f"参数有误：ids 含未知指标 {'、'.join(unknown)}（见 /api/v1/catalogue）",
+                                errors=[{"field": "ids", "message": f"unknown: {', '.join(unknown)}"}]))
+    _check_region(args["region"])
+    period = args["period"] or periods.default_period(engine())
+    if period is None:
+        return {"period": None, "items": [], "next_cursor": None}
+    frame = indicators.query(engine(), ids, args["level"], period, span=args["span"], region=args["region"],
+                             scope=user.scope)
+    return _page(frame, args, period=period)
+
+
+@blp.route("/catalogue", methods=["GET"])
+@blp.response(200, schemas.Catalogue)
+@_errors()
+@blp.doc(summary="指标目录")
+def get_catalogue() -> dict[str, Any]:
+    fields = list(schemas.CatalogueEntry().fields)
+    return {"items": [{f: getattr(entry, f) for f in fields} for entry in indicators.CATALOGUE]}
+
+
+# --- registry -----------------------------------------------------------------------------------------
+
+
+@blp.route("/regions", methods=["GET"])
+@query(schemas.RegionArgs)
+@blp.response(200, schemas.Regions)
+@_errors(403, 404)
+@blp.doc(summary="权限范围内的地区（region：只含该地区及其下级）")
+def get_regions(args: dict[str, Any]) -> dict[str, Any]:
+    user = caller()
+    if not user.permissions.view_regions:
+        _forbidden(f"{user.permissions.zh}角色不能查询地区")
+    _check_region(args["region"])
+    where, params = restrict.regions("r", region=args["region"], scope=user.scope)
+    with engine().connect() as conn:
+        frame = pd.read_sql_query(sa.text(
+            f"SELECT adcode, name, level, parent_adcode FROM regions r WHERE {where} ORDER BY adcode"),
+            conn, params=params)
+    return _page(frame, args)
+
+
+@blp.route("/hospitals", methods=["GET"])
+@query(schemas.RegionArgs)
+@blp.response(200, schemas.Hospitals)
+@_errors(404)
+@blp.doc(summary="权限范围内的医院（机构名录）")
+def get_hospitals(args: dict[str, Any]) -> dict[str, Any]:
+    user = caller()
+    _check_region(args["region"])
+    where, params = restrict.hospitals("h", region=args["region"], scope=user.scope)
+    columns = ", ".join(schemas.Hospital().fields)
+    with engine().connect() as conn:
+        frame = pd.read_sql_query(sa.text(
+            f"SELECT {columns} FROM (SELECT h.hospital_code, h.name, h.adcode, h.level, h.tier, h.category, "
+            "h.affiliation, h.authority, h.is_pilot, h.budget_authority, "
+            "to_char(h.opened_period, 'YYYY-MM') AS opened_period, "
+            f"to_char(h.closed_period, 'YYYY-MM') AS closed_period FROM hospitals h WHERE {where}) x "
+            "ORDER BY hospital_code"), conn, params=params)
+    return _page(frame, args)
+
+
+# --- risks --------------------------------------------------------------------------------------------
+
+
+@blp.route("/risks", methods=["GET"])
+@query(schemas.RisksArgs)
+@blp.response(200, schemas.Risks)
+@_errors(404)
+@blp.doc(summary="风险登记（与 opsmon risks list --format json 相同的行）")
+def get_risks(args: dict[str, Any]) -> dict[str, Any]:
+    user = caller()
+    _check_region(args["region"])
+    period, frame = risk.risks_frame(engine(), args["period"], region=args["region"], level=args["level"],
+                                     scope=user.scope)
+    document = risk.risks_document(period, frame)
+    return _page(pd.DataFrame(document["risks"], columns=list(schemas.Risk().fields)), args, period=period)
+
+
+# --- errors the library raises ------------------------------------------------------------------------
+
+
+@blp.errorhandler(sa_exc.OperationalError)
+@blp.errorhandler(sa_exc.InterfaceError)
+def _database_unavailable(error: Exception) -> flask.Response:
+    log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+    return problem("database_unavailable", "数据库暂不可用，请稍后重试", headers={"Retry-After": "10"})
+
+
+@blp.errorhandler(ValueError)
+def _bad_value(error: ValueError) -> flask.Response:
+    return problem("invalid_parameters", f"参数有误：{error}")
+
+
+@blp.errorhandler(PermissionError)
+def _permission(error: PermissionError) -> flask.Response:
+    return problem("forbidden", f"无权限：{error}")
