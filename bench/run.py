@@ -26,6 +26,7 @@ PARTS: list[tuple[str, list[str], list[str] | None]] = [
     ("dashboard, national", ["bench.dashboard", "--scale", "national"], None),
     ("load test", ["bench.load"], ["bench.load", "--quick"]),
     ("signals", ["bench.signals"], ["bench.signals", "--quick"]),
+    ("api", ["bench.api"], ["bench.api", "--quick"]),
 ]
 
 

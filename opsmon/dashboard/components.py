@@ -18,7 +18,7 @@ from dash import dcc, html
 
 from opsmon import geo
 from opsmon import periods as ind_periods
-from opsmon.dashboard import auth, context, data, state
+from opsmon.dashboard import auth, context, data, url_query
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, flag
 from opsmon.dashboard.format import period_label
@@ -561,7 +561,7 @@ def explanation_column(**extra: Any) -> dict:
 
 def hospital_href(code: str, period: str | None = None) -> str:
     """The link to a hospital's profile (in the request's language)."""
-    return state.href(f"/hospital/{code}", period=period)
+    return url_query.href(f"/hospital/{code}", period=period)
 
 
 def quick_search(component_id: str) -> dbc.Input:

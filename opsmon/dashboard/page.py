@@ -34,10 +34,10 @@ import flask
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import auth, components, shell, state
+from opsmon.dashboard import auth, components, shell, url_query
 from opsmon.dashboard.strings import current_language, t, using_language
 
-Query = Mapping[str, state.QueryValue]
+Query = Mapping[str, url_query.QueryValue]
 
 
 @dataclass(frozen=True)
@@ -60,23 +60,23 @@ class Control:
 
 # The controls most pages share. A page opens on the latest closed month (components.default_period);
 # 报送 on the month being collected (COLLECTING_PERIOD), which is offered even before anyone reports it.
-PERIOD = Control(lambda q: state.period(q.get("period"), components.available_periods(), components.default_period()))
-COLLECTING_PERIOD = Control(lambda q: state.period(q.get("period"), components.collecting_periods(),
+PERIOD = Control(lambda q: url_query.period(q.get("period"), components.available_periods(), components.default_period()))
+COLLECTING_PERIOD = Control(lambda q: url_query.period(q.get("period"), components.collecting_periods(),
                                                    components.reporting_months()[0]))
-SPAN = Control(lambda q: state.span(q.get("span")), omit="month")
+SPAN = Control(lambda q: url_query.span(q.get("span")), omit="month")
 # A region under the one served (None: all of it).
-REGION = Control(lambda q: state.choice(q.get("region"),
+REGION = Control(lambda q: url_query.choice(q.get("region"),
                                        set(components.regions()["adcode"]) - {components.root_region()}))
 
 
 def choices(key: str, allowed: Iterable[str], id: str | None = None) -> Control:
     """A multi-select of *allowed* values (comma-separated in the URL); *id*: see :class:`Control`."""
-    return Control(lambda q: state.choices(q.get(key), allowed), id=id)
+    return Control(lambda q: url_query.choices(q.get(key), allowed), id=id)
 
 
 def indicator(default: str) -> Control:
     """A catalogue indicator (*default* when the URL names none, or no valid one)."""
-    return Control(lambda q: state.indicator(q.get("indicator"), default))
+    return Control(lambda q: url_query.indicator(q.get("indicator"), default))
 
 
 @dataclass
@@ -161,7 +161,7 @@ class Page:
 
         @functools.wraps(body)
         def render(**query: Any) -> Any:
-            with using_language(state.language(query.get("lang"))):
+            with using_language(url_query.language(query.get("lang"))):
                 if not self.may_open():
                     return shell.not_permitted()
                 return body(self.read(query), **query)
@@ -250,7 +250,7 @@ class Page:
             if ctx.triggered_id == url:
                 restored = self.read(parse_search(search))
                 return [no_update if restored.get(k) == values[k] else restored.get(k) for k in keys] + [no_update]
-            wanted = state.search({**self.params(values, view), "lang": current_language()})
+            wanted = url_query.search({**self.params(values, view), "lang": current_language()})
             return [no_update] * len(keys) + [wanted if wanted != (search or "") else no_update]
 
     def _update_status(self) -> None:

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from opsmon.access import roles
 from opsmon.access.users import User
-from opsmon.dashboard import auth, components, context, data, state
+from opsmon.dashboard import auth, components, context, data, url_query
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import current_language, in_language, t, using_language
 from opsmon.indicators import reporting
@@ -33,7 +33,7 @@ def _nav_pages() -> list[dict]:
 
 def _language_of(search: str | None) -> str:
     """The language a URL's query string asks for."""
-    return state.language(parse_qs((search or "").lstrip("?")).get("lang"))
+    return url_query.language(parse_qs((search or "").lstrip("?")).get("lang"))
 
 
 def unit_label(user: User) -> str:
@@ -52,7 +52,7 @@ def user_menu() -> html.Div:
         html.Span([html.Strong(user.display_name or user.username), f" · {in_language(role.zh, role.en)}",
                    html.Span(f" · {unit_label(user)}", className="d-none d-lg-inline")],
                   className="opsmon-user me-2", id="user-name"),
-        dcc.Link(t("nav.account"), href=state.href("/account"), id="nav-account",
+        dcc.Link(t("nav.account"), href=url_query.href("/account"), id="nav-account",
                  className="btn btn-sm btn-outline-light me-2"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token(), id="signout-csrf"),
                    dbc.Button(t("nav.signout"), type="submit", size="sm", color="light", outline=True,
@@ -68,7 +68,7 @@ def not_permitted() -> dbc.Alert:
     return dbc.Alert([html.H4(t("access.denied_title")),
                       html.P(t("access.denied").format(role=in_language(role.zh, role.en) if role else "—")),
                       dcc.Link(t("nav.hospital") if user and user.hospital_code else t("nav.overview"),
-                               href=state.href(home))],
+                               href=url_query.href(home))],
                      color="warning", id="not-permitted", className="mt-4")
 
 
@@ -88,13 +88,13 @@ def _home() -> str:
 def navbar(pathname: str | None) -> dbc.Container:
     """The bar's content for the page at *pathname*."""
     links = [
-        dbc.NavItem(dbc.NavLink(t(page["name"]), href=state.href(page["relative_path"]),
+        dbc.NavItem(dbc.NavLink(t(page["name"]), href=url_query.href(page["relative_path"]),
                                 active=(pathname or "/") == page["relative_path"]
                                 or (page["relative_path"] != "/" and (pathname or "").startswith(page["relative_path"]))))
         for page in _nav_pages()
     ]
     return dbc.Container([
-        dbc.NavbarBrand(t("app.brand"), href=state.href(_home()), className="opsmon-brand"),
+        dbc.NavbarBrand(t("app.brand"), href=url_query.href(_home()), className="opsmon-brand"),
         dbc.Nav(links, navbar=True, className="me-auto flex-wrap"),
         html.Div(components.dropdown(id="hospital-search", options=[], placeholder=t("nav.search"),
                                      className="opsmon-navsearch", optionHeight=36, maxHeight=400),
@@ -150,7 +150,7 @@ def hospital_options(text: str | None, search: str | None):
     hits = frame[frame["name"].str.upper().str.contains(needle, regex=False)
                  | frame["code"].str.contains(needle, regex=False)].head(30)
     with using_language(_language_of(search)):
-        return [{"label": row.name, "value": state.href(f"/hospital/{row.code}")} for row in hits.itertuples()]
+        return [{"label": row.name, "value": url_query.href(f"/hospital/{row.code}")} for row in hits.itertuples()]
 
 
 @callback(Output("shell-go", "href"), Input("hospital-search", "value"), prevent_initial_call=True)

@@ -17,7 +17,7 @@ from dash import Output, dcc, html
 from plotly.subplots import make_subplots
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, state
+from opsmon.dashboard import context, data, url_query
 from opsmon.dashboard.figures import FONT, PALETTE, approx_lines, empty_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label, timestamp
 from opsmon.dashboard.page import PERIOD, SPAN, Page
@@ -81,7 +81,7 @@ def _facts(row: dict) -> html.Div:
 
     def region(code: str) -> Any:
         name = c.region_name(code, regions)
-        return dcc.Link(name, href=state.href("/", region=code)) if code in in_scope else name
+        return dcc.Link(name, href=url_query.href("/", region=code)) if code in in_scope else name
 
     items += [html.Dt(t("hospital.region"), className="col-5 text-muted fw-normal"),
               html.Dd([region(prefecture) if prefecture else "—", " · ", region(county)],
@@ -107,10 +107,10 @@ def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
     if row.get("is_pilot"):
         badges.append(dbc.Badge(t("hospital.pilot"), color="success", className="me-1"))
     header = c.page_header(row["name"], html.Div(badges, className="mt-1"), actions=[
-        dcc.Link(t("hospital.see_trends"), href=state.href("/trends", codes=[code], indicator="surplus_rate"),
+        dcc.Link(t("hospital.see_trends"), href=url_query.href("/trends", codes=[code], indicator="surplus_rate"),
                  className="btn btn-sm btn-outline-primary"),
         dcc.Link(t("hospital.see_rankings"),
-                 href=state.href("/rankings", level="hospital", tier=[row["tier"]], period=period),
+                 href=url_query.href("/rankings", level="hospital", tier=[row["tier"]], period=period),
                  className="btn btn-sm btn-outline-secondary"),
     ])
     controls = dbc.Row([

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from opsmon import geo
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, state
+from opsmon.dashboard import context, data, url_query
 from opsmon.dashboard.figures import empty_figure, region_map
 from opsmon.dashboard.format import d3_format, integer, money, percent, period_label
 from opsmon.dashboard.outlines import prefecture_geojson, units_geojson
@@ -42,7 +42,7 @@ PAGE = Page(__name__, path="/", name_key="nav.overview", permission="view_region
             controls={
     "period": PERIOD,
     # ``color`` is an older name of ``indicator``.
-    "indicator": Control(lambda q: state.indicator(q.get("indicator") or q.get("color"), DEFAULT_INDICATOR)),
+    "indicator": Control(lambda q: url_query.indicator(q.get("indicator") or q.get("color"), DEFAULT_INDICATOR)),
 }, url_extra=_region_param)
 
 
@@ -65,7 +65,7 @@ def _chain(code: str, regions: pd.DataFrame) -> list[str]:
 def layout(v: dict, region: str | None = None, **_query: str) -> html.Div:
     """The page; the query string restores a view."""
     # A supervisor's view starts at (and stays within) their own region.
-    region = state.choice(region, c.regions_in_scope() or set(c.regions()["adcode"]), c.home_region())
+    region = url_query.choice(region, c.regions_in_scope() or set(c.regions()["adcode"]), c.home_region())
     controls = dbc.Row([
         c.labelled("overview.period", c.period_dropdown("overview-period", c.available_periods(), v["period"]),
                    "overview-period", xs=12, md=4, xl=3),
@@ -133,7 +133,7 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
                                                 population.get("ops_platform_coverage_tertiary", 1))
     secondary_line, secondary_tone = _target_line(engine, region, period, "ops_platform_coverage_secondary",
                                                   population.get("ops_platform_coverage_secondary", 1))
-    link = lambda path, **params: state.href(path, period=period, **params)  # noqa: E731
+    link = lambda path, **params: url_query.href(path, period=period, **params)  # noqa: E731
     region_param = None if top else region
     cards = [
         c.kpi(t("overview.kpi.hospitals"), integer(expected), "kpi-expected",
@@ -221,7 +221,7 @@ def _breadcrumb(region: str, period: str, indicator: str) -> dbc.Breadcrumb:
         parent = regions.set_index("adcode").loc[code, "parent_adcode"]
         if parent is not None and _level(parent, regions) == "province" and _level(code, regions) == "county":
             name = c.direct_label(name)
-        href = state.href("/", period=period, indicator=indicator, region=None if code == province else code)
+        href = url_query.href("/", period=period, indicator=indicator, region=None if code == province else code)
         items.append({"label": name, "href": href, "active": code == region})
     return dbc.Breadcrumb(items=items, id="overview-crumbs", class_name="opsmon-breadcrumb mb-0")
 
@@ -320,4 +320,4 @@ def drill(click: dict | None, period: str | None, indicator: str | None, view: d
     target = drill_target(click["points"][0].get("location"), c.regions())
     if target is None or target == (view or {}).get("region"):
         raise PreventUpdate
-    return state.search({"period": period, "indicator": indicator, "region": target, "lang": current_language()})
+    return url_query.search({"period": period, "indicator": indicator, "region": target, "lang": current_language()})

@@ -18,7 +18,7 @@ import pandas as pd
 from dash import Output, State, html
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports, state
+from opsmon.dashboard import context, data, exports, url_query
 from opsmon.dashboard.figures import bar_ranking, empty_figure
 from opsmon.dashboard.format import d3_format, period_label
 from opsmon.dashboard.page import PERIOD, REGION, SPAN, Control, Page, choices, indicator
@@ -40,17 +40,17 @@ def levels() -> tuple[str, ...]:
 PAGE = Page(__name__, path="/rankings", name_key="nav.rankings", permission="view_regions", order=10,
             quick_filter=True, period_status=True, controls={
                 "indicator": indicator(DEFAULT_INDICATOR),
-                "level": Control(lambda q: state.choice(q.get("level"), levels(), "hospital")),
+                "level": Control(lambda q: url_query.choice(q.get("level"), levels(), "hospital")),
                 "period": PERIOD, "span": SPAN, "region": REGION,
                 **{key: choices(key, FILTERS[key]) for key in FILTER_IDS if key != "pilot"},
                 # The pilot choice: '' (all), '1' (pilot hospitals only) or '0' (none of them).
-                "pilot": Control(lambda q: {True: "1", False: "0"}.get(state.boolean(q.get("pilot")), "")),
+                "pilot": Control(lambda q: {True: "1", False: "0"}.get(url_query.boolean(q.get("pilot")), "")),
             })
 
 
 def _view_filters(v: dict) -> dict:
     """The hospital filters among the controls' values *v*, as URL filters."""
-    return state.filters_from_controls(*(v[key] for key in FILTER_IDS))
+    return url_query.filters_from_controls(*(v[key] for key in FILTER_IDS))
 
 
 @PAGE.layout
@@ -89,7 +89,7 @@ def selection(engine, indicator: str, level: str, period: str, span: str, region
               view_filters: dict) -> pd.DataFrame:
     """The indicator API's frame for the view (what the downloads contain)."""
     return data.query(engine, indicator, level, period, span=span, region=region,
-                      filters=state.api_filters(view_filters))
+                      filters=url_query.api_filters(view_filters))
 
 
 def ranking_frame(engine, indicator: str, level: str, period: str, span: str, region: str | None,
@@ -122,7 +122,7 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
         frame["tier_label"] = [c.enum_label(x) if isinstance(x, str) else "—" for x in frame.get("tier", [])]
         frame["href"] = [c.hospital_href(code, period) for code in frame["code"]]
     else:
-        frame["href"] = [state.href("/", period=period, indicator=indicator, region=code)
+        frame["href"] = [url_query.href("/", period=period, indicator=indicator, region=code)
                          for code in frame["code"]]
     frame["coverage"] = frame["reporting"] / frame["expected"].where(frame["expected"] > 0)
     frame = c.with_approx(frame, ind, hospital=level == "hospital")
@@ -177,7 +177,7 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
            search_text=None, view=None):
     """Chart, table and titles for the selection."""
     ind = get(indicator or DEFAULT_INDICATOR)
-    view_filters = state.filters_from_controls(tier, category, affiliation, authority, pilot)
+    view_filters = url_query.filters_from_controls(tier, category, affiliation, authority, pilot)
     title = f"{c.label(ind)} · {period_label(period)} · {c.span_label(span or 'month')}"
     if not period:
         return empty_figure(t("data.none_period")), c.empty(), None, title, "", "", ""

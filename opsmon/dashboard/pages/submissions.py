@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import Output, dcc, html
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports, state
+from opsmon.dashboard import context, data, exports, url_query
 from opsmon.dashboard.figures import empty_figure, style_figure
 from opsmon.dashboard.format import integer, percent, period_label, timestamp
 from opsmon.dashboard.page import COLLECTING_PERIOD, REGION, Page
@@ -40,7 +40,7 @@ def layout(v: dict, **_query: str) -> html.Div:
         c.labelled("filter.region", c.region_dropdown("submissions-region", v["region"]), "submissions-region",
                    xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
-    upload = dcc.Link(t("submissions.upload_link"), href=state.href("/upload"), className="btn btn-sm btn-primary")
+    upload = dcc.Link(t("submissions.upload_link"), href=url_query.href("/upload"), className="btn btn-sm btn-primary")
     return PAGE.frame(
         c.page_header(t("submissions.title"), t("submissions.subtitle"), actions=upload),
         controls,

@@ -23,7 +23,7 @@ from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports, state
+from opsmon.dashboard import context, data, exports, url_query
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import PALETTE, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import d3_format, indicator_value, integer, percent, period_label
@@ -36,7 +36,7 @@ from opsmon.indicators.programme import EXTRAS, PROGRAMME_IDS
 def _region(query) -> str:
     """The region in view: the served one, or a prefecture-level unit under it (targets are not set for counties)."""
     regions = c.regions()
-    return state.choice(query.get("region"), set(regions.loc[regions["level"] != "county", "adcode"]), c.root_region())
+    return url_query.choice(query.get("region"), set(regions.loc[regions["level"] != "county", "adcode"]), c.root_region())
 
 
 PAGE = Page(__name__, path="/targets", name_key="nav.targets", permission="view_regions", order=40,

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from dash import Output, html
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, state
+from opsmon.dashboard import context, data, url_query
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import PALETTE, approx_lines, empty_figure, month_axis, style_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label
@@ -55,7 +55,7 @@ def unit_options(period: str | None) -> list[dict]:
 def _codes(query) -> list[str]:
     """The units of a query string that may be shown (at most MAX_UNITS); the user's region when none."""
     valid = {o["value"] for o in unit_options(PERIOD.parse(query))}
-    units = [u.upper() if len(u) == 18 else u for u in state.as_list(query.get("codes"))]
+    units = [u.upper() if len(u) == 18 else u for u in url_query.as_list(query.get("codes"))]
     return [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()]
 
 
@@ -64,7 +64,7 @@ PAGE = Page(__name__, path="/trends", name_key="nav.trends", permission="view_re
     "indicator": indicator(DEFAULT_INDICATOR),
     "codes": Control(_codes),
     "period": PERIOD,
-    "months": Control(lambda q: int(state.choice(q.get("months"), [str(m) for m in MONTH_CHOICES], "24")), omit=24),
+    "months": Control(lambda q: int(url_query.choice(q.get("months"), [str(m) for m in MONTH_CHOICES], "24")), omit=24),
     "span": SPAN,
 })
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from opsmon.dashboard import format as fmt
-from opsmon.dashboard import state
+from opsmon.dashboard import url_query
 from opsmon.dashboard.strings import STRINGS, t, using_language
 from opsmon.indicators import get
 
@@ -20,30 +20,30 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "opsmon" / "dashboard"
 def test_search_round_trips_through_the_parsers():
     params = {"period": "2026-10", "indicator": "debt_ratio", "span": "ytd", "tier": ["三级", "二级"],
               "pilot": True, "region": "220100", "lang": "en"}
-    query = {k: v[0] for k, v in parse_qs(state.search(params)[1:]).items()}
+    query = {k: v[0] for k, v in parse_qs(url_query.search(params)[1:]).items()}
 
-    assert state.period(query["period"], ["2026-10", "2026-09"]) == "2026-10"
-    assert state.indicator(query["indicator"], "surplus_rate") == "debt_ratio"
-    assert state.span(query["span"]) == "ytd"
-    assert state.language(query["lang"]) == "en"
-    assert state.filters(query) == {"tier": ["三级", "二级"], "pilot": True}
-    assert state.api_filters(state.filters(query)) == {"tier": ["三级", "二级"], "is_pilot": True}
+    assert url_query.period(query["period"], ["2026-10", "2026-09"]) == "2026-10"
+    assert url_query.indicator(query["indicator"], "surplus_rate") == "debt_ratio"
+    assert url_query.span(query["span"]) == "ytd"
+    assert url_query.language(query["lang"]) == "en"
+    assert url_query.filters(query) == {"tier": ["三级", "二级"], "pilot": True}
+    assert url_query.api_filters(url_query.filters(query)) == {"tier": ["三级", "二级"], "is_pilot": True}
 
 
 def test_invalid_values_fall_back_instead_of_failing():
-    assert state.period("1999-01", ["2026-10", "2026-09"]) == "2026-10"
-    assert state.period(None, []) is None
-    assert state.indicator("DROP TABLE", "surplus_rate") == "surplus_rate"
-    assert state.span("decade") == "month"
-    assert state.filters({"tier": "四级,三级", "category": "x", "pilot": "maybe"}) == {"tier": ["三级"]}
-    assert state.language(["en", "zh"]) == "en" and state.language("fr") == "zh"
+    assert url_query.period("1999-01", ["2026-10", "2026-09"]) == "2026-10"
+    assert url_query.period(None, []) is None
+    assert url_query.indicator("DROP TABLE", "surplus_rate") == "surplus_rate"
+    assert url_query.span("decade") == "month"
+    assert url_query.filters({"tier": "四级,三级", "category": "x", "pilot": "maybe"}) == {"tier": ["三级"]}
+    assert url_query.language(["en", "zh"]) == "en" and url_query.language("fr") == "zh"
 
 
 def test_search_leaves_out_defaults_and_chinese_is_kept_readable():
-    assert state.search({"lang": "zh", "region": None, "tier": []}) == ""
-    assert state.href("/rankings", tier=["三级"]) == "/rankings?tier=%E4%B8%89%E7%BA%A7"
+    assert url_query.search({"lang": "zh", "region": None, "tier": []}) == ""
+    assert url_query.href("/rankings", tier=["三级"]) == "/rankings?tier=%E4%B8%89%E7%BA%A7"
     with using_language("en"):
-        assert state.href("/rankings", period="2026-10") == "/rankings?period=2026-10&lang=en"
+        assert url_query.href("/rankings", period="2026-10") == "/rankings?period=2026-10&lang=en"
 
 
 @pytest.mark.parametrize(("value", "zh", "en"), [
