@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from urllib.parse import parse_qsl, urlencode
 
 import flask
 from flask_limiter import Limiter
@@ -32,32 +33,44 @@ def _bearer() -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def rate_key() -> str:
-    """The rate-limit bucket: the token (as its hash, the stored form), else the address."""
+def _identify() -> None:
+    """Look the bearer token up once per request: ``flask.g.api_token`` / ``api_user`` (None when it does
+    not work). The rate limit runs before the views and needs it first."""
+    if "api_user" in flask.g:
+        return
     token = _bearer()
-    if token:
-        return "token:" + tokens.token_hash(token)
-    return "address:" + (flask.request.remote_addr or "?")
+    found = tokens.token_user(_engine(), token) if token else None
+    flask.g.api_token, flask.g.api_user = found if found else (None, None)
+
+
+def rate_key() -> str:
+    """The rate-limit bucket: a working token's id — made-up tokens share their address's bucket, so
+    inventing tokens does not escape the limit."""
+    _identify()
+    token = flask.g.api_token
+    return f"token:{token.token_id}" if token is not None else "address:" + (flask.request.remote_addr or "?")
 
 
 def authenticate() -> flask.Response | None:
-    """Set ``flask.g.api_user`` / ``api_token`` from the bearer token, or answer 401."""
-    flask.g.api_user = flask.g.api_token = None
-    token = _bearer()
-    if token is None:
+    """Answer 401 unless the bearer token works (``flask.g.api_user`` / ``api_token`` then set)."""
+    _identify()
+    if flask.g.api_user is not None:
+        return None
+    if _bearer() is None:
         return problem("unauthorized", "缺少接口令牌：请在请求头中加入 Authorization: Bearer <令牌>", headers=CHALLENGE)
-    found = tokens.token_user(_engine(), token)
-    if found is None:
-        return problem("unauthorized", "接口令牌无效、已过期或已吊销，或其用户已停用", headers=CHALLENGE)
-    flask.g.api_token, flask.g.api_user = found
-    return None
+    return problem("unauthorized", "接口令牌无效、已过期或已吊销，或其用户已停用", headers=CHALLENGE)
+
+
+def _logged_query() -> str:
+    """The query string for the audit log, any token-like value blanked (a token sent as a parameter by mistake)."""
+    pairs = parse_qsl(flask.request.query_string.decode(errors="replace"), keep_blank_values=True)
+    return urlencode([(k, "***" if tokens.PREFIX in v else v) for k, v in pairs])[:500]
 
 
 def audit_call(response: flask.Response) -> flask.Response:
     """Write the call to the audit log (after the answer is made; a failed write is logged, not raised)."""
     token, user = flask.g.get("api_token"), flask.g.get("api_user")
-    details = {"status": response.status_code, "method": flask.request.method,
-               "query": flask.request.query_string.decode()[:500]}
+    details = {"status": response.status_code, "method": flask.request.method, "query": _logged_query()}
     if token is not None:
         details.update(token_id=token.token_id, token_label=token.label)
     try:

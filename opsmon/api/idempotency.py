@@ -9,6 +9,8 @@ Only final answers are kept (200 and 422): a 413, 429 or a failure may be retrie
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 from collections.abc import Callable
 
 import flask
@@ -19,6 +21,8 @@ from opsmon.api.problems import problem
 
 KEPT_STATUSES = (200, 422)
 MAX_KEY = 200
+_KEY = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_KEY)
+WAIT_SECONDS = 30  # a second request with a key in use waits this long for the first to finish
 
 
 def request_hash() -> str:
@@ -32,15 +36,25 @@ def request_hash() -> str:
 
 def once(engine: Engine, username: str, key: str, run: Callable[[], flask.Response]) -> flask.Response:
     """*run*'s answer, or the answer a request with this *key* got before."""
-    if not 1 <= len(key) <= MAX_KEY:
-        return problem("invalid_parameters", f"Idempotency-Key 长度应为 1–{MAX_KEY} 个字符")
+    if not _KEY.fullmatch(key):
+        return problem("invalid_parameters", f"Idempotency-Key 应为 1–{MAX_KEY} 个可打印 ASCII 字符")
     fingerprint = request_hash()
-    lock = sa.text("SELECT pg_advisory_lock(hashtextextended(:k, 0))")
+    lock = sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))")
     unlock = sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))")
     lock_key = f"api-idempotency\x1f{username}\x1f{key}"
-    with engine.connect() as conn:
-        conn.execute(lock, {"k": lock_key})
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:  # no pooled connection is held while waiting: many retries cannot drain the pool
+        conn = engine.connect()
+        locked = conn.execute(lock, {"k": lock_key}).scalar()
         conn.commit()
+        if locked:
+            break
+        conn.close()
+        if time.monotonic() > deadline:
+            return problem("idempotency_in_progress", "使用该 Idempotency-Key 的请求仍在处理，请稍后重试",
+                           headers={"Retry-After": "5"})
+        time.sleep(0.1)
+    with conn:
         try:
             kept = conn.execute(sa.text(
                 "SELECT request_hash, status_code, content_type, body FROM api_idempotency "
