@@ -643,6 +643,40 @@ def risks_list(period: str | None, region: str | None, hospital: str | None, lev
     _emit(risk.risks_table(frame), "text", "risks", "no risks")
 
 
+@risks.command("remind")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The day the reminders are for, YYYY-MM-DD (default: today in China).")
+@click.option("--within", "within_days", type=click.IntRange(0, 60), default=3, show_default=True,
+              help="Also list items due within this many days (overdue ones always).")
+@output_format
+def risks_remind(as_of: datetime | None, within_days: int, fmt: str) -> None:
+    """Risk-disposal items due or overdue, per person who must act (for a daily cron job to mail or forward)."""
+    from opsmon.disposal import reminders
+    from opsmon.periods import today
+
+    day = as_of.date() if as_of else today()
+    with _access_errors():
+        frame = reminders.due(_engine(), today=day, within_days=within_days)
+    if fmt == "json":
+        people = []
+        for (assignee, role), items in frame.groupby(["assignee", "role"], sort=False):
+            people.append({"assignee": assignee, "role": role,
+                           "items": [{k: _plain(v) for k, v in r.items() if k not in ("assignee", "role")}
+                                     for r in items.to_dict("records")]})
+        click.echo(json.dumps({"as_of": day.isoformat(), "reminders": people}, ensure_ascii=False, indent=2))
+        return
+    if frame.empty:
+        click.echo("nothing due")
+        return
+    for (assignee, role), items in frame.groupby(["assignee", "role"], sort=False):
+        click.echo(f"{assignee} ({'to answer' if role == 'hospital' else 'to review'}): {len(items)}")
+        for r in items.itertuples(index=False):
+            left = _plain(r.days_left)
+            when = "" if left is None else f", overdue {-left} days" if left < 0 else f", {left} days left"
+            click.echo(f"  #{r.disposal_id} {r.hospital_name} {r.rule} {r.level} {r.status}"
+                       + (f" due {r.due_on}{when}" if r.due_on else ""))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="opsmon")

@@ -37,6 +37,12 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "token.add": ("创建接口令牌", "API token created"),
     "token.revoke": ("吊销接口令牌", "API token revoked"),
     "api.call": ("接口调用", "API call"),
+    "disposal.assign": ("风险处置：交办", "Risk disposal: assigned"),
+    "disposal.respond": ("风险处置：医院答复", "Risk disposal: answered"),
+    "disposal.return": ("风险处置：退回", "Risk disposal: returned"),
+    "disposal.close": ("风险处置：办结", "Risk disposal: closed"),
+    "disposal.reopen": ("风险处置：重新打开", "Risk disposal: reopened"),
+    "disposal.escalate": ("风险处置：省级督办", "Risk disposal: escalated"),
 }
 
 

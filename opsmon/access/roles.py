@@ -23,18 +23,22 @@ class Role:
     export: bool  # download tables
     upload_kinds: tuple[str, ...]  # file kinds the role may submit (within its scope)
     admin: bool = False  # users, locks, audit log, configuration
+    # Risk disposal (opsmon.disposal): "supervise" assigns, returns, closes, reopens (escalates at the
+    # top of the hierarchy); "respond" answers for its own hospital; "" only looks.
+    disposal: str = ""
 
 
 ROLES: dict[str, Role] = {r.id: r for r in (
     # "nation" exists only in a national instance; an administrator sits at the top (see users._unit).
     Role("admin", "系统管理员", "Administrator", ("province", "nation"), True, True,
-         ("monthly", "progress", "registry"), admin=True),
+         ("monthly", "progress", "registry"), admin=True, disposal="supervise"),
     Role("leader", "委领导", "Leader", ("nation", "province", "prefecture", "county"), True, False, ()),
     # Analysts bulk-load history for their area as well as export it.
     Role("analyst", "数据分析员", "Analyst", ("nation", "province", "prefecture", "county"), True, True,
          ("monthly", "progress")),
-    Role("supervisor", "市县卫生健康委", "Supervisor", ("prefecture", "county"), True, True, ()),
-    Role("hospital", "医院填报员", "Hospital", ("hospital",), False, False, ("monthly", "progress")),
+    Role("supervisor", "市县卫生健康委", "Supervisor", ("prefecture", "county"), True, True, (), disposal="supervise"),
+    Role("hospital", "医院填报员", "Hospital", ("hospital",), False, False, ("monthly", "progress"),
+         disposal="respond"),
 )}
 
 

@@ -25,6 +25,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "不支持的内容类型"),
     "rejected": (422, "文件未通过校验"),
     "idempotency_key_reused": (422, "幂等键已用于另一请求"),
+    "disposal_refused": (422, "处置动作不能执行"),
+    "idempotency_in_progress": (409, "相同幂等键的请求仍在处理"),
     "rate_limited": (429, "请求过于频繁"),
     "database_unavailable": (503, "数据库暂不可用"),
     "server_error": (500, "服务器内部错误"),

@@ -11,6 +11,7 @@ from opsmon.periods import SPANS
 
 PERIOD = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="期间应为 YYYY-MM")
 ADCODE = validate.Regexp(r"^[0-9]{6}$", error="地区代码应为6位数字")
+PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="不能含控制字符")
 MAX_LIMIT = 10_000
 
 
@@ -26,7 +27,7 @@ class SubmitArgs(ma.Schema):
     kind = fields.String(load_default=None, validate=validate.OneOf(["monthly", "progress", "registry"]),
                          metadata={"description": "文件类型（默认按表头识别）"})
     dry_run = fields.Boolean(load_default=False, metadata={"description": "只校验、不入库"})
-    file_name = fields.String(load_default=None, validate=validate.Length(1, 200),
+    file_name = fields.String(load_default=None, validate=[validate.Length(1, 200), PRINTABLE],
                               metadata={"description": "记入报送记录的文件名"})
 
 
@@ -193,8 +194,71 @@ class Hospitals(Listing):
     items = fields.List(fields.Nested(Hospital))
 
 
+class Disposal(ma.Schema):
+    """A risk's disposal record (风险处置): its state and deadline; ``status`` is 'overdue' past the deadline."""
+
+    disposal_id = fields.Integer()
+    state = fields.String(validate=validate.OneOf(["open", "assigned", "responded", "returned", "closed"]))
+    status = fields.String()
+    overdue = fields.Boolean()
+    data_resolved = fields.Boolean(metadata={"description": "数据已解除：规则已不再触发，待监管确认"})
+    request = fields.String(allow_none=True)
+    due_on = fields.String(allow_none=True)
+    escalated = fields.Boolean()
+    verdict = fields.String(allow_none=True)
+
+
+class DisposalAttachment(ma.Schema):
+    attachment_id = fields.Integer()
+    file_name = fields.String()
+    media_type = fields.String()
+    size_bytes = fields.Integer()
+
+
+class DisposalEvent(ma.Schema):
+    event_id = fields.Integer()
+    at = fields.String()
+    username = fields.String(allow_none=True)
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    note = fields.String(allow_none=True)
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
+    attachments = fields.List(fields.Nested(DisposalAttachment))
+
+
+class DisposalDetail(Disposal):
+    hospital_code = fields.String()
+    hospital_name = fields.String()
+    rule = fields.String()
+    level = fields.String()
+    first_period = fields.String()
+    timeline = fields.List(fields.Nested(DisposalEvent))
+
+
+class AttachmentIn(ma.Schema):
+    file_name = fields.String(required=True)
+    content_base64 = fields.String(required=True)
+
+
+class ActionBody(ma.Schema):
+    """One step of the disposal: which fields each action needs is in README ("Risk disposal")."""
+
+    action = fields.String(required=True, validate=validate.OneOf(
+        ["assign", "respond", "return", "close", "reopen", "escalate"]))
+    note = fields.String(load_default=None)
+    due_on = fields.Date(load_default=None, metadata={"description": "整改期限（assign；return 时可改）"})
+    request = fields.String(load_default=None, validate=validate.OneOf(["说明", "整改方案", "整改结果"]))
+    cause = fields.String(load_default=None, metadata={"description": "原因分析（respond）"})
+    measures = fields.String(load_default=None, metadata={"description": "整改措施（respond）"})
+    expected_on = fields.Date(load_default=None, metadata={"description": "预计完成日期（respond）"})
+    verdict = fields.String(load_default=None, validate=validate.OneOf(["已整改", "持续跟踪", "合理解释"]))
+    attachments = fields.List(fields.Nested(AttachmentIn), load_default=list,
+                              metadata={"description": "respond 的附件：PDF、XLSX、PNG、JPEG，每个 ≤ 5 MB，最多 5 个"})
+
+
 class Risk(ma.Schema):
-    """A register row of ``opsmon risks list --format json``."""
+    """A register row of ``opsmon risks list --format json``, with its disposal record (orange and red)."""
 
     hospital_code = fields.String()
     hospital_name = fields.String()
@@ -206,6 +270,7 @@ class Risk(ma.Schema):
     last_period = fields.String()
     status = fields.String()
     projected_period = fields.String(allow_none=True)
+    disposal = fields.Nested(Disposal, allow_none=True)
 
 
 class Risks(Listing):

@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
-from opsmon import indicators, periods
+from opsmon import disposal, indicators, periods
 from opsmon.access.upload_rules import upload_as
 from opsmon.access.users import User
 from opsmon.api import bearer, idempotency, schemas
@@ -54,6 +54,8 @@ blp.before_request(bearer.authenticate)  # every view runs as the token's user
 blp.after_request(bearer.audit_call)
 
 log = logging.getLogger(__name__)
+
+MAX_OFFSET = 2**31 - 1  # a cursor's offset: what PostgreSQL's OFFSET and pandas take without a second thought
 
 CSV_TYPES = ("text/csv", "application/csv")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -113,9 +115,9 @@ def _offset(args: dict[str, Any]) -> int:
         return 0
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset = int(data["o"])
-        ok = offset >= 0 and data["f"] == _fingerprint(args)
-    except (ValueError, KeyError, TypeError):
+        offset = data["o"]
+        ok = isinstance(offset, int) and 0 <= offset <= MAX_OFFSET and data["f"] == _fingerprint(args)
+    except (ValueError, KeyError, TypeError, OverflowError):
         ok = False
     if not ok:
         flask.abort(problem("invalid_parameters", "cursor 无效或不属于本查询（请从第一页重新开始）",
@@ -229,7 +231,7 @@ def _submission_answer(result: ingest.FileResult) -> flask.Response:
 @blp.response(200, schemas.FileResult, description="accepted 或 unchanged（与 opsmon ingest --format json 的一项相同）")
 @blp.alt_response(422, schema=schemas.RejectedFile, content_type=MEDIA_TYPE,
                   description="rejected：errors 列出行、列与原因；什么都没有入库")
-@_errors(403, 413)
+@_errors(403, 409, 413)
 @blp.doc(
     summary="报送一个文件（月报、进展或机构名录）",
     parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
@@ -352,18 +354,105 @@ def get_hospitals(args: dict[str, Any]) -> dict[str, Any]:
 # --- risks --------------------------------------------------------------------------------------------
 
 
+DISPOSAL_FIELDS = list(schemas.Disposal().fields)
+
+
 @blp.route("/risks", methods=["GET"])
 @query(schemas.RisksArgs)
 @blp.response(200, schemas.Risks)
 @_errors(404)
-@blp.doc(summary="风险登记（与 opsmon risks list --format json 相同的行）")
+@blp.doc(summary="风险登记（与 opsmon risks list --format json 相同的行），橙色、红色风险带处置记录 disposal")
 def get_risks(args: dict[str, Any]) -> dict[str, Any]:
     user = caller()
     _check_region(args["region"])
     period, frame = risk.risks_frame(engine(), args["period"], region=args["region"], level=args["level"],
                                      scope=user.scope)
-    document = risk.risks_document(period, frame)
-    return _page(pd.DataFrame(document["risks"], columns=list(schemas.Risk().fields)), args, period=period)
+    rows = pd.DataFrame(risk.risks_document(period, frame)["risks"],
+                        columns=[f for f in schemas.Risk().fields if f != "disposal"])
+    records = disposal.list_disposals(engine(), scope=user.scope)
+    by_key = {(r["hospital_code"].strip(), r["rule"]): {k: _plain(r[k]) for k in DISPOSAL_FIELDS}
+              for r in records.to_dict("records")}
+    page = _page(rows, args, period=period)
+    for item in page["items"]:
+        item["disposal"] = by_key.get((item["hospital_code"], item["rule"]))
+    return page
+
+
+def _disposal_detail(disposal_id: int) -> dict[str, Any]:
+    """A record with its timeline, as the caller may see it (404 otherwise)."""
+    user = caller()
+    found = disposal.list_disposals(engine(), scope=user.scope, disposal_id=disposal_id)
+    line = disposal.timeline(engine(), disposal_id, scope=user.scope)
+    if found.empty or line is None:
+        _not_found(f"处置事项 {disposal_id}")
+    record = {k: _plain(v) for k, v in found.iloc[0].to_dict().items()}
+    events = []
+    for e in line.to_dict("records"):
+        events.append({**{k: _plain(e[k]) for k in ("event_id", "at", "username", "action", "from_state",
+                                                     "to_state", "note")},
+                       "fields": e["fields"] or {}, "attachments": e["attachments"] or []})
+    return {**{k: record[k] for k in (*DISPOSAL_FIELDS, "hospital_code", "hospital_name", "rule", "level",
+                                      "first_period")}, "timeline": events}
+
+
+@blp.route("/risks/<int:disposal_id>", methods=["GET"])
+@blp.response(200, schemas.DisposalDetail)
+@_errors(404)
+@blp.doc(summary="一个风险的处置记录及全过程（谁、何时、做了什么、附件）")
+def get_disposal(disposal_id: int) -> dict[str, Any]:
+    return _disposal_detail(disposal_id)
+
+
+@blp.route("/risks/<int:disposal_id>/attachments/<int:attachment_id>", methods=["GET"])
+@_errors(404)
+@blp.doc(summary="下载处置记录的附件", responses={"200": {
+    "description": "附件原文件（PDF、XLSX 或图片；Content-Type 为其类型）",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+def get_attachment(disposal_id: int, attachment_id: int) -> flask.Response:
+    user = caller()
+    line = disposal.timeline(engine(), disposal_id, scope=user.scope)
+    attached = {a["attachment_id"] for e in (line["attachments"] if line is not None else []) for a in e}
+    found = disposal.attachment(engine(), attachment_id, scope=user.scope) if attachment_id in attached else None
+    if found is None:
+        _not_found(f"附件 {attachment_id}")
+    return flask.send_file(io.BytesIO(found["content"]), mimetype=found["media_type"], as_attachment=True,
+                           download_name=found["file_name"])
+
+
+@blp.route("/risks/<int:disposal_id>/actions", methods=["POST"])
+@blp.arguments(schemas.ActionBody, location="json", unknown=ma.RAISE)
+@blp.response(200, schemas.DisposalDetail, description="动作已完成：更新后的处置记录")
+@blp.alt_response(422, schema=schemas.Problem, content_type=MEDIA_TYPE,
+                  description="不能执行（状态不符、字段缺失或有误、附件不合格）：什么都没有改变")
+@_errors(403, 404, 409)
+@blp.doc(summary="处置动作：assign 交办、respond 答复、return 退回、close 办结、reopen 重新打开、escalate 省级督办")
+def post_action(body: dict[str, Any], disposal_id: int) -> Any:
+    """Take one step as the token's user; the same rules and checks as the 风险处置 page."""
+    user = caller()
+    files = []
+    for a in body.pop("attachments") or []:
+        try:
+            files.append((a["file_name"], base64.b64decode(a["content_base64"], validate=True)))
+        except ValueError:
+            flask.abort(problem("invalid_parameters", f"附件 {a['file_name']} 的 content_base64 不是有效的 Base64"))
+    action = body.pop("action")
+    fields = {k: v for k, v in body.items() if v is not None}
+
+    def run() -> flask.Response:
+        try:
+            disposal.act(engine(), user, disposal_id, action, files=files, address=flask.request.remote_addr,
+                         **fields)
+        except disposal.NotFound:
+            _not_found(f"处置事项 {disposal_id}")
+        except disposal.Forbidden as e:
+            return problem("forbidden", e.message)
+        except disposal.DisposalError as e:
+            return problem("disposal_refused", e.message, reason=e.code)
+        return flask.Response(json.dumps(schemas.DisposalDetail().dump(_disposal_detail(disposal_id)),
+                                         ensure_ascii=False), 200, mimetype="application/json")
+
+    key = flask.request.headers.get("Idempotency-Key")
+    return run() if key is None else idempotency.once(engine(), user.username, key, run)
 
 
 # --- errors the library raises ------------------------------------------------------------------------

@@ -30,9 +30,10 @@ def api_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def api_db_url(databases, template_db, tmp_path_factory) -> str:
-    """A demo province of 40 hospitals × 4 months for the API's tests (they write to it)."""
+    """A demo province of 40 hospitals × 14 months for the API's tests (they write to it; in 14 months the
+    12-month risk rules fire, so there are risks to dispose of)."""
     return load_demo_database(databases, tmp_path_factory.mktemp("api-demo"), PROVINCE, template_db,
-                              seed=5, n_hospitals=40, months=4)
+                              seed=5, n_hospitals=40, months=14)
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import requests
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from tests.conftest import DEMO_TODAY
 from tests.api.conftest import API_MONTH, hospitals_in, make_caller, month_csv, month_row, more_other_revenue, \
     prefectures
 
@@ -45,12 +47,39 @@ def test_every_route_is_in_the_document_and_every_operation_is_a_route(spec, api
     assert routes == documented
 
 
+def _disposal_with_attachment(api_engine) -> tuple[int, int, int]:
+    """An item answered with a PDF (ids of the item and the attachment), and another open one."""
+    from opsmon import disposal
+    from opsmon.access import users
+
+    frame = disposal.list_disposals(api_engine, scope=None)
+    open_items = frame[(frame["state"] == "open") & (frame["affiliation"] != "省属")]
+    answered, other = (int(i) for i in open_items["disposal_id"].iloc[:2])
+    hospital = frame.set_index("disposal_id").loc[answered, "hospital_code"]
+    make_caller(api_engine, "api-doc-province", "admin", "220000")
+    make_caller(api_engine, "api-doc-answering", "hospital", hospital)
+    province, clerk = users.get_user(api_engine, "api-doc-province"), users.get_user(api_engine, "api-doc-answering")
+    disposal.act(api_engine, province, answered, "assign", due_on=DEMO_TODAY + timedelta(days=5), request="说明",
+                 note="请说明")
+    disposal.act(api_engine, clerk, answered, "respond", cause="c", measures="m",
+                 files=[("说明.pdf", b"%PDF-1.4\n%%EOF\n")])
+    line = disposal.timeline(api_engine, answered, scope=None)
+    attachment = line.iloc[-1]["attachments"][0]["attachment_id"]
+    return answered, attachment, other
+
+
 def _examples(api_url, api_engine) -> dict[tuple[str, str], tuple[str, dict]]:
     """One real request per documented operation: (caller's name, requests arguments)."""
     prefecture = prefectures(api_engine)[0]
     hospital = hospitals_in(api_engine, prefecture)[0]
     row = more_other_revenue(month_row(api_engine, hospital), 17)
+    answered, attachment, other = _disposal_with_attachment(api_engine)
     return {
+        ("/api/v1/risks/{disposal_id}", "get"): ("province", dict(url=f"/api/v1/risks/{answered}")),
+        ("/api/v1/risks/{disposal_id}/attachments/{attachment_id}", "get"): (
+            "province", dict(url=f"/api/v1/risks/{answered}/attachments/{attachment}")),
+        ("/api/v1/risks/{disposal_id}/actions", "post"): (
+            "province", dict(url=f"/api/v1/risks/{other}/actions", json={"action": "escalate", "note": "督办"})),
         ("/api/v1/submissions", "post"): ("hospital", dict(params={"dry_run": "true"}, data=month_csv(row),
                                                           headers={"Content-Type": "text/csv"})),
         ("/api/v1/submissions", "get"): ("hospital", dict(params={"period": API_MONTH})),
@@ -74,20 +103,26 @@ def _schema_validator(spec: dict, operation: dict, status: str, content_type: st
 def test_every_operation_answers_as_the_document_says(spec, api_url, api_engine):
     examples, hospital = _examples(api_url, api_engine)
     callers = {"hospital": make_caller(api_engine, "api-doc-hospital", "hospital", hospital),
-               "analyst": make_caller(api_engine, "api-doc-analyst", "analyst", "220000")}
+               "analyst": make_caller(api_engine, "api-doc-analyst", "analyst", "220000"),
+               "province": make_caller(api_engine, "api-doc-province", "admin", "220000")}
     operations = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()
                   if method in ("get", "post", "put", "patch", "delete")}
     assert set(examples) == set(operations), "every documented operation needs an example request here"
     for (path, method), op in operations.items():
         who, kwargs = examples[(path, method)]
-        got = callers[who].http.request(method, api_url + path, **kwargs)
+        kwargs = dict(kwargs)
+        target = api_url + kwargs.pop("url", path)
+        got = callers[who].http.request(method, target, **kwargs)
         assert str(got.status_code) in op["responses"], (path, method, got.status_code, got.text[:300])
         assert got.status_code == 200, (path, method, got.text[:300])
-        _schema_validator(spec, op, "200", "application/json").validate(got.json())
-        body = got.json()
-        assert body.get("items", [None]) != [] or path == "/api/v1/submissions", (path, "an empty example proves little")
+        if got.headers["Content-Type"].startswith("application/json"):
+            _schema_validator(spec, op, "200", "application/json").validate(got.json())
+            body = got.json()
+            assert body.get("items", [None]) != [] or path == "/api/v1/submissions", (path, "an empty example")
+        else:  # a file
+            assert "application/octet-stream" in op["responses"]["200"]["content"] and got.content
         # The same route without a token: 401, documented.
-        anonymous = requests.request(method, api_url + path, **kwargs)
+        anonymous = requests.request(method, target, **kwargs)
         assert anonymous.status_code == 401 and "401" in op["responses"]
 
 

@@ -87,8 +87,8 @@ def test_risks_are_the_register_rows_of_risks_list_within_scope(api_url, api_eng
     got = analyst.http.get(f"{api_url}/api/v1/risks", params={"period": API_MONTH}).json()
     period, frame = risk.risks_frame(api_engine, API_MONTH, scope=mine)
     assert got["period"] == period == API_MONTH
-    assert got["items"] == [{**r, "projected_period": r.get("projected_period")}
-                            for r in risk.risks_document(period, frame)["risks"]]
+    assert [{k: v for k, v in r.items() if k != "disposal"} for r in got["items"]] == [
+        {**r, "projected_period": r.get("projected_period")} for r in risk.risks_document(period, frame)["risks"]]
     assert analyst.http.get(f"{api_url}/api/v1/risks", params={"region": theirs}).status_code == 404
 
 
