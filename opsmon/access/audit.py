@@ -37,6 +37,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "token.add": ("创建接口令牌", "API token created"),
     "token.revoke": ("吊销接口令牌", "API token revoked"),
     "api.call": ("接口调用", "API call"),
+    "disposal.take_up": ("风险处置：纳入处置", "Risk disposal: taken up"),
     "disposal.assign": ("风险处置：交办", "Risk disposal: assigned"),
     "disposal.respond": ("风险处置：医院答复", "Risk disposal: answered"),
     "disposal.return": ("风险处置：退回", "Risk disposal: returned"),

@@ -236,6 +236,13 @@ class DisposalDetail(Disposal):
     timeline = fields.List(fields.Nested(DisposalEvent))
 
 
+class TakeUpBody(ma.Schema):
+    """A yellow risk to give a disposal record (orange and red ones have theirs)."""
+
+    hospital_code = fields.String(required=True, validate=validate.Length(18, 18))
+    rule = fields.String(required=True, validate=validate.Length(1, 64))
+
+
 class AttachmentIn(ma.Schema):
     file_name = fields.String(required=True)
     content_base64 = fields.String(required=True)

@@ -395,6 +395,26 @@ def _disposal_detail(disposal_id: int) -> dict[str, Any]:
                                       "first_period")}, "timeline": events}
 
 
+@blp.route("/risks", methods=["POST"])
+@blp.arguments(schemas.TakeUpBody, location="json", unknown=ma.RAISE)
+@blp.response(200, schemas.DisposalDetail, description="纳入处置：新的处置记录")
+@blp.alt_response(422, schema=schemas.Problem, content_type=MEDIA_TYPE, description="该风险已有处置记录")
+@_errors(403, 404)
+@blp.doc(summary="把一个黄色风险纳入处置（橙色、红色风险自动纳入）")
+def take_up(body: dict[str, Any]) -> Any:
+    user = caller()
+    try:
+        disposal_id = disposal.take_up(engine(), user, body["hospital_code"], body["rule"],
+                                       address=flask.request.remote_addr)
+    except disposal.NotFound:
+        _not_found(f"医院 {body['hospital_code']} 的风险 {body['rule']}")
+    except disposal.Forbidden as e:
+        return problem("forbidden", e.message)
+    except disposal.DisposalError as e:
+        return problem("disposal_refused", e.message, reason=e.code)
+    return _disposal_detail(disposal_id)
+
+
 @blp.route("/risks/<int:disposal_id>", methods=["GET"])
 @blp.response(200, schemas.DisposalDetail)
 @_errors(404)

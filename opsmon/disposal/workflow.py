@@ -231,3 +231,41 @@ def act(engine: Engine, user: User, disposal_id: int, action_id: str, *, files: 
                      details={"hospital": item["hospital_code"].strip(), "rule": item["rule"], "from": item["state"],
                               "to": to_state, **recorded, "attachments": [a.file_name for a in attachments]})
     return event_id
+
+
+def take_up(engine: Engine, user: User, hospital_code: str, rule: str, *, address: str | None = None) -> int:
+    """Give an open yellow risk of *hospital_code* a disposal record on request (纳入处置); return its id.
+
+    Orange and red risks get theirs by themselves. Who may: as for ``assign``. ``NotFound`` when the
+    hospital is outside the caller's scope or has no open episode of *rule*; ``DisposalError`` when
+    the risk has a record already.
+    """
+    from opsmon.indicators import restrict
+
+    where, params = restrict.hospitals("h", scope=user.scope, hospital=(hospital_code or "").strip().upper())
+    with engine.begin() as conn:
+        episode = conn.execute(sa.text(
+            "SELECT e.hospital_code, e.rule, e.first_period, e.max_level, h.affiliation, false AS escalated, "
+            "       (SELECT parent_adcode IS NULL FROM regions WHERE adcode = :scope_code) AS user_at_top "
+            "FROM risk_register e JOIN hospitals h USING (hospital_code) "
+            f"WHERE e.rule = :rule AND e.resolved_period IS NULL AND {where}"),
+            {**params, "rule": rule, "scope_code": user.scope}).mappings().first()
+        if episode is None:
+            raise NotFound(f"{hospital_code} {rule}")
+        why = may_act(user, episode, ACTIONS["assign"])
+        if why:
+            raise Forbidden("forbidden", why)
+        made = conn.execute(sa.text(
+            "INSERT INTO risk_disposals (hospital_code, rule, first_period, level) VALUES (:h, :r, :f, :l) "
+            "ON CONFLICT (hospital_code, rule) DO NOTHING RETURNING disposal_id"),
+            {"h": episode["hospital_code"], "r": rule, "f": episode["first_period"],
+             "l": episode["max_level"]}).scalar()
+        if made is None:
+            raise DisposalError("exists", "该风险已有处置记录")
+        conn.execute(sa.text(
+            "INSERT INTO risk_disposal_events (disposal_id, username, action, to_state, note) "
+            "VALUES (:id, :u, 'create', 'open', '应监管要求纳入处置')"), {"id": made, "u": user.username})
+        audit.record(conn, "disposal.take_up", username=user.username, address=address, object=str(made),
+                     details={"hospital": episode["hospital_code"].strip(), "rule": rule,
+                              "level": episode["max_level"]})
+    return made

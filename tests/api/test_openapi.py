@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+import sqlalchemy as sa
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
@@ -68,13 +69,25 @@ def _disposal_with_attachment(api_engine) -> tuple[int, int, int]:
     return answered, attachment, other
 
 
+def _yellow_without_record(api_engine) -> dict:
+    with api_engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT CAST(e.hospital_code AS text) AS hospital_code, e.rule FROM risk_register e "
+            "JOIN hospitals h USING (hospital_code) WHERE e.resolved_period IS NULL AND e.max_level = 'yellow' "
+            "AND h.affiliation <> '省属' AND NOT EXISTS (SELECT 1 FROM risk_disposals d "
+            "WHERE d.hospital_code = e.hospital_code AND d.rule = e.rule) ORDER BY 1, 2 LIMIT 1")).mappings().one()
+    return dict(row)
+
+
 def _examples(api_url, api_engine) -> dict[tuple[str, str], tuple[str, dict]]:
     """One real request per documented operation: (caller's name, requests arguments)."""
     prefecture = prefectures(api_engine)[0]
     hospital = hospitals_in(api_engine, prefecture)[0]
     row = more_other_revenue(month_row(api_engine, hospital), 17)
     answered, attachment, other = _disposal_with_attachment(api_engine)
+    yellow = _yellow_without_record(api_engine)
     return {
+        ("/api/v1/risks", "post"): ("province", dict(json=yellow)),
         ("/api/v1/risks/{disposal_id}", "get"): ("province", dict(url=f"/api/v1/risks/{answered}")),
         ("/api/v1/risks/{disposal_id}/attachments/{attachment_id}", "get"): (
             "province", dict(url=f"/api/v1/risks/{answered}/attachments/{attachment}")),

@@ -43,8 +43,8 @@ def events(engine, disposal_id: int) -> list[str]:
 
 
 def test_orange_and_red_risks_get_a_record_each(disposal_engine):
-    all_items = items(disposal_engine)
-    assert all_items and {i["level"] for i in all_items} <= {"orange", "red"}
+    all_items = [i for i in items(disposal_engine) if i["level"] != "yellow"]  # yellow: taken up on request
+    assert all_items
     with disposal_engine.connect() as conn:
         open_episodes = conn.execute(sa.text(
             "SELECT count(DISTINCT (hospital_code, rule)) FROM risk_register "
@@ -228,3 +228,25 @@ def test_risks_remind_lists_per_person_as_text_and_json(disposal_engine, disposa
     (entry,) = [i for i in mine["items"] if i["disposal_id"] == item["disposal_id"]]
     assert entry["status"] == "overdue" and entry["days_left"] == -3 and entry["due_on"] == (
         DEMO_TODAY + timedelta(days=1)).isoformat()
+
+
+def test_a_yellow_risk_is_taken_up_on_request_once(disposal_engine):
+    with disposal_engine.connect() as conn:
+        yellow = conn.execute(sa.text(
+            "SELECT CAST(e.hospital_code AS text) AS hospital_code, e.rule, CAST(h.adcode AS text) AS county "
+            "FROM risk_register e JOIN hospitals h USING (hospital_code) WHERE e.resolved_period IS NULL "
+            "AND e.max_level = 'yellow' AND h.affiliation <> '省属' AND NOT EXISTS (SELECT 1 FROM risk_disposals d "
+            "WHERE d.hospital_code = e.hospital_code AND d.rule = e.rule) ORDER BY 1, 2 LIMIT 1")).mappings().one()
+        other_county = conn.execute(sa.text(
+            "SELECT adcode FROM regions WHERE level = 'county' AND adcode <> :c ORDER BY adcode LIMIT 1"),
+            {"c": yellow["county"]}).scalar()
+    stranger = user(disposal_engine, "wf-yellow-stranger", "supervisor", other_county)
+    with pytest.raises(disposal.NotFound):
+        disposal.take_up(disposal_engine, stranger, yellow["hospital_code"], yellow["rule"])
+    county = user(disposal_engine, "wf-yellow-county", "supervisor", yellow["county"])
+    made = disposal.take_up(disposal_engine, county, yellow["hospital_code"], yellow["rule"])
+    record = state_of(disposal_engine, made)
+    assert record["level"] == "yellow" and record["state"] == "open"
+    with pytest.raises(disposal.DisposalError, match="已有处置记录"):
+        disposal.take_up(disposal_engine, county, yellow["hospital_code"], yellow["rule"])
+    assert events(disposal_engine, made) == ["create"]
