@@ -9,7 +9,7 @@ import dash
 import pytest
 from conftest import find, make_user, signed_in
 
-from opsmon.dashboard import state
+from opsmon.dashboard import url_query
 from opsmon.dashboard.app import PAGES, create_app
 from opsmon.dashboard.pages import hospital, overview, rankings, risk, targets, trends
 from opsmon.dashboard.strings import current_language, t
@@ -54,7 +54,7 @@ def test_controls_read_from_the_url_and_write_back_without_their_defaults(admin,
                       "region": None, "tier": ["三级"], "category": [], "affiliation": [], "authority": [],
                       "pilot": "1"}
     # The span's default (month) is left out of the URL; the period stays (a link names its month).
-    assert state.search(rankings.PAGE.params(values)) == f"?indicator=debt_ratio&level=hospital&period={period}" \
+    assert url_query.search(rankings.PAGE.params(values)) == f"?indicator=debt_ratio&level=hospital&period={period}" \
         "&tier=%E4%B8%89%E7%BA%A7&pilot=1"
     assert targets.PAGE.params(targets.PAGE.read({})) == {"period": period, "region": None}  # the province: left out
     assert trends.PAGE.params({"months": 24, "span": "ytd"}) == {"months": None, "span": "ytd"}
