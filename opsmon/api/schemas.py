@@ -239,7 +239,8 @@ class DisposalDetail(Disposal):
 class TakeUpBody(ma.Schema):
     """A yellow risk to give a disposal record (orange and red ones have theirs)."""
 
-    hospital_code = fields.String(required=True, validate=validate.Length(18, 18))
+    hospital_code = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Z]{18}$",
+                                                                          error="机构代码应为18位统一社会信用代码"))
     rule = fields.String(required=True, validate=validate.Length(1, 64))
 
 

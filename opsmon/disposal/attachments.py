@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_BYTES = 5 * 1024 * 1024
 MAX_FILES = 5
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -43,9 +45,10 @@ def sniff(content: bytes) -> str | None:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as z:
                 names = set(z.namelist())
-        except zipfile.BadZipFile:
+        # A damaged or foreign zip raises more than BadZipFile (an unknown version, a name not in its encoding).
+        except (zipfile.BadZipFile, NotImplementedError, UnicodeDecodeError, ValueError, OSError, EOFError):
             return None
-        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        if {"[Content_Types].xml", "xl/workbook.xml"} <= names:  # a workbook, not any zip with an xl/ folder
             return XLSX
     return None
 
@@ -56,6 +59,8 @@ def check(file_name: str, content: bytes) -> Attachment:
     name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
     if not name:
         raise AttachmentError("附件没有文件名")
+    if CONTROL.search(name):
+        raise AttachmentError("附件的文件名不能含换行、制表符等控制字符")
     if not content:
         raise AttachmentError(f"附件 {name} 是空文件")
     if len(content) > MAX_BYTES:

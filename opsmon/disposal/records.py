@@ -38,14 +38,18 @@ _SYNC = [
            RETURNING d.disposal_id)
        INSERT INTO risk_disposal_events (disposal_id, action, from_state, to_state, note)
        SELECT disposal_id, 'reopen', 'closed', 'open', '风险再次触发' FROM again""",
-    # The level follows the episode's highest.
-    """UPDATE risk_disposals d SET level = e.max_level, first_period = e.first_period, updated_at = now()
+    # An open record follows its risk's open episode: its first month (a data correction may move it,
+    # either way) and its level, which only rises (the highest seen).
+    """UPDATE risk_disposals d SET first_period = e.first_period, updated_at = now(),
+              level = CASE WHEN array_position(ARRAY['yellow', 'orange', 'red'], e.max_level)
+                                > array_position(ARRAY['yellow', 'orange', 'red'], d.level)
+                           THEN e.max_level ELSE d.level END
        FROM risk_register e
        WHERE e.hospital_code = d.hospital_code AND e.rule = d.rule AND e.resolved_period IS NULL
-         AND d.state <> 'closed' AND e.first_period >= d.first_period
-         AND (d.level, d.first_period) IS DISTINCT FROM (e.max_level, e.first_period)
-         AND array_position(ARRAY['yellow', 'orange', 'red'], e.max_level)
-             >= array_position(ARRAY['yellow', 'orange', 'red'], d.level)""",
+         AND d.state <> 'closed'
+         AND (d.first_period <> e.first_period
+              OR array_position(ARRAY['yellow', 'orange', 'red'], e.max_level)
+                 > array_position(ARRAY['yellow', 'orange', 'red'], d.level))""",
 ]
 
 
@@ -56,6 +60,15 @@ def sync(engine: Engine) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('risk_disposals.sync'))"))
         for statement in _SYNC:
             conn.execute(sa.text(statement))
+
+
+def _at_top(engine: Engine, scope: str | None) -> bool:
+    """Whether *scope* is the whole database (no scope, or the root region)."""
+    if scope is None:
+        return True
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text("SELECT parent_adcode IS NULL FROM regions WHERE adcode = :s"),
+                                 {"s": scope}).scalar())
 
 
 COLUMNS = ["disposal_id", "hospital_code", "hospital_name", "adcode", "affiliation", "rule", "level", "first_period",
@@ -133,9 +146,14 @@ def attachment(engine: Engine, attachment_id: int, *, scope: str | None) -> dict
 
 def todo_counts(engine: Engine, *, scope: str | None, role_disposal: str, today: date | None = None) -> dict[str, int]:
     """What waits for a user: for a hospital (``respond``) the items to answer; for a supervisor the items
-    to assign and to review; both with how many are overdue. Keys: to_assign, to_answer, to_review, overdue."""
+    to assign and to review that are theirs to act on (below the top of the hierarchy: not escalated, not a
+    province-only hospital's); both with how many are overdue. Keys: to_assign, to_answer, to_review, overdue."""
+    from opsmon.disposal.workflow import PROVINCE_ONLY
+
     frame = list_disposals(engine, scope=scope, today=today)
     open_items = frame[frame["state"] != "closed"]
+    if role_disposal == "supervise" and not _at_top(engine, scope):
+        open_items = open_items[~open_items["escalated"] & ~open_items["affiliation"].isin(PROVINCE_ONLY)]
     counts = {"to_assign": 0, "to_answer": 0, "to_review": 0,
               "overdue": int(open_items["overdue"].sum()) if len(open_items) else 0}
     if role_disposal == "respond":

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from opsmon import periods
 from opsmon.disposal.records import list_disposals
+from opsmon.disposal.workflow import PROVINCE_ONLY
 
 COLUMNS = ["assignee", "role", "disposal_id", "hospital_code", "hospital_name", "rule", "level", "status",
            "due_on", "days_left"]
@@ -18,8 +19,8 @@ COLUMNS = ["assignee", "role", "disposal_id", "hospital_code", "hospital_name", 
 
 def due(engine: Engine, *, today: date | None = None, within_days: int = 3) -> pd.DataFrame:
     """Items due within *within_days* (or overdue) for the hospital users who must answer, and answered items
-    waiting for review for the supervisors who must review them (a 省属 or escalated item: those at the
-    top of the hierarchy). One row per person and item (:data:`COLUMNS`), overdue first."""
+    waiting for review for the supervisors who must review them (a province-only hospital's or an escalated
+    item: those at the top of the hierarchy). One row per person and item (:data:`COLUMNS`), overdue first."""
     today = today or periods.today()
     items = list_disposals(engine, scope=None, today=today)
     answer = items[items["state"].isin(["assigned", "returned"])
@@ -39,7 +40,7 @@ def due(engine: Engine, *, today: date | None = None, within_days: int = 3) -> p
     rows = [answer.merge(hospital_users, on="hospital_code").assign(role="hospital")]
     if len(review):
         merged = review.merge(supervisors, on="hospital_code")
-        merged = merged[merged["at_top"] | ~((merged["affiliation"] == "省属") | merged["escalated"])]
+        merged = merged[merged["at_top"] | ~(merged["affiliation"].isin(PROVINCE_ONLY) | merged["escalated"])]
         rows.append(merged.assign(role="supervisor"))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if out.empty:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,9 +38,13 @@ MAX_NOTE = 4000
 MAX_DUE_DAYS = 366
 
 
+# Hospitals whose risks only the top of the hierarchy supervises: never under a county or prefecture.
+PROVINCE_ONLY = ("省属", "委属委管", "中央属")
+
+
 @dataclass(frozen=True)
 class Action:
-    """One kind of step: from which states, to which, by whom, with which fields required."""
+    """One kind of step: from which states, to which, by whom, with which fields (required, optional)."""
 
     id: str
     zh: str
@@ -48,15 +52,18 @@ class Action:
     from_states: tuple[str, ...]
     to_state: str | None  # None: the state stays
     required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
     top_only: bool = False  # only a user at the top of the hierarchy (the province)
 
 
 ACTIONS: dict[str, Action] = {a.id: a for a in (
     Action("assign", "交办", "supervise", ("open",), "assigned", ("due_on", "request", "note")),
-    Action("respond", "答复", "respond", ("assigned", "returned"), "responded", ("cause", "measures")),
-    Action("return", "退回", "supervise", ("responded",), "returned", ("note",)),
+    Action("respond", "答复", "respond", ("assigned", "returned"), "responded", ("cause", "measures"),
+           ("expected_on", "note")),
+    Action("return", "退回", "supervise", ("responded",), "returned", ("note",), ("due_on",)),
     # Closing needs an answer — or the data showing the risk gone (数据已解除), which the supervisor confirms.
-    Action("close", "办结", "supervise", ("responded", "open", "assigned", "returned"), "closed", ("verdict",)),
+    Action("close", "办结", "supervise", ("responded", "open", "assigned", "returned"), "closed", ("verdict",),
+           ("note",)),
     Action("reopen", "重新打开", "supervise", ("closed",), "open", ("note",)),
     Action("escalate", "省级督办", "supervise", ("open", "assigned", "responded", "returned"), None, ("note",),
            top_only=True),
@@ -118,16 +125,24 @@ def may_act(user: User, item: Any, action: Action) -> str | None:
         return f"{action.zh}由省级卫生健康委进行"
     if not at_top and item["escalated"]:
         return "该事项已由省级督办，由省级卫生健康委处理"
-    if not at_top and item["affiliation"] == "省属":
-        return "省属医院的风险由省级卫生健康委处置"
+    if not at_top and item["affiliation"] in PROVINCE_ONLY:
+        return f"{item['affiliation']}医院的风险由省级卫生健康委处置"
     return None
 
 
 def _check_fields(action: Action, item: Any, fields: dict[str, Any], today: date) -> dict[str, Any]:
     """The action's fields, checked and normalised; ``DisposalError`` naming the first problem."""
-    missing = [f for f in action.required if fields.get(f) in (None, "")]
     labels = {"due_on": "整改期限", "request": "要求事项", "note": "说明", "cause": "原因分析", "measures": "整改措施",
-              "verdict": "办结结论"}
+              "verdict": "办结结论", "expected_on": "预计完成日期"}
+    fields = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items()}  # blank text is no text
+    foreign = [k for k, v in fields.items() if v not in (None, "") and k not in (*action.required, *action.optional)]
+    if foreign:
+        raise DisposalError("unexpected_field",
+                            f"{action.zh}不填写{'、'.join(labels.get(k, k) for k in foreign)}")
+    texts = [k for k, v in fields.items() if isinstance(v, str) and "\x00" in v]
+    if texts:
+        raise DisposalError("bad_text", f"{'、'.join(labels.get(k, k) for k in texts)}含有不能保存的字符（NUL）")
+    missing = [f for f in action.required if fields.get(f) in (None, "")]
     if missing:
         raise DisposalError("missing_field", f"请填写{'、'.join(labels[m] for m in missing)}")
     out: dict[str, Any] = {}
@@ -142,7 +157,8 @@ def _check_fields(action: Action, item: Any, fields: dict[str, Any], today: date
         if value in (None, ""):
             continue
         try:
-            day = value if isinstance(value, date) else date.fromisoformat(str(value))
+            day = value.date() if isinstance(value, datetime) else value if isinstance(value, date) \
+                else date.fromisoformat(str(value))
         except ValueError:
             raise DisposalError("bad_date", f"{labels.get(key, '预计完成日期')}应为 YYYY-MM-DD 日期") from None
         if day < today:
@@ -241,8 +257,12 @@ def take_up(engine: Engine, user: User, hospital_code: str, rule: str, *, addres
     the risk has a record already.
     """
     from opsmon.indicators import restrict
+    from opsmon.ingest import uscc
 
-    where, params = restrict.hospitals("h", scope=user.scope, hospital=(hospital_code or "").strip().upper())
+    code = (hospital_code or "").strip().upper()
+    if not uscc.well_formed(code):  # an empty code would drop the hospital condition: any hospital in scope
+        raise NotFound(hospital_code)
+    where, params = restrict.hospitals("h", scope=user.scope, hospital=code)
     with engine.begin() as conn:
         episode = conn.execute(sa.text(
             "SELECT e.hospital_code, e.rule, e.first_period, e.max_level, h.affiliation, false AS escalated, "
