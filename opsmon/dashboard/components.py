@@ -186,6 +186,17 @@ def risk_explanation(rule: str, level: str | None, detail: Any) -> str:
     return explain(rule, str(level), detail if isinstance(detail, dict) else None, current_language())
 
 
+# A risk-disposal status's pill colour (the 风险处置 page, the hospital profile), from the palette the grids
+# already have (opsmon.css): orange waiting for the supervisor, red overdue, green closed.
+DISPOSAL_PILL = {"open": "open", "assigned": "default", "responded": "processing", "returned": "persisting",
+                 "closed": "closed", "overdue": "missed"}
+
+
+def disposal_status_label(status: str) -> str:
+    """A disposal status (a state, or overdue): 待交办 … 已逾期 (en: To assign … Overdue)."""
+    return t(f"disposal.state.{status}")
+
+
 def risk_severity(level: Any) -> int:
     """A level's rank for sorting, most severe highest (red 3, orange 2, yellow 1; none 0)."""
     return LEVELS.index(level) + 1 if level in LEVELS else 0

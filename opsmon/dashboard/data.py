@@ -11,13 +11,14 @@ every read raises ``PermissionError`` — whatever a crafted request says.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opsmon import disposal as _disposal
 from opsmon.access import audit
 from opsmon.access.upload_rules import upload_as
 from opsmon.dashboard import context
@@ -70,6 +71,11 @@ programme_unit_counts = _scoped(_programme.unit_counts)
 flag_anomalies = _scoped(_trends.flag_anomalies)
 list_submissions = _scoped(_ingest.list_submissions)
 get_submission = _scoped(_ingest.get_submission)
+# Risk disposal (opsmon.disposal): the records, an item's events and files, the leadership figures.
+list_disposals = _scoped(_disposal.list_disposals)
+disposal_timeline = _scoped(_disposal.timeline)
+disposal_attachment = _scoped(_disposal.attachment)
+disposal_figures = _scoped(_disposal.figures.by_region)
 
 
 def visible_hospital(engine: Engine, hospital_code: str) -> bool:
@@ -121,3 +127,39 @@ def record_export(what: str, rows: int, **details: Any) -> None:
     user = require_user()
     audit.record(context.engine(), "export", username=user.username, address=client_address(), object=what,
                  details={"rows": int(rows), **details})
+
+
+# ----------------------------------------------------------------------------------------- risk disposal
+def disposal_todo(engine: Engine) -> dict[str, int]:
+    """What waits for the signed-in user (:func:`opsmon.disposal.todo_counts` for their scope and role):
+    to_assign, to_answer, to_review, overdue."""
+    user = require_user()
+    return _disposal.todo_counts(engine, scope=user.scope, role_disposal=user.permissions.disposal)
+
+
+def _at_top(engine: Engine, scope_code: str) -> bool:
+    """Whether *scope_code* is the top of the hierarchy (the province, or the nation): only there are 省属
+    and escalated items handled (the rule :func:`opsmon.disposal.may_act` applies)."""
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text("SELECT parent_adcode IS NULL FROM regions WHERE adcode = :a"),
+                                 {"a": scope_code}).scalar())
+
+
+def disposal_actions(engine: Engine, item: Mapping[str, Any]) -> list[str]:
+    """The actions the signed-in user may take on *item* (a :func:`list_disposals` row) in its state, in
+    :data:`opsmon.disposal.ACTIONS` order — what the page offers; :func:`dispose` checks again."""
+    user = require_user()
+    checked = {**item, "user_at_top": _at_top(engine, user.scope)}
+    return [a.id for a in _disposal.ACTIONS.values()
+            if item["state"] in a.from_states and _disposal.may_act(user, checked, a) is None
+            # Closing an unanswered item needs the data to show the risk gone; escalating, not done yet.
+            and not (a.id == "close" and item["state"] != "responded" and not item["data_resolved"])
+            and not (a.id == "escalate" and item["escalated"])]
+
+
+def dispose(engine: Engine, disposal_id: int, action: str, *, files: list[tuple[str, bytes]] = (),
+            **fields: Any) -> int:
+    """Take *action* on item *disposal_id* as the signed-in user, from their address
+    (:func:`opsmon.disposal.act`: scope, role, state and fields checked; audited); the new event's id."""
+    return _disposal.act(engine, require_user(), disposal_id, action, files=list(files),
+                         address=client_address(), **fields)

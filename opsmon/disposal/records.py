@@ -21,26 +21,26 @@ from opsmon.indicators import restrict, risk
 _SYNC = [
     # New records for open orange/red episodes (one per hospital and rule), each with its 'create' event.
     """WITH made AS (
-           INSERT INTO risk_disposals (hospital_code, rule, first_period, level)
-           SELECT e.hospital_code, e.rule, e.first_period, e.max_level FROM risk_register e
+           INSERT INTO risk_disposals (hospital_code, rule, first_period, level, created_at, updated_at)
+           SELECT e.hospital_code, e.rule, e.first_period, e.max_level, :now, :now FROM risk_register e
            WHERE e.resolved_period IS NULL AND e.max_level IN ('orange', 'red')
            ON CONFLICT (hospital_code, rule) DO NOTHING
            RETURNING disposal_id)
-       INSERT INTO risk_disposal_events (disposal_id, action, to_state, note)
-       SELECT disposal_id, 'create', 'open', '风险触发（橙色或红色）' FROM made""",
+       INSERT INTO risk_disposal_events (disposal_id, at, action, to_state, note)
+       SELECT disposal_id, :now, 'create', 'open', '风险触发（橙色或红色）' FROM made""",
     # A closed record whose risk fires again (a newer orange/red episode) reopens.
     """WITH again AS (
            UPDATE risk_disposals d SET state = 'open', first_period = e.first_period, level = e.max_level,
-                  verdict = NULL, closed_at = NULL, due_on = NULL, request = NULL, updated_at = now()
+                  verdict = NULL, closed_at = NULL, due_on = NULL, request = NULL, updated_at = :now
            FROM risk_register e
            WHERE e.hospital_code = d.hospital_code AND e.rule = d.rule AND e.resolved_period IS NULL
              AND e.max_level IN ('orange', 'red') AND e.first_period > d.first_period AND d.state = 'closed'
            RETURNING d.disposal_id)
-       INSERT INTO risk_disposal_events (disposal_id, action, from_state, to_state, note)
-       SELECT disposal_id, 'reopen', 'closed', 'open', '风险再次触发' FROM again""",
+       INSERT INTO risk_disposal_events (disposal_id, at, action, from_state, to_state, note)
+       SELECT disposal_id, :now, 'reopen', 'closed', 'open', '风险再次触发' FROM again""",
     # An open record follows its risk's open episode: its first month (a data correction may move it,
     # either way) and its level, which only rises (the highest seen).
-    """UPDATE risk_disposals d SET first_period = e.first_period, updated_at = now(),
+    """UPDATE risk_disposals d SET first_period = e.first_period, updated_at = :now,
               level = CASE WHEN array_position(ARRAY['yellow', 'orange', 'red'], e.max_level)
                                 > array_position(ARRAY['yellow', 'orange', 'red'], d.level)
                            THEN e.max_level ELSE d.level END
@@ -58,8 +58,9 @@ def sync(engine: Engine) -> None:
     risk.refresh_register(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('risk_disposals.sync'))"))
+        now = periods.now()  # the calendar's clock, as deadlines are judged on (OPSMON_TODAY in a pinned demo)
         for statement in _SYNC:
-            conn.execute(sa.text(statement))
+            conn.execute(sa.text(statement), {"now": now})
 
 
 def _at_top(engine: Engine, scope: str | None) -> bool:

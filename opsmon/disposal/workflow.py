@@ -212,18 +212,19 @@ def act(engine: Engine, user: User, disposal_id: int, action_id: str, *, files: 
             raise DisposalError("wrong_state", f"该事项{STATE_LABELS[item['state']]}，不能{action.zh}")
         checked = _check_fields(action, item, fields, today)
         to_state = action.to_state or item["state"]
-        updates = ["state = :to_state", "updated_at = now()"]
-        params: dict[str, Any] = {"id": item["disposal_id"], "to_state": to_state}
+        # The calendar's clock (periods.now: OPSMON_TODAY in a pinned demo), as the deadlines are judged on.
+        updates = ["state = :to_state", "updated_at = :now"]
+        params: dict[str, Any] = {"id": item["disposal_id"], "to_state": to_state, "now": periods.now()}
         if action.id == "assign":
-            updates += ["request = :request", "due_on = :due_on", "assigned_at = coalesce(assigned_at, now())"]
+            updates += ["request = :request", "due_on = :due_on", "assigned_at = coalesce(assigned_at, :now)"]
             params.update(request=checked["request"], due_on=checked["due_on"])
         elif action.id == "return" and "due_on" in checked:
             updates.append("due_on = :due_on")
             params["due_on"] = checked["due_on"]
         elif action.id == "respond":
-            updates.append("responded_at = now()")
+            updates.append("responded_at = :now")
         elif action.id == "close":
-            updates += ["verdict = :verdict", "closed_at = now()"]
+            updates += ["verdict = :verdict", "closed_at = :now"]
             params["verdict"] = checked["verdict"]
         elif action.id == "reopen":
             updates += ["verdict = NULL", "closed_at = NULL", "due_on = NULL", "request = NULL"]
@@ -232,9 +233,10 @@ def act(engine: Engine, user: User, disposal_id: int, action_id: str, *, files: 
         conn.execute(sa.text(f"UPDATE risk_disposals SET {', '.join(updates)} WHERE disposal_id = :id"), params)
         recorded = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in checked.items() if k != "note"}
         event_id = conn.execute(sa.text(
-            "INSERT INTO risk_disposal_events (disposal_id, username, action, from_state, to_state, note, fields) "
-            "VALUES (:id, :u, :a, :f, :t, :n, CAST(:fields AS jsonb)) RETURNING event_id"),
-            {"id": item["disposal_id"], "u": user.username, "a": action.id, "f": item["state"], "t": to_state,
+            "INSERT INTO risk_disposal_events (disposal_id, at, username, action, from_state, to_state, note, fields) "
+            "VALUES (:id, :now, :u, :a, :f, :t, :n, CAST(:fields AS jsonb)) RETURNING event_id"),
+            {"id": item["disposal_id"], "now": params["now"], "u": user.username, "a": action.id, "f": item["state"],
+             "t": to_state,
              "n": checked.get("note"), "fields": json.dumps(recorded, ensure_ascii=False)}).scalar_one()
         for a in attachments:
             conn.execute(sa.text(
@@ -276,15 +278,16 @@ def take_up(engine: Engine, user: User, hospital_code: str, rule: str, *, addres
         if why:
             raise Forbidden("forbidden", why)
         made = conn.execute(sa.text(
-            "INSERT INTO risk_disposals (hospital_code, rule, first_period, level) VALUES (:h, :r, :f, :l) "
-            "ON CONFLICT (hospital_code, rule) DO NOTHING RETURNING disposal_id"),
+            "INSERT INTO risk_disposals (hospital_code, rule, first_period, level, created_at, updated_at) "
+            "VALUES (:h, :r, :f, :l, :now, :now) ON CONFLICT (hospital_code, rule) DO NOTHING RETURNING disposal_id"),
             {"h": episode["hospital_code"], "r": rule, "f": episode["first_period"],
-             "l": episode["max_level"]}).scalar()
+             "l": episode["max_level"], "now": periods.now()}).scalar()
         if made is None:
             raise DisposalError("exists", "该风险已有处置记录")
         conn.execute(sa.text(
-            "INSERT INTO risk_disposal_events (disposal_id, username, action, to_state, note) "
-            "VALUES (:id, :u, 'create', 'open', '应监管要求纳入处置')"), {"id": made, "u": user.username})
+            "INSERT INTO risk_disposal_events (disposal_id, at, username, action, to_state, note) "
+            "VALUES (:id, :now, :u, 'create', 'open', '应监管要求纳入处置')"),
+            {"id": made, "u": user.username, "now": periods.now()})
         audit.record(conn, "disposal.take_up", username=user.username, address=address, object=str(made),
                      details={"hospital": episode["hospital_code"].strip(), "rule": rule,
                               "level": episode["max_level"]})

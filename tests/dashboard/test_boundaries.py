@@ -25,6 +25,10 @@ READERS = {
     "opsmon.ingest.api": {"ingest_bytes", "ingest_path", "list_revisions", "current_values", "list_submissions",
                           "get_submission"},
     "opsmon.ingest": {"ingest_bytes", "ingest_path"},
+    "opsmon.disposal": {"list_disposals", "timeline", "attachment", "todo_counts", "act", "take_up"},
+    "opsmon.disposal.records": {"list_disposals", "timeline", "attachment", "todo_counts"},
+    "opsmon.disposal.workflow": {"act", "take_up"},
+    "opsmon.disposal.figures": {"by_region"},
 }
 
 

@@ -326,7 +326,8 @@ def test_a_hospital_user_is_offered_only_its_own_pages(browser, dashboard_server
     browser.get(dashboard_server + "/rankings")
     wait_css(browser, "#not-permitted")
     nav = browser.find_element(By.ID, "navbar").text
-    assert "填报" in nav and "排名" not in nav and "风险" not in nav
+    # 风险处置 (its own risks' disposal) but not the region pages 排名 and 风险
+    assert "填报" in nav and "排名" not in nav and "风险处置" in nav and "风险" not in nav.replace("风险处置", "")
     full_page_screenshot(browser, screenshot, "hospital-user-denied")
 
 

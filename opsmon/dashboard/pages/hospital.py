@@ -16,8 +16,8 @@ import pandas as pd
 from dash import Output, dcc, html
 from plotly.subplots import make_subplots
 
+from opsmon.dashboard import auth, context, data, todo, url_query
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, url_query
 from opsmon.dashboard.figures import FONT, PALETTE, approx_lines, empty_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label, timestamp
 from opsmon.dashboard.page import PERIOD, SPAN, Page
@@ -122,12 +122,14 @@ def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
         header,
         controls,
         PAGE.status(v, {"code": code}),
+        own_todo(code),
         c.loading(html.Div(id="hospital-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(t("hospital.facts"), _facts(row)), lg=4),
             dbc.Col(c.section(t("hospital.programme"), c.loading(html.Div(id="hospital-programme"))), lg=8),
         ], className="g-3 mb-3"),
         c.section(t("hospital.trends"), [c.graph("hospital-trends")], class_name="mb-3"),
+        c.section(t("hospital.disposals"), disposal_status(code), class_name="mb-3"),
         c.section(t("hospital.risks"), risk_history(code), class_name="mb-3"),
         c.section(t("hospital.revisions"), revisions(code)),
         code=code, tier=row["tier"],
@@ -247,6 +249,40 @@ def update(period: str | None, span: str, view: dict):
         return c.empty(), c.empty(), empty_figure(t("data.none_period"))
     return (kpi_cards(engine, view["code"], view["tier"], period, span or "month"),
             programme_status(engine, view["code"], period), trend_figure(engine, view["code"], period))
+
+
+# ----------------------------------------------------------------------------------------- risk disposal
+def own_todo(code: str):
+    """The 待办 panel, for the hospital's own user only (this is where they land)."""
+    user = auth.current_user()
+    own = user is not None and (user.hospital_code or "").strip() == code.strip()
+    return todo.panel("hospital") if own else None
+
+
+def disposal_status(code: str):
+    """The disposal of each of the hospital's orange and red risks: rule, level, status, deadline, and a link to
+    the item on the 风险处置 page."""
+    frame = data.list_disposals(context.engine(), hospital=code)
+    if frame.empty:
+        return html.Div(t("hospital.no_disposals"), className="opsmon-empty-small", id="hospital-no-disposals")
+    rows = pd.DataFrame({
+        "rule": [c.label(RULES[r]) if r in RULES else r for r in frame["rule"]],
+        "level_text": [c.risk_level_label(x) for x in frame["level"]],
+        "level": frame["level"],
+        "status": [c.disposal_status_label(s) for s in frame["status"]],
+        "pill": [c.DISPOSAL_PILL.get(s, "default") for s in frame["status"]],
+        "due_on": [d.isoformat() if hasattr(d, "isoformat") and not pd.isna(d) else "—" for d in frame["due_on"]],
+        "open": t("col.open_item"),
+        "href": [url_query.href("/disposal", id=int(i)) for i in frame["disposal_id"]],
+    })
+    columns = [
+        c.column("rule", "col.rule", minWidth=130),
+        c.risk_column("level_text", minWidth=80),
+        c.pill_column("status", "col.disposal_status", "pill", minWidth=90),
+        c.column("due_on", "col.due_on", minWidth=100),
+        c.link_column("open", t("col.open_item"), href_field="href", minWidth=90),
+    ]
+    return c.grid("hospital-disposal-grid", rows.to_dict("records"), columns, height=None, filters=False)
 
 
 # ----------------------------------------------------------------------------------------- history tables

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from opsmon import geo
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, url_query
+from opsmon.dashboard import context, data, todo, url_query
 from opsmon.dashboard.figures import empty_figure, region_map
 from opsmon.dashboard.format import d3_format, integer, money, percent, period_label
 from opsmon.dashboard.outlines import prefecture_geojson, units_geojson
@@ -77,6 +77,7 @@ def layout(v: dict, region: str | None = None, **_query: str) -> html.Div:
         html.Div(id="overview-breadcrumb", className="mb-2"),
         controls,
         PAGE.status(v, {"region": region}),
+        todo.panel("overview"),  # the user's risk-disposal to-do, overdue first: where a region user lands
         c.loading(html.Div(id="overview-kpis", className="mb-3")),
         dbc.Row([
             dbc.Col(c.section(html.Span(id="overview-map-title"), [

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Output, State, html
+import plotly.graph_objects as go
+from dash import Output, State, dcc, html
 
 from opsmon import geo
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports
-from opsmon.dashboard.figures import empty_figure, region_map
+from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map, style_figure
 from opsmon.dashboard.format import integer, money, number, percent, period_label
 from opsmon.dashboard.outlines import units_geojson
 from opsmon.dashboard.page import PERIOD, REGION, Page, choices
@@ -73,7 +74,44 @@ def layout(v: dict, **_query: str) -> html.Div:
             dbc.Col(c.section(html.Span(id="risk-table-title"), c.loading(html.Div(id="risk-table")),
                               actions=PAGE.table_actions()), lg=8),
         ], className="g-3"),
+        c.section(t("risk.figures"), disposal_figures(), class_name="mt-3"),
     )
+
+
+# ----------------------------------------------------------------------------------------- disposal figures
+FIGURE_SHARES = (("assigned_in_time_share", "col.assigned_in_time"), ("answered_in_time_share", "col.answered_in_time"),
+                 ("closed_share", "col.closed_share"))
+
+
+def figures_level() -> str:
+    """The regions the figures compare: those one level under the user's (a county compares itself)."""
+    level = c.regions().set_index("adcode")["level"].get(c.home_region(), "province")
+    return {"nation": "province", "province": "prefecture"}.get(level, "county")
+
+
+def disposal_figures() -> html.Div:
+    """For leadership: per region, how fast orange and red risks are handled (:func:`opsmon.disposal.figures.by_region`)
+    — the three shares as bars, and the table with the median days to close."""
+    frame = data.disposal_figures(context.engine(), level=figures_level())
+    if frame.empty:
+        return html.Div(t("risk.figures_none"), className="opsmon-empty-small", id="risk-figures-none")
+    fig = go.Figure([go.Bar(x=frame["name"], y=frame[col], name=t(key),
+                            hovertemplate="%{x}<br>" + t(key) + ": %{y:.0%}<extra></extra>")
+                     for col, key in FIGURE_SHARES])
+    style_figure(fig, 320)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_layout(barmode="group")
+    columns = [c.column("name", "col.name", pinned="left", minWidth=110),
+               c.number_column("risks", t("col.disposal_items"), ",.0f", minWidth=90),
+               *[c.number_column(col, t(key), ".0%", minWidth=100) for col, key in FIGURE_SHARES],
+               c.number_column("median_days_to_close", t("col.median_days_to_close"), ",.0f", minWidth=100)]
+    table = frame.astype(object).where(frame.notna(), None)
+    return html.Div([
+        dbc.Row([dbc.Col(dcc.Graph(id="risk-figures-chart", figure=fig, config=GRAPH_CONFIG), lg=6),
+                 dbc.Col(c.grid("risk-figures-grid", table.to_dict("records"), columns, height=None, filters=False),
+                         lg=6)], className="g-3"),
+        html.Div(t("risk.figures_hint"), className="opsmon-hint"),
+    ])
 
 
 # ----------------------------------------------------------------------------------------- data
