@@ -120,10 +120,11 @@ def test_every_role_may_open_the_page(app, engine):
 @pytest.mark.browser
 def test_a_token_made_in_the_browser_is_shown_once(browser, dashboard_url, demo_engine, screenshot):
     from selenium.webdriver.common.by import By
-    from test_pages_browser import full_page_screenshot, settled, wait_css
+    from test_pages_browser import click_css, full_page_screenshot, settled, wait_css
 
     browser.get(dashboard_url + "/")
-    wait_css(browser, "#nav-account").click()  # from the user's name in the navbar
+    settled(browser)
+    click_css(browser, "#nav-account")  # from the user's name in the navbar
     wait_css(browser, "#account-tokens")
     settled(browser)
     browser.find_element(By.ID, "account-label").send_keys("browser test")

@@ -42,6 +42,23 @@ def wait_css(browser, css: str, timeout: float = 30):
     return wait_until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, css), timeout)[0]
 
 
+def click_css(browser, css: str, timeout: float = 30) -> None:
+    """Click the element *css* names once it is there — again if Dash re-rendered it meanwhile (a stale element)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def clicked(b) -> bool:
+        try:
+            found = b.find_elements(By.CSS_SELECTOR, css)
+            if found and found[0].is_displayed():
+                found[0].click()
+                return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    wait_until(browser, clicked, timeout)
+
+
 def settled(browser) -> None:
     """Wait until Dash has no callback in flight (no loading markers)."""
     wait_until(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-dash-is-loading='true']"))
