@@ -104,8 +104,9 @@ def open_item(browser, server: str, item_id: int) -> None:
 
 def test_assign_answer_return_answer_close(browser, server, engine, screenshot, tmp_path):
     items = disposal.list_disposals(engine, scope=None, today=DEMO_TODAY)
-    item = next(r for r in items.to_dict("records") if r["affiliation"] in ("县属", "市属")
-                and r["level"] in ("red", "orange"))
+    candidates = [r for r in items.to_dict("records") if r["affiliation"] in ("县属", "市属")
+                  and r["level"] in ("red", "orange")]
+    item = min(candidates, key=lambda r: r["level"] != "red")  # a red one when the demo has one
     item_id, code, county = int(item["disposal_id"]), item["hospital_code"].strip(), item["adcode"]
     supervisor = make_user(engine, f"sup-{county}", "supervisor", county)
     hospital_user = make_user(engine, f"hosp-{code[-6:]}", "hospital", code)
