@@ -126,6 +126,17 @@ def load_demo_database(databases: Databases, data_dir, province: str, template: 
     return url
 
 
+# A writable demo: 14 months, so the 12-month risk rules fire and there are risks to dispose of.
+WRITABLE_DEMO = dict(n_hospitals=40, months=14)
+
+
+def writable_demo(databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory, name: str,
+                  seed: int = 5) -> str:
+    """A small demo province of a test module's own (its tests write to it: the session's demo is read-only)."""
+    return load_demo_database(databases, tmp_path_factory.mktemp(name), PROVINCE, template_db, seed=seed,
+                              **WRITABLE_DEMO)
+
+
 @pytest.fixture(scope="session")
 def demo_url(databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database holding a small demo province, loaded through the ingest path (read-only for tests)."""

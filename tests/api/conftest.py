@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from opsmon.access import tokens, users
 from opsmon.ingest.fields import FIELDS
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, PROVINCE, load_demo_database
+from tests.conftest import DEMO_TODAY, writable_demo
 from tests.dashboard.conftest import serve
 
 API_MONTH = "2026-05"  # the demo's last month (DEMO_TODAY is 2026-06-23)
@@ -32,8 +32,7 @@ def api_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 def api_db_url(databases, template_db, tmp_path_factory) -> str:
     """A demo province of 40 hospitals × 14 months for the API's tests (they write to it; in 14 months the
     12-month risk rules fire, so there are risks to dispose of)."""
-    return load_demo_database(databases, tmp_path_factory.mktemp("api-demo"), PROVINCE, template_db,
-                              seed=5, n_hospitals=40, months=14)
+    return writable_demo(databases, template_db, tmp_path_factory, "api-demo", seed=5)
 
 
 @pytest.fixture(scope="session")

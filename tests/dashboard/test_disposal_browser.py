@@ -19,7 +19,7 @@ from test_pages_browser import full_page_screenshot, settled, wait_css, wait_unt
 from opsmon import disposal
 from opsmon.access import audit
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, PROVINCE, load_demo_database
+from tests.conftest import DEMO_TODAY, writable_demo
 
 pytestmark = pytest.mark.browser
 PASSWORD = "test-password-1"
@@ -27,8 +27,7 @@ PASSWORD = "test-password-1"
 
 @pytest.fixture(scope="module")
 def db_url(databases, template_db, tmp_path_factory) -> str:
-    return load_demo_database(databases, tmp_path_factory.mktemp("disposal-browser"), PROVINCE, template_db,
-                              seed=5, n_hospitals=40, months=14)
+    return writable_demo(databases, template_db, tmp_path_factory, "disposal-browser", seed=5)
 
 
 @pytest.fixture(scope="module")

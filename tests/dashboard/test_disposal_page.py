@@ -27,7 +27,7 @@ from opsmon.dashboard import todo
 from opsmon.dashboard.app import create_app
 from opsmon.dashboard.pages import disposal, hospital, overview, risk
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, PROVINCE, load_demo_database
+from tests.conftest import DEMO_TODAY, writable_demo
 
 ZH = {"lang": "zh"}
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -36,8 +36,7 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 @pytest.fixture(scope="module")
 def db_url(databases, template_db, tmp_path_factory) -> str:
     """A demo of this module's own: its tests take steps (the session's demo is read-only)."""
-    return load_demo_database(databases, tmp_path_factory.mktemp("disposal-demo"), PROVINCE, template_db,
-                              seed=5, n_hospitals=40, months=14)
+    return writable_demo(databases, template_db, tmp_path_factory, "disposal-demo", seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from opsmon.access import users
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, PROVINCE, load_demo_database
+from tests.conftest import DEMO_TODAY, writable_demo
 
 
 @pytest.fixture(autouse=True)
@@ -20,8 +20,7 @@ def disposal_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def disposal_url(databases, template_db, tmp_path_factory) -> str:
-    return load_demo_database(databases, tmp_path_factory.mktemp("disposal-demo"), PROVINCE, template_db,
-                              seed=3, n_hospitals=40, months=14)
+    return writable_demo(databases, template_db, tmp_path_factory, "disposal-demo", seed=3)
 
 
 @pytest.fixture(scope="session")
