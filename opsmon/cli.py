@@ -677,6 +677,165 @@ def risks_remind(as_of: datetime | None, within_days: int, fmt: str) -> None:
                        + (f" due {r.due_on}{when}" if r.due_on else ""))
 
 
+# --- score sheets and evaluation rounds (opsmon.evaluation) -----------------------------------------
+
+
+def acting_user(func):
+    """Shared --as option of the evaluation commands: the user a step is taken as (default: the province)."""
+    return click.option("--as", "username", default=None,
+                        help="Act as this user (default: the province's administrator, as the CLI).")(func)
+
+
+def _actor(engine, username: str | None):
+    """The user a command acts as: a named, enabled user, or the province's administrator (the CLI)."""
+    from opsmon.access import get_user
+    from opsmon.access.users import User
+    from opsmon.indicators.reporting import root_code
+
+    if username is None:
+        return User(_cli_actor(), "admin", None, root_code(engine), None, False, "")
+    user = get_user(engine, username)
+    if user is None or user.disabled:
+        raise click.ClickException(f"no active user {username!r} (see opsmon users list)")
+    return user
+
+
+def round_year(func):
+    """Shared --round option: the evaluation round's year."""
+    return click.option("--round", "year", type=int, required=True, help="The round's campaign year, e.g. 2026.")(func)
+
+
+@contextmanager
+def _evaluation_errors() -> Iterator[None]:
+    from opsmon.evaluation.sheets import SheetError
+
+    try:
+        with _access_errors():
+            yield
+    except SheetError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group()
+def scoresheet() -> None:
+    """Score sheets (评分表) of the evaluation: load a version, list them, write the defaults to edit."""
+
+
+@scoresheet.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["commission", "hospital"]), help="Needed for XLSX; overrides YAML's.")
+@click.option("--version", "version", help="The sheet's version, e.g. the campaign year. Needed for XLSX.")
+@click.option("--name", help="The sheet's title. Needed for XLSX.")
+def scoresheet_load(file: Path, kind: str | None, version: str | None, name: str | None) -> None:
+    """Check a score sheet (YAML or XLSX) row by row and store it as a new version; nothing is stored on an error."""
+    from opsmon.evaluation import sheets
+
+    with _evaluation_errors():
+        sheet = sheets.read(file.name, file.read_bytes(), kind=kind, version=version, name=name)
+        sheet_id = sheets.store(_engine(), sheet, username=_cli_actor(), source_name=file.name)
+    click.echo(f"score sheet {sheet_id}: {sheet.kind} {sheet.version}, {len(sheet.items)} items, "
+               f"{sheet.max_total:g} points")
+
+
+@scoresheet.command("list")
+@output_format
+def scoresheet_list(fmt: str) -> None:
+    """List the stored score sheets."""
+    from opsmon.evaluation import sheets
+
+    with _evaluation_errors():
+        _emit(sheets.listing(_engine()), fmt, "sheets", "no score sheets")
+
+
+@scoresheet.command("default")
+@click.option("--kind", type=click.Choice(["commission", "hospital"]), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+def scoresheet_default(kind: str, output: Path | None) -> None:
+    """Write the shipped default sheet (YAML) to edit and load as a new version."""
+    from opsmon.evaluation import sheets
+
+    text = sheets.default_text(kind)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.group()
+def evaluation() -> None:
+    """Evaluation rounds (自评、复核、抽查与评价): create, sample, publish, report."""
+
+
+@evaluation.command("create")
+@round_year
+@click.option("--period", required=True, help="The month whose figures propose scores, YYYY-MM (year to date).")
+@click.option("--self-due", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--review-due", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--check-due", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--commission-sheet", help="Version of the commissions' sheet (default: the newest).")
+@click.option("--hospital-sheet", help="Version of the hospitals' sheet (default: the newest).")
+@acting_user
+def evaluation_create(year: int, period: str, self_due: datetime, review_due: datetime, check_due: datetime,
+                      commission_sheet: str | None, hospital_sheet: str | None, username: str | None) -> None:
+    """Open a round: every prefecture and county commission and the 省级预算管理 hospitals take part."""
+    from opsmon.evaluation import rounds
+
+    engine = _engine()
+    with _evaluation_errors():
+        count = rounds.create(engine, _actor(engine, username), year, data_period=period,
+                              self_due=self_due.date(), review_due=review_due.date(), check_due=check_due.date(),
+                              commission_version=commission_sheet, hospital_version=hospital_sheet)
+    click.echo(f"round {year}: {count} units")
+
+
+@evaluation.command("status")
+@round_year
+@acting_user
+@output_format
+def evaluation_status(year: int, username: str | None, fmt: str) -> None:
+    """Each unit's progress and scores, as the user sees them."""
+    from opsmon.evaluation import results
+
+    engine = _engine()
+    with _evaluation_errors():
+        frame = results.units(engine, _actor(engine, username), year)
+    columns = ["unit_code", "name", "kind", "state", "sampled", "self_total", "reviewed_total", "check_total",
+               "final_total", "max_total", "differing_items"]
+    _emit(frame[columns], fmt, "units", "no units")
+
+
+@evaluation.command("sample")
+@round_year
+@click.option("--rate", type=float, default=0.3, show_default=True, help="Share drawn in each stratum (at least one).")
+@click.option("--seed", type=int, required=True, help="Random seed: the same seed draws the same sample.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the list as XLSX.")
+@acting_user
+@output_format
+def evaluation_sample(year: int, rate: float, seed: int, output: Path | None, username: str | None, fmt: str) -> None:
+    """Draw the spot-check sample (random within region × tier strata, reproducible from the seed)."""
+    from opsmon.evaluation import rounds
+
+    engine = _engine()
+    with _evaluation_errors():
+        frame = rounds.draw_sample(engine, _actor(engine, username), year, rate=rate, seed=seed)
+    if output:
+        output.write_bytes(rounds.sample_xlsx(year, frame))
+    _emit(frame, fmt, "sample", "empty sample")
+
+
+@evaluation.command("publish")
+@round_year
+@acting_user
+def evaluation_publish(year: int, username: str | None) -> None:
+    """Publish a round's results: every viewer of regions then sees every unit's score."""
+    from opsmon.evaluation import rounds
+
+    engine = _engine()
+    with _evaluation_errors():
+        rounds.publish(engine, _actor(engine, username), year)
+    click.echo(f"round {year} published")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="opsmon")

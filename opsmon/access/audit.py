@@ -44,6 +44,13 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "disposal.close": ("风险处置：办结", "Risk disposal: closed"),
     "disposal.reopen": ("风险处置：重新打开", "Risk disposal: reopened"),
     "disposal.escalate": ("风险处置：省级督办", "Risk disposal: escalated"),
+    "scoresheet.load": ("评价：导入评分表", "Evaluation: score sheet loaded"),
+    "evaluation.round": ("评价：创建评价轮次", "Evaluation: round created"),
+    "evaluation.score": ("评价：评分", "Evaluation: item scored"),
+    "evaluation.evidence": ("评价：上传佐证材料", "Evaluation: evidence added"),
+    "evaluation.submit": ("评价：提交", "Evaluation: submitted"),
+    "evaluation.sample": ("评价：抽取抽查样本", "Evaluation: spot-check sample drawn"),
+    "evaluation.publish": ("评价：公布结果", "Evaluation: results published"),
 }
 
 

@@ -103,6 +103,16 @@ def connect(engine: Engine | None = None) -> Iterator[Connection]:
         yield conn
 
 
+@contextmanager
+def connection(db: Engine | Connection) -> Iterator[Connection]:
+    """*db* itself when it is a connection (its transaction goes on), else a new connection of *db*."""
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.connect() as conn:
+            yield conn
+
+
 def dispose_all() -> None:
     """Close every pooled connection (tests, forks)."""
     for engine in _engines.values():
