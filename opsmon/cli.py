@@ -707,12 +707,13 @@ def round_year(func):
 
 @contextmanager
 def _evaluation_errors() -> Iterator[None]:
+    from opsmon.documents.fonts import FontNotFound
     from opsmon.evaluation.sheets import SheetError
 
     try:
         with _access_errors():
             yield
-    except SheetError as exc:
+    except (SheetError, FontNotFound) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -834,6 +835,48 @@ def evaluation_publish(year: int, username: str | None) -> None:
     with _evaluation_errors():
         rounds.publish(engine, _actor(engine, username), year)
     click.echo(f"round {year} published")
+
+
+def document_output(func):
+    """Shared --format and -o options of the document commands."""
+    func = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                        help="The file to write.")(func)
+    return click.option("--format", "fmt", type=click.Choice(["docx", "pdf"]), default="docx", show_default=True,
+                        help="docx: editable (the office edits before issuing); pdf: Chinese fonts embedded.")(func)
+
+
+@evaluation.command("report")
+@round_year
+@click.option("--unit", help="A unit's 自评报告 skeleton (its adcode or hospital code) instead of the 全省评价报告.")
+@document_output
+@acting_user
+def evaluation_report(year: int, unit: str | None, fmt: str, output: Path, username: str | None) -> None:
+    """Write the 全省评价报告 of a round (or, with --unit, a unit's 自评报告) as DOCX or PDF."""
+    from opsmon.documents import evaluation_report as report
+
+    engine = _engine()
+    with _evaluation_errors():
+        user = _actor(engine, username)
+        doc = report.self_assessment(engine, user, year, unit) if unit else report.provincial(engine, user, year)
+        output.write_bytes(report.render(doc, fmt))
+    click.echo(f"{doc.title}: {output}")
+
+
+@cli.command()
+@click.option("--period", required=True, help="A closed month, YYYY-MM.")
+@click.option("--region", help="The region's adcode (default: the user's region, or the province).")
+@document_output
+@click.option("--as", "username", default=None, help="Write it as this user: only their scope (default: everything).")
+def bulletin(period: str, region: str | None, fmt: str, output: Path, username: str | None) -> None:
+    """Write the monthly 经济运行分析通报 of a region for a closed month as DOCX or PDF."""
+    from opsmon.documents import bulletin as monthly
+
+    engine = _engine()
+    with _evaluation_errors():
+        scope = None if username is None else _actor(engine, username).scope
+        output.write_bytes(monthly.render(engine, period, region=region, scope=scope, fmt=fmt))
+    click.echo(f"经济运行分析通报 {period}: {output}")
+
 
 
 def main() -> None:

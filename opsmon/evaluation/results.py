@@ -179,3 +179,23 @@ def praise(frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     """The units to praise (通报表扬): the *top* ranked within each kind and tier that have a final score."""
     ranked = ranking(frame)
     return ranked[ranked["final_total"].notna() & (ranked["rank"] <= top)].reset_index(drop=True)
+
+
+def final_scores(engine: Engine, user: User, year: int) -> pd.DataFrame:
+    """Every item's final score of the units *user* sees: unit_code, kind, item_code, final_score (the check
+    when the unit's check was submitted, else the review's adjustment, else the self score)."""
+    r = rounds.get_round(engine, year)
+    where, params = rounds.visible(user, r.published)
+    sql = sa.text(f"""
+WITH {_LATEST}
+SELECT v.unit_code, v.kind, l.item_code,
+       CAST(CASE WHEN bool_or(s.check_submitted_at IS NOT NULL) THEN max(l.score) FILTER (WHERE l.stage = 'check')
+                 ELSE COALESCE(max(l.score) FILTER (WHERE l.stage = 'review'),
+                               max(l.score) FILTER (WHERE l.stage = 'self')) END AS float8) AS final_score
+FROM ({rounds.UNITS}) v JOIN latest l ON l.unit_code = v.unit_code
+LEFT JOIN submitted s ON s.unit_code = v.unit_code
+WHERE v.year = :y AND {where}
+GROUP BY v.unit_code, v.kind, l.item_code
+ORDER BY v.unit_code, l.item_code""")
+    with engine.connect() as conn:
+        return pd.read_sql_query(sql, conn, params={**params, "y": year})
