@@ -229,7 +229,7 @@ def self_assessment(engine: Engine, user: User, year: int, unit_code: str) -> Do
             text = f"{it.item}：自评得分{_score(it.self_score)}分（满分{it.max_score:g}分）"
             if isinstance(it.indicator, str):
                 ind = catalogue.get(it.indicator)
-                text += f"，{ind.label}为{prose.value(ind, it.value)}，数据测算得分{_score(it.proposed)}分"
+                text += f"，{ind.zh}为{prose.value(ind, it.value)}，数据测算得分{_score(it.proposed)}分"
             if isinstance(it.self_note, str) and it.self_note:
                 text += f"。说明：{it.self_note}"
             sentences.append(text + "。")

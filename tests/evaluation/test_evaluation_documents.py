@@ -99,6 +99,7 @@ def test_the_self_assessment_report_is_a_skeleton_with_the_units_scores(evaluati
     for heading in ("一、基本情况", "二、工作开展情况", "三、自评得分", "四、存在的问题", "五、下一步工作计划", "六、典型案例"):
         assert heading in body
     assert "【请填写" in body and "【主要做法】" in body
+    assert "建立经济运行风险清单医院占比为" in body  # an indicator-backed item names its figure
     score_table = next(t for t in tables(content) if t[0][0] == "评价项目")
     assert float(score_table[-1][3]) == sum(finished["entered"][code].values())
     with pytest.raises(rounds.NotFound):
