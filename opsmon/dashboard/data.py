@@ -23,6 +23,9 @@ from opsmon.access import audit
 from opsmon.access.upload_rules import upload_as
 from opsmon.dashboard import context
 from opsmon.dashboard.auth import client_address, require_user
+from opsmon.evaluation import results as _eval_results
+from opsmon.evaluation import rounds as _eval_rounds
+from opsmon.evaluation import scoring as _eval_scoring
 from opsmon.indicators import export as _export
 from opsmon.indicators import programme as _programme
 from opsmon.indicators import query as _query
@@ -163,3 +166,83 @@ def dispose(engine: Engine, disposal_id: int, action: str, *, files: list[tuple[
     (:func:`opsmon.disposal.act`: scope, role, state and fields checked; audited); the new event's id."""
     return _disposal.act(engine, require_user(), disposal_id, action, files=list(files),
                          address=client_address(), **fields)
+
+
+# ----------------------------------------------------------------------------------------- evaluation
+# The yearly evaluation (opsmon.evaluation): every read and step as the signed-in user, from their address.
+# The library decides what the user sees (rounds.visible) and may do (scoring.may); nothing here widens it.
+def evaluation_rounds(engine: Engine) -> pd.DataFrame:
+    """Every round, newest first (year, data_period, deadlines, published_at, units, sampled)."""
+    require_user()
+    return _eval_rounds.rounds(engine)
+
+
+def evaluation_round(engine: Engine, year: int) -> _eval_rounds.Round:
+    """Round *year*'s settings (:class:`~opsmon.evaluation.rounds.NotFound` when there is none)."""
+    require_user()
+    return _eval_rounds.get_round(engine, year)
+
+
+def evaluation_units(engine: Engine, year: int) -> pd.DataFrame:
+    """Round *year*'s units the signed-in user sees, with their state and totals."""
+    return _eval_results.units(engine, require_user(), year)
+
+
+def evaluation_sheet(engine: Engine, year: int, unit_code: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A unit's sheet as the signed-in user sees it (NotFound outside their view)."""
+    return _eval_results.sheet(engine, require_user(), year, unit_code)
+
+
+def evaluation_evidence(engine: Engine, year: int, unit_code: str) -> pd.DataFrame:
+    """A unit's evidence files (no content), NotFound outside the view."""
+    return _eval_results.evidence_list(engine, require_user(), year, unit_code)
+
+
+def evaluation_evidence_file(engine: Engine, evidence_id: int) -> dict[str, Any] | None:
+    """One evidence file if its unit is in the signed-in user's view, else None."""
+    return _eval_results.evidence_file(engine, require_user(), evidence_id)
+
+
+def evaluation_steps(engine: Engine, year: int, unit_code: str) -> dict[str, str | None]:
+    """For each stage (self, review, check): why the signed-in user may not work on it now, or None when they
+    may (:func:`opsmon.evaluation.scoring.may`) — what the page offers; every step checks again."""
+    user = require_user()
+    with engine.connect() as conn:
+        r = _eval_rounds.get_round(conn, year)
+        unit_row = _eval_rounds.unit(conn, user, year, unit_code)
+        return {stage: _eval_scoring.may(conn, user, r, unit_row, stage) for stage in _eval_rounds.STAGES}
+
+
+def evaluation_at_top(engine: Engine) -> bool:
+    """Whether the signed-in user is the province's administrator (draws the sample, publishes)."""
+    user = require_user()
+    return bool(user.permissions.admin and _eval_rounds.at_top(engine, user))
+
+
+def evaluation_score(engine: Engine, year: int, unit_code: str, item_code: str, value: Any, *, stage: str,
+                     note: str | None = None, reason: str | None = None) -> None:
+    _eval_scoring.score(engine, require_user(), year, unit_code, item_code, value, stage=stage, note=note,
+                        reason=reason, address=client_address())
+
+
+def evaluation_submit(engine: Engine, year: int, unit_code: str, *, stage: str) -> None:
+    _eval_scoring.submit(engine, require_user(), year, unit_code, stage=stage, address=client_address())
+
+
+def evaluation_add_evidence(engine: Engine, year: int, unit_code: str, item_code: str, file_name: str,
+                            content: bytes) -> int:
+    return _eval_scoring.add_evidence(engine, require_user(), year, unit_code, item_code, file_name, content,
+                                      address=client_address())
+
+
+def evaluation_draw_sample(engine: Engine, year: int, *, rate: float, seed: int) -> pd.DataFrame:
+    return _eval_rounds.draw_sample(engine, require_user(), year, rate=rate, seed=seed, address=client_address())
+
+
+def evaluation_sample(engine: Engine, year: int) -> pd.DataFrame:
+    """The sampled units the signed-in user sees."""
+    return _eval_rounds.sample(engine, require_user(), year)
+
+
+def evaluation_publish(engine: Engine, year: int) -> None:
+    _eval_rounds.publish(engine, require_user(), year, address=client_address())

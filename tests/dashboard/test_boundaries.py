@@ -29,6 +29,10 @@ READERS = {
     "opsmon.disposal.records": {"list_disposals", "timeline", "attachment", "todo_counts"},
     "opsmon.disposal.workflow": {"act", "take_up"},
     "opsmon.disposal.figures": {"by_region"},
+    # The evaluation's reads and steps take the user: only data.py passes the signed-in one.
+    "opsmon.evaluation.results": {"units", "sheet", "evidence_list", "evidence_file", "indicator_values"},
+    "opsmon.evaluation.rounds": {"rounds", "get_round", "unit", "create", "draw_sample", "sample", "publish"},
+    "opsmon.evaluation.scoring": {"may", "score", "submit", "add_evidence"},
 }
 
 
