@@ -239,7 +239,7 @@ def self_assessment(engine: Engine, user: User, year: int, unit_code: str) -> Do
     blocks += [Heading("三、自评得分"), Table(
         ("评价项目", "分值", "数据测算", "自评得分", "说明"),
         tuple((it.item, f"{it.max_score:g}", _score(it.proposed), _score(it.self_score),
-               " ".join(x for x in (it.self_note, it.self_reason) if isinstance(x, str) and x))
+               _short(" ".join(x for x in (it.self_note, it.self_reason) if isinstance(x, str) and x)))
               for it in items.itertuples()) + (("合计", f"{unit['max_total']:g}", "", _score(total), ""),),
         caption="表1 自评得分", column_align=("left", "right", "right", "right", "left"))]
     short = items[items["self_score"].notna() & (items["self_score"] < items["max_score"])]
@@ -256,9 +256,19 @@ def self_assessment(engine: Engine, user: User, year: int, unit_code: str) -> Do
                     tuple(blocks))
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """A table cell's text, cut at *limit* characters (the full note is in 二、工作开展情况)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _chinese_number(n: int) -> str:
-    digits = "零一二三四五六七八九十"
-    return digits[n] if n <= 10 else f"十{digits[n - 10]}" if n < 20 else str(n)
+    """1 → 一, 10 → 十, 21 → 二十一 (up to 99; larger as digits)."""
+    digits = "零一二三四五六七八九"
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else "十" if tens == 1 else digits[tens] + "十") + (digits[ones] if ones else "") \
+        if n >= 10 else digits[n]
 
 
 def render(doc: Document, fmt: Format) -> bytes:

@@ -145,6 +145,14 @@ def matplotlib_family() -> str:
     return face.family
 
 
+def missing_characters(face: FontFace, text: str) -> str:
+    """The characters of *text* *face* has no glyph for (spaces and line breaks aside), in order of appearance."""
+    from fontTools.ttLib import TTFont
+
+    cmap = TTFont(face.path, fontNumber=face.index, lazy=True).getBestCmap()
+    return "".join(dict.fromkeys(ch for ch in text if not ch.isspace() and ord(ch) not in cmap))
+
+
 def truetype_subset(face: FontFace, text: str, directory: Path) -> Path:
     """A TrueType file in *directory* holding *face*'s glyphs for the characters of *text*.
 

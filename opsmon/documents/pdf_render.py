@@ -59,6 +59,12 @@ def _characters(doc: Document) -> str:
 def _new_pdf(doc: Document, folder: Path) -> _Pdf:
     faces = fonts.find()
     characters = _characters(doc)
+    # fpdf2 would only log a warning and leave the character out: an official document must not misprint a name.
+    lacking = fonts.missing_characters(faces.body, characters)
+    if lacking:
+        shown = "、".join(f"{ch}（U+{ord(ch):04X}）" for ch in lacking[:10])
+        raise ValueError(f"PDF 的字体缺少这些字符，无法正确显示：{shown}；请改用 DOCX，或改写这些字符。"
+                         f" / The PDF font lacks: {lacking[:10]}")
     body = fonts.truetype_subset(faces.body, characters, folder)
     heading = fonts.truetype_subset(faces.heading, characters, folder)
     pdf = _Pdf(orientation="P", unit="mm", format="A4")
@@ -88,7 +94,22 @@ def _width(text: str) -> float:
     return sum(0.6 if ord(ch) < 0x2E80 else 1.0 for ch in text)
 
 
+# A cell longer than this goes under the table as a numbered note: fpdf2 refuses a row taller than a page.
+MAX_CELL = 300
+
+
 def _table(pdf: FPDF, block: Table) -> None:
+    notes: list[str] = []
+
+    def fitted(text: str) -> str:
+        if len(text) <= MAX_CELL:
+            return text
+        notes.append(text)
+        return f"{text[:60]}…（见表后注{len(notes)}）"
+
+    block = Table(block.headers, tuple(tuple(fitted(c) for c in row) for row in block.rows), block.caption,
+                  block.column_align, "\n".join([block.note] * bool(block.note)
+                                                 + [f"注{n}：{t}" for n, t in enumerate(notes, 1)]))
     if block.caption:
         pdf.ln(1.5)
         pdf.set_font(HEADING, "", 10.5)

@@ -48,12 +48,13 @@ def money(yuan: float | None) -> str:
     """Money in 亿元 (from 1e8, two decimals), 万元 (from 1e4, one decimal) or 元."""
     if missing(yuan):
         return MISSING
+    # The unit follows the value as printed: 9,999.6 元 prints as 1.0万元, not 10,000元.
     size = abs(yuan)
-    if size >= 1e8:
-        return f"{yuan / 1e8:,.2f}亿元"
-    if size >= 1e4:
-        return f"{yuan / 1e4:,.1f}万元"
-    return f"{yuan:,.0f}元"
+    if round(size, 2) >= 1e8 or round(size / 1e4, 1) >= 1e4:
+        return _no_negative_zero(f"{yuan / 1e8:,.2f}") + "亿元"
+    if round(size) >= 1e4:
+        return _no_negative_zero(f"{yuan / 1e4:,.1f}") + "万元"
+    return _no_negative_zero(f"{yuan:,.0f}") + "元"
 
 
 def count(value: float | int | None, unit: str = "家") -> str:
@@ -107,7 +108,9 @@ def change(ind: Indicator, now: float | None, before: float | None) -> str:
         return ("0.0" if float(text) == 0 else text) + "个百分点"
     if ind.unit == "元" and ind.kind == "sum":
         delta = now - before
-        return ("+" if delta > 0 else "-" if delta < 0 else "") + money(abs(delta))
+        text = money(abs(delta))
+        level = not any(c in "123456789" for c in text)  # rounds to nothing: no sign
+        return ("" if level else "+" if delta > 0 else "-" if delta < 0 else "") + text
     text = f"{now - before:+,.{ind.decimals}f}"
     return ("0" if float(text.replace(",", "")) == 0 else text) + UNIT_TEXT.get(ind.unit, ind.unit)
 
@@ -120,8 +123,8 @@ def change_words(ind: Indicator, now: float | None, before: float | None) -> str
         amount = abs(round((now - before) * 100, 1))
         text = f"{amount:.1f}个百分点"
     elif ind.unit == "元" and ind.kind == "sum":
-        amount = abs(now - before)
-        text = money(amount)
+        text = money(abs(now - before))
+        amount = 0 if not any(c in "123456789" for c in text) else abs(now - before)
     else:
         amount = abs(round(now - before, ind.decimals))
         text = number(amount, ind.decimals) + UNIT_TEXT.get(ind.unit, ind.unit)

@@ -35,6 +35,18 @@ latest AS (
 )"""
 
 
+# Per unit and item: the self score, the check, and the reviewed score (the review's adjustment once the
+# review is submitted, else the self score).
+_PER_ITEM = """per_item AS (
+    SELECT l.unit_code, l.item_code, max(l.score) FILTER (WHERE l.stage = 'self') AS s,
+           max(l.score) FILTER (WHERE l.stage = 'check') AS c,
+           COALESCE(CASE WHEN bool_or(b.review_submitted_at IS NOT NULL)
+                         THEN max(l.score) FILTER (WHERE l.stage = 'review') END,
+                    max(l.score) FILTER (WHERE l.stage = 'self')) AS reviewed
+    FROM latest l LEFT JOIN submitted b USING (unit_code) GROUP BY l.unit_code, l.item_code
+)"""
+
+
 def units(engine: Engine, user: User, year: int) -> pd.DataFrame:
     """Round *year*'s units *user* may see, with progress and totals.
 
@@ -46,14 +58,13 @@ def units(engine: Engine, user: User, year: int) -> pd.DataFrame:
     r = rounds.get_round(engine, year)
     where, params = rounds.visible(user, r.published)
     sql = sa.text(f"""
-WITH {_LATEST}, per_item AS (
-    SELECT unit_code, item_code, max(score) FILTER (WHERE stage = 'self') AS s,
-           max(score) FILTER (WHERE stage = 'review') AS r, max(score) FILTER (WHERE stage = 'check') AS c
-    FROM latest GROUP BY unit_code, item_code
-), totals AS (
-    SELECT unit_code, count(s) AS items_scored, sum(s) AS self_total, sum(COALESCE(r, s)) AS reviewed_total,
-           sum(c) AS check_total, count(*) FILTER (WHERE c IS NOT NULL AND c IS DISTINCT FROM s) AS differing_items
-    FROM per_item GROUP BY unit_code
+WITH {_LATEST}, {_PER_ITEM}, totals AS (
+    -- A stage's scores count once it is submitted: a draft review or check changes nothing yet.
+    SELECT p.unit_code, count(p.s) AS items_scored, sum(p.s) AS self_total,
+           sum(CASE WHEN b.self_submitted_at IS NOT NULL THEN p.reviewed END) AS reviewed_total,
+           sum(CASE WHEN b.check_submitted_at IS NOT NULL THEN p.c END) AS check_total,
+           count(*) FILTER (WHERE b.check_submitted_at IS NOT NULL AND p.c IS DISTINCT FROM p.s) AS differing_items
+    FROM per_item p LEFT JOIN submitted b USING (unit_code) GROUP BY p.unit_code
 ), maxima AS (
     SELECT sheet_id, sum(max_score) AS max_total FROM score_items GROUP BY sheet_id
 )
@@ -62,7 +73,7 @@ SELECT v.unit_code, v.name, v.kind, v.level, v.adcode, v.parent_adcode, v.tier, 
        COALESCE(t.items_scored, 0) AS items_scored, CAST(t.self_total AS float8) AS self_total,
        CAST(t.reviewed_total AS float8) AS reviewed_total, CAST(t.check_total AS float8) AS check_total,
        CAST(CASE WHEN s.check_submitted_at IS NOT NULL THEN t.check_total ELSE t.reviewed_total END AS float8)
-           AS final_total,
+           AS final_total,  -- NULL until the unit submitted its self-assessment
        CAST(m.max_total AS float8) AS max_total, COALESCE(t.differing_items, 0) AS differing_items
 FROM ({rounds.UNITS}) v
 JOIN evaluation_rounds er ON er.year = v.year
@@ -122,7 +133,9 @@ FROM latest l WHERE l.unit_code = :c"""), conn, params={"y": year, "c": unit_row
         got = {(s.stage, k): getattr(s, k) for s in scores[scores["item_code"] == i.code].itertuples()
                for k in ("score", "note", "reason")}
         value = values.get(i.indicator) if i.indicator else None
-        reviewed = got.get(("review", "score"), got.get(("self", "score")))
+        self_score = got.get(("self", "score"))
+        reviewed = (got.get(("review", "score"), self_score) if submitted.get("review_submitted_at")
+                    else self_score)
         rows.append({
             "item_code": i.code, "section": i.section, "item": i.item, "criteria": i.criteria,
             "max_score": i.max_score, "evidence": i.evidence, "indicator": i.indicator, "value": value,
@@ -130,7 +143,8 @@ FROM latest l WHERE l.unit_code = :c"""), conn, params={"y": year, "c": unit_row
             "self_note": got.get(("self", "note")), "self_reason": got.get(("self", "reason")),
             "review_score": got.get(("review", "score")), "review_reason": got.get(("review", "reason")),
             "check_score": got.get(("check", "score")), "check_note": got.get(("check", "note")),
-            "final_score": got.get(("check", "score")) if submitted.get("check_submitted_at") else reviewed,
+            "final_score": (got.get(("check", "score")) if submitted.get("check_submitted_at")
+                            else reviewed if submitted.get("self_submitted_at") else None),
             "evidence_files": int(files.get(i.code, 0)),
         })
     unit_row = {**unit_row, **{k: submitted.get(k) for k in ("self_submitted_at", "review_submitted_at",
@@ -142,8 +156,14 @@ FROM latest l WHERE l.unit_code = :c"""), conn, params={"y": year, "c": unit_row
 
 def evidence_list(engine: Engine, user: User, year: int, unit_code: str) -> pd.DataFrame:
     """The evidence files of a unit in *user*'s view: evidence_id, item_code, file_name, media_type,
-    size_bytes, username, at (no content)."""
+    size_bytes, username, at (no content). Publication shows scores to everyone, not the evidence: it
+    stays with the unit and those above it (empty for anyone else)."""
     unit_row = rounds.unit(engine, user, year, unit_code)
+    try:
+        rounds.unit(engine, user, year, unit_code, review_chain=True)
+    except rounds.NotFound:
+        return pd.DataFrame(columns=["evidence_id", "item_code", "file_name", "media_type", "size_bytes",
+                                     "username", "at"])
     with engine.connect() as conn:
         return pd.read_sql_query(sa.text(
             "SELECT evidence_id, item_code, file_name, media_type, size_bytes, username, at "
@@ -152,7 +172,7 @@ def evidence_list(engine: Engine, user: User, year: int, unit_code: str) -> pd.D
 
 
 def evidence_file(engine: Engine, user: User, evidence_id: int) -> dict[str, Any] | None:
-    """One evidence file (file_name, media_type, content) if its unit is in *user*'s view, else None."""
+    """One evidence file (file_name, media_type, content) if *user* is its unit or above it, else None."""
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT year, unit_code, file_name, media_type, content "
                                    "FROM evaluation_evidence WHERE evidence_id = :i"), {"i": int(evidence_id)}
@@ -160,7 +180,7 @@ def evidence_file(engine: Engine, user: User, evidence_id: int) -> dict[str, Any
     if row is None:
         return None
     try:
-        rounds.unit(engine, user, row["year"], row["unit_code"])
+        rounds.unit(engine, user, row["year"], row["unit_code"], review_chain=True)
     except rounds.NotFound:
         return None
     return {"file_name": row["file_name"], "media_type": row["media_type"], "content": bytes(row["content"])}
@@ -177,8 +197,8 @@ def ranking(frame: pd.DataFrame) -> pd.DataFrame:
 
 def praise(frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     """The units to praise (通报表扬): the *top* ranked within each kind and tier that have a final score."""
-    ranked = ranking(frame)
-    return ranked[ranked["final_total"].notna() & (ranked["rank"] <= top)].reset_index(drop=True)
+    ranked = ranking(frame[frame["self_submitted_at"].notna() & frame["final_total"].notna()])
+    return ranked[ranked["rank"] <= top].reset_index(drop=True)
 
 
 def final_scores(engine: Engine, user: User, year: int) -> pd.DataFrame:
@@ -187,15 +207,13 @@ def final_scores(engine: Engine, user: User, year: int) -> pd.DataFrame:
     r = rounds.get_round(engine, year)
     where, params = rounds.visible(user, r.published)
     sql = sa.text(f"""
-WITH {_LATEST}
-SELECT v.unit_code, v.kind, l.item_code,
-       CAST(CASE WHEN bool_or(s.check_submitted_at IS NOT NULL) THEN max(l.score) FILTER (WHERE l.stage = 'check')
-                 ELSE COALESCE(max(l.score) FILTER (WHERE l.stage = 'review'),
-                               max(l.score) FILTER (WHERE l.stage = 'self')) END AS float8) AS final_score
-FROM ({rounds.UNITS}) v JOIN latest l ON l.unit_code = v.unit_code
+WITH {_LATEST}, {_PER_ITEM}
+SELECT v.unit_code, v.kind, p.item_code,
+       CAST(CASE WHEN s.check_submitted_at IS NOT NULL THEN p.c
+                 WHEN s.self_submitted_at IS NOT NULL THEN p.reviewed END AS float8) AS final_score
+FROM ({rounds.UNITS}) v JOIN per_item p ON p.unit_code = v.unit_code
 LEFT JOIN submitted s ON s.unit_code = v.unit_code
 WHERE v.year = :y AND {where}
-GROUP BY v.unit_code, v.kind, l.item_code
-ORDER BY v.unit_code, l.item_code""")
+ORDER BY v.unit_code, p.item_code""")
     with engine.connect() as conn:
         return pd.read_sql_query(sql, conn, params={**params, "y": year})

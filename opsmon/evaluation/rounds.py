@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,8 @@ def create(engine: Engine, user: User, year: int, *, data_period: str, self_due:
     The sheets default to the newest stored version of each kind. Returns the number of units.
     """
     period = periods.to_date(data_period)
+    if not (2000 <= int(year) <= 2100):
+        raise EvaluationError("bad_year", f"评价年度 {year} 不在 2000—2100 之间")
     if not (self_due <= review_due <= check_due):
         raise EvaluationError("bad_deadlines", "截止日期应依次为：自评 ≤ 复核 ≤ 抽查")
     with engine.begin() as conn:
@@ -169,6 +172,8 @@ LEFT JOIN hospitals h ON u.kind = 'hospital' AND CAST(h.hospital_code AS text) =
 
 def visible(user: User, published: bool) -> tuple[str, dict[str, Any]]:
     """SQL condition on :data:`UNITS`' columns: the units *user* may see (see the module's doc)."""
+    if user.disabled:
+        return "false", {}
     if published and user.permissions.view_regions:
         return "true", {}
     sc = restrict.parse_scope(user.scope)
@@ -180,11 +185,13 @@ def visible(user: User, published: bool) -> tuple[str, dict[str, Any]]:
             {"scope_region": sc.region})
 
 
-def unit(db: Engine | Connection, user: User, year: int, unit_code: str) -> dict[str, Any]:
-    """Unit *unit_code* of round *year* as *user* sees it; :class:`NotFound` otherwise."""
+def unit(db: Engine | Connection, user: User, year: int, unit_code: str, *,
+         review_chain: bool = False) -> dict[str, Any]:
+    """Unit *unit_code* of round *year* as *user* sees it; :class:`NotFound` otherwise. With
+    *review_chain*, as if unpublished: only the unit and those above it (evidence files stay with them)."""
     with connection(db) as conn:
         r = get_round(conn, year)
-        where, params = visible(user, r.published)
+        where, params = visible(user, r.published and not review_chain)
         row = conn.execute(sa.text(f"SELECT * FROM ({UNITS}) v WHERE v.year = :y AND v.unit_code = :c AND {where}"),
                            {**params, "y": year, "c": str(unit_code).strip()}).mappings().first()
     if row is None:
@@ -205,8 +212,8 @@ def draw_sample(engine: Engine, user: User, year: int, *, rate: float, seed: int
                 address: str | None = None) -> pd.DataFrame:
     """Draw the spot-check sample (the province): within each stratum ``ceil(rate × n)`` units at
     random (at least one), reproducible from *seed*. Once per round. Returns :func:`sample`."""
-    if not (0 < rate <= 1):
-        raise EvaluationError("bad_rate", "抽查比例应在0到1之间（如 0.3）")
+    if not (0 < rate <= 1) or round(rate, 3) != rate:  # kept as numeric(4, 3): the rate used is the rate kept
+        raise EvaluationError("bad_rate", "抽查比例应在0到1之间，至多三位小数（如 0.3、0.25）")
     with engine.begin() as conn:
         _require_top(conn, user, "抽取抽查样本")
         r = conn.execute(sa.text("SELECT sample_seed FROM evaluation_rounds WHERE year = :y FOR UPDATE"),
@@ -215,12 +222,14 @@ def draw_sample(engine: Engine, user: User, year: int, *, rate: float, seed: int
             raise NotFound(f"{year}年评价")
         if r.sample_seed is not None:
             raise EvaluationError("sampled", f"{year}年评价已抽取样本（种子 {r.sample_seed}），不能重抽")
-        units = pd.read_sql_query(sa.text("SELECT unit_code, stratum FROM evaluation_units WHERE year = :y "
-                                          "ORDER BY stratum, unit_code"), conn, params={"y": year})
+        # Code-point order (COLLATE "C"), whatever the database's collation: the same seed, the same sample.
+        units = pd.read_sql_query(sa.text('SELECT unit_code, stratum FROM evaluation_units WHERE year = :y '
+                                          'ORDER BY stratum COLLATE "C", unit_code COLLATE "C"'),
+                                  conn, params={"y": year})
         rng = np.random.default_rng(seed)
         chosen: list[str] = []
-        for _, group in units.groupby("stratum", sort=True):
-            n = max(1, math.ceil(rate * len(group)))
+        for _, group in units.groupby("stratum", sort=False):
+            n = sample_size(rate, len(group))
             chosen += list(rng.choice(group["unit_code"].to_numpy(), size=n, replace=False))
         conn.execute(sa.text("UPDATE evaluation_units SET sampled = unit_code = ANY(:c) WHERE year = :y"),
                      {"y": year, "c": chosen})
@@ -230,6 +239,11 @@ def draw_sample(engine: Engine, user: User, year: int, *, rate: float, seed: int
         audit.record(conn, "evaluation.sample", username=user.username, address=address, object=str(year),
                      details={"seed": seed, "rate": rate, "units": len(chosen)})
     return sample(engine, user, year)
+
+
+def sample_size(rate: float, units: int) -> int:
+    """``ceil(rate × units)``, at least one — in exact decimal arithmetic (0.28 × 25 is 7, not 8)."""
+    return max(1, math.ceil(Fraction(str(rate)) * units))
 
 
 def sample(engine: Engine, user: User, year: int) -> pd.DataFrame:

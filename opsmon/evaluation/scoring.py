@@ -47,6 +47,10 @@ def may(conn: Connection, user: User, r: rounds.Round, unit_row: dict[str, Any],
     """Why *user* may not work on *stage* of *unit_row* now (a message), or None when they may."""
     if stage not in rounds.STAGES:
         return f"未知的评价环节 {stage}"
+    if user.disabled:
+        return "账号已停用"
+    if r.published:
+        return "评价结果已公布，不能再修改"
     label = rounds.STAGES[stage]
     role = user.permissions
     code = unit_row["unit_code"]
@@ -96,6 +100,8 @@ def score(engine: Engine, user: User, year: int, unit_code: str, item_code: str,
     outside 0…maximum or with more than one decimal, an unknown item, a self score above the data's
     proposal without a reason, a review adjustment without a reason, or a step *user* may not take."""
     try:
+        if isinstance(value, bool):  # True is not a score of 1
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError):
         raise EvaluationError("bad_score", f"得分“{value}”不是数字") from None
@@ -113,6 +119,7 @@ def score(engine: Engine, user: User, year: int, unit_code: str, item_code: str,
                                   f"{item.max_score:g} 之间")
         if round(number, 1) != number:
             raise EvaluationError("bad_score", f"{item.code} 得分 {value} 至多保留一位小数")
+        number += 0.0  # -0.0 is stored as 0
         if stage == "self" and item.indicator:
             values = results.indicator_values(engine, user, r, unit_row, sheets.Sheet("", "", "", (item,)))
             proposed = item.propose(values.get(item.indicator))
@@ -120,7 +127,12 @@ def score(engine: Engine, user: User, year: int, unit_code: str, item_code: str,
                 raise EvaluationError("reason_required", f"{item.code} 得分 {number:g} 高于数据测算得分 "
                                       f"{proposed:g}，须填写理由")
         if stage == "review" and not reason:
-            raise EvaluationError("reason_required", f"{item.code} 复核调整得分须填写理由")
+            own = conn.execute(sa.text(
+                "SELECT score FROM evaluation_events WHERE year = :y AND unit_code = :c AND stage = 'self' "
+                "AND action = 'score' AND item_code = :i ORDER BY event_id DESC LIMIT 1"),
+                {"y": year, "c": unit_row["unit_code"], "i": item.code}).scalar()
+            if own is None or float(own) != number:  # keeping the unit's own score needs no reason
+                raise EvaluationError("reason_required", f"{item.code} 复核调整得分须填写理由")
         conn.execute(sa.text(
             "INSERT INTO evaluation_events (year, unit_code, stage, action, item_code, score, note, reason, "
             "username, at) VALUES (:y, :c, :s, 'score', :i, :v, :n, :r, :u, :now)"),

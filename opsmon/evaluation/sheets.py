@@ -95,12 +95,28 @@ class Sheet:
 
 # ── reading ──────────────────────────────────────────────────────────────────────────────────────
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_TEXT = 2000
+
+
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def _cell_problem(value: Any) -> str | None:
+    """Why a cell's value cannot be a sheet's text or number (a list, a mapping, control characters, too long)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None if value is None else "应为文字或数字"
+    text = str(value)
+    if _CONTROL.search(text):
+        return "含有不可见的控制字符"
+    if len(text) > MAX_TEXT:
+        return f"过长（至多 {MAX_TEXT} 字）"
+    return None
 
 
 def _number(text: str) -> float:
@@ -126,12 +142,28 @@ def parse_bands(value: Any) -> tuple[tuple[float, float], ...]:
             pairs.append((_number(threshold.lstrip("≥≤>=< ")), float(score)))
     if not pairs:
         raise ValueError("至少需要一档")
+    if not all(math.isfinite(t) and math.isfinite(v) for t, v in pairs):
+        raise ValueError("阈值和分值都应为有限的数")
+    if any(round(v, 1) != v for _, v in pairs):
+        raise ValueError("各档分值至多保留一位小数")
     return tuple(pairs)
+
+
+def unreachable(bands: tuple[tuple[float, float], ...], down: bool) -> bool:
+    """Whether some band can never be the proposal: scores must rise strictly as the threshold gets harder
+    to reach (higher for ↑ indicators, lower for ↓ ones); otherwise an easier band outscores a harder one."""
+    ordered = sorted(bands, key=lambda b: -b[0] if down else b[0])  # easiest first
+    return any(b[1] <= a[1] or b[0] == a[0] for a, b in zip(ordered, ordered[1:]))
 
 
 def _check_row(where: str, raw: dict[str, Any], problems: list[str]) -> Item | None:
     """One row as an :class:`Item`, or None with its problems added (each names *where* and the column)."""
     found = len(problems)
+    for code, zh, _ in COLUMNS:
+        if code != "bands" and (why := _cell_problem(raw.get(code))):
+            problems.append(f"{where} {zh}（{code}）：{why}")
+    if len(problems) > found:
+        return None
     values = {code: _text(raw.get(code)) for code, _, _ in COLUMNS if code != "bands"}
     for code, zh, required in COLUMNS:
         if required and code != "evidence" and not _text(raw.get(code)):
@@ -167,6 +199,8 @@ def _check_row(where: str, raw: dict[str, Any], problems: list[str]) -> Item | N
             else:
                 if max_score is not None and any(s < 0 or s > max_score for _, s in bands):
                     problems.append(f"{where} 数据测算档次（bands）：各档分值应在0到分值{max_score:g}之间")
+                elif entry_ok(indicator) and unreachable(bands, catalogue.get(indicator).direction == "down"):
+                    problems.append(f"{where} 数据测算档次（bands）：越难达到的档次分值应越高，否则有的档次永远用不上")
     elif raw.get("bands") not in (None, "", []):
         problems.append(f"{where} 数据测算档次（bands）：没有关联指标时应为空")
     if len(problems) > found:
@@ -175,8 +209,16 @@ def _check_row(where: str, raw: dict[str, Any], problems: list[str]) -> Item | N
                 values["evidence"], indicator, bands)
 
 
+def entry_ok(indicator: str) -> bool:
+    """Whether *indicator* is a catalogue entry with a direction (scores can follow it)."""
+    return indicator in catalogue.BY_ID and catalogue.get(indicator).direction in ("up", "down")
+
+
 def _check_sheet(kind: Any, version: Any, name: Any, rows: list[tuple[str, dict[str, Any]]],
                  problems: list[str]) -> Sheet:
+    for label, value in (("种类（kind）", kind), ("版本（version）", version), ("名称（name）", name)):
+        if why := _cell_problem(value):
+            problems.append(f"{label}：{why}")
     kind, version, name = _text(kind), _text(version), _text(name)
     if kind not in KINDS:
         problems.append(f"种类（kind）：“{kind}”应为 commission（市县卫生健康委）或 hospital（医院）")
@@ -191,10 +233,10 @@ def _check_sheet(kind: Any, version: Any, name: Any, rows: list[tuple[str, dict[
     items = [_check_row(where, raw, problems) for where, raw in rows]
     seen: dict[str, str] = {}
     for where, raw in rows:
-        code = _text(raw.get("code"))
-        if code and code in seen:
-            problems.append(f"{where} 编码（code）：“{code}”与{seen[code]}重复")
-        seen.setdefault(code, where)
+        code = _text(raw.get("code")) if _cell_problem(raw.get("code")) is None else ""
+        if code and code.casefold() in seen:
+            problems.append(f"{where} 编码（code）：“{code}”与{seen[code.casefold()]}重复（不分大小写）")
+        seen.setdefault(code.casefold(), where)
     if problems:
         raise SheetError(problems)
     return Sheet(kind, version, name, tuple(items))
@@ -205,6 +247,9 @@ def read_yaml(content: bytes | str, *, kind: str | None = None, version: str | N
     """A sheet from YAML (``kind``, ``version``, ``name``, ``items``: a list of mappings with the
     column codes); the keyword arguments override the file's. ``SheetError`` lists every problem."""
     try:
+        # Aliases (*name) can multiply a small file into gigabytes ("billion laughs"): a sheet needs none.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(content, Loader=yaml.SafeLoader)):
+            raise SheetError(["YAML 文件不能使用别名（*名称）：请把内容直接写出"])
         data = yaml.safe_load(content)
     except yaml.YAMLError as e:
         raise SheetError([f"不是有效的 YAML 文件：{e}"]) from None
@@ -276,6 +321,13 @@ def default(kind: str) -> Sheet:
 def store(engine: Engine, sheet: Sheet, *, username: str, source_name: str | None = None,
           address: str | None = None) -> int:
     """Store *sheet* as a new version; its id. ``SheetError`` when that kind and version exist already."""
+    try:
+        return _store(engine, sheet, username=username, source_name=source_name, address=address)
+    except sa.exc.IntegrityError:  # the same version stored at the same moment by someone else
+        raise SheetError([f"{KINDS[sheet.kind]}评分表 {sheet.version} 版已存在"]) from None
+
+
+def _store(engine: Engine, sheet: Sheet, *, username: str, source_name: str | None, address: str | None) -> int:
     with engine.begin() as conn:
         exists = conn.execute(sa.text("SELECT 1 FROM score_sheets WHERE kind = :k AND version = :v"),
                               {"k": sheet.kind, "v": sheet.version}).first()

@@ -120,6 +120,21 @@ def test_only_the_unit_itself_self_assesses(evaluation_engine, places):
     assert events(evaluation_engine) == before
 
 
+def test_after_the_deadline_nothing_is_submitted_or_changed(evaluation_engine, places, monkeypatch):
+    e, who, code = evaluation_engine, places["county2_user"], places["county2"]
+    monkeypatch.setenv("OPSMON_TODAY", "2026-07-10")  # the due day itself is still in time
+    scoring.score(e, who, YEAR, code, "C01", 8)
+    monkeypatch.setenv("OPSMON_TODAY", "2026-07-11")
+    before = events(e, code)
+    with pytest.raises(EvaluationError, match="已过自评截止日期（2026-07-10）"):
+        scoring.score(e, who, YEAR, code, "C01", 9)
+    with pytest.raises(EvaluationError, match="已过自评截止日期"):
+        scoring.submit(e, who, YEAR, code)
+    with pytest.raises(EvaluationError, match="已过自评截止日期"):
+        scoring.add_evidence(e, who, YEAR, code, "C01", "b.pdf", PDF)
+    assert events(e, code) == before
+
+
 def test_the_full_cycle_self_review_sample_check_publish(evaluation_engine, places, monkeypatch):
     e, code = evaluation_engine, places["county"]
     # Nothing scored yet: no submission, no review.
@@ -128,6 +143,7 @@ def test_the_full_cycle_self_review_sample_check_publish(evaluation_engine, plac
     with pytest.raises(EvaluationError, match="尚未提交自评，不能复核"):
         scoring.score(e, places["pref_user"], YEAR, code, "C01", 5, stage="review", reason="x")
     given = fill(e, places["county_user"], code)
+    evidence_id = scoring.add_evidence(e, places["county_user"], YEAR, code, "C01", "领导小组文件.pdf", PDF)
     scoring.submit(e, places["county_user"], YEAR, code)
     with pytest.raises(EvaluationError, match="自评已提交，不能再修改"):
         scoring.score(e, places["county_user"], YEAR, code, "C01", 1)
@@ -164,6 +180,13 @@ def test_the_full_cycle_self_review_sample_check_publish(evaluation_engine, plac
     assert code not in set(results.units(e, places["other_user"], YEAR)["unit_code"])
     rounds.publish(e, places["province"], YEAR)
     assert code in set(results.units(e, places["other_user"], YEAR)["unit_code"])
+    # Published: the scores, not the evidence, which stays with the unit and those above it.
+    assert results.evidence_file(e, places["other_user"], evidence_id) is None
+    assert results.evidence_list(e, places["other_user"], YEAR, code).empty
+    assert results.evidence_file(e, places["pref_user"], evidence_id)["content"] == PDF
+    # …and nothing changes any more.
+    with pytest.raises(EvaluationError, match="已公布"):
+        scoring.score(e, places["province"], YEAR, places["county2"], "C01", 1, stage="check")
     with e.connect() as conn:
         audited = conn.execute(sa.text("SELECT action, count(*) FROM audit_log WHERE action LIKE 'evaluation.%' "
                                        "GROUP BY action")).all()
@@ -182,21 +205,6 @@ def _draw(units, rate, seed) -> set[str]:
         n = max(1, math.ceil(rate * len(group)))
         chosen |= set(rng.choice(group["unit_code"].to_numpy(), size=n, replace=False))
     return chosen
-
-
-def test_after_the_deadline_nothing_is_submitted_or_changed(evaluation_engine, places, monkeypatch):
-    e, who, code = evaluation_engine, places["county2_user"], places["county2"]
-    monkeypatch.setenv("OPSMON_TODAY", "2026-07-10")  # the due day itself is still in time
-    scoring.score(e, who, YEAR, code, "C01", 8)
-    monkeypatch.setenv("OPSMON_TODAY", "2026-07-11")
-    before = events(e, code)
-    with pytest.raises(EvaluationError, match="已过自评截止日期（2026-07-10）"):
-        scoring.score(e, who, YEAR, code, "C01", 9)
-    with pytest.raises(EvaluationError, match="已过自评截止日期"):
-        scoring.submit(e, who, YEAR, code)
-    with pytest.raises(EvaluationError, match="已过自评截止日期"):
-        scoring.add_evidence(e, who, YEAR, code, "C01", "b.pdf", PDF)
-    assert events(e, code) == before
 
 
 def test_the_events_are_append_only(evaluation_engine, places):
