@@ -163,3 +163,12 @@ def national_engine(national_url: str) -> Iterator[Engine]:
     eng = db.create_engine(national_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()
+
+
+def make_account(engine: Engine, username: str, role: str, unit: str):
+    """A user of *role* at *unit* (made unless it exists), as the library returns it."""
+    from opsmon.access import users
+
+    if users.get_user(engine, username) is None:
+        users.add_user(engine, username, "test-password-1", role, unit)
+    return users.get_user(engine, username)

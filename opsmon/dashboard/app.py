@@ -16,14 +16,14 @@ from sqlalchemy.engine import Engine
 from opsmon import api, config
 from opsmon.dashboard import auth, cache, context, shell
 from opsmon.dashboard.page import callback_guard
-from opsmon.dashboard.pages import (account, admin, disposal, evaluation, hospital, overview, rankings, risk,
-                                    submissions, targets, trends, upload)
+from opsmon.dashboard.pages import (account, admin, bulletin, disposal, evaluation, hospital, overview, rankings,
+                                    risk, submissions, targets, trends, upload)
 from opsmon.dashboard.strings import t
 from opsmon.sql import get_engine
 
 # Each module's PAGE says where the page lives and who may open it (opsmon.dashboard.page).
-PAGES = tuple(module.PAGE for module in (overview, rankings, trends, risk, disposal, evaluation, targets, submissions,
-                                         upload, hospital, admin, account))
+PAGES = tuple(module.PAGE for module in (overview, rankings, trends, risk, disposal, evaluation, bulletin, targets,
+                                         submissions, upload, hospital, admin, account))
 
 
 def create_app(engine: Engine | None = None, settings: config.Settings | None = None) -> dash.Dash:

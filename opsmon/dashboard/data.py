@@ -132,6 +132,16 @@ def record_export(what: str, rows: int, **details: Any) -> None:
                  details={"rows": int(rows), **details})
 
 
+# ----------------------------------------------------------------------------------------- documents
+def bulletin(engine: Engine, period: str, *, region: str | None = None) -> Any:
+    """The 经济运行分析通报 (:func:`opsmon.documents.bulletin.build`) of *region* for the closed month *period*,
+    read within the signed-in user's scope: a :class:`~opsmon.documents.model.Document`. ``ValueError`` (Chinese
+    and English) for a month not closed, a malformed one, a region outside the scope, a hospital user."""
+    from opsmon.documents import bulletin as _bulletin  # matplotlib: loaded when a 通报 is first built
+
+    return _bulletin.build(engine, period, region=region, scope=scope())
+
+
 # ----------------------------------------------------------------------------------------- risk disposal
 def disposal_todo(engine: Engine) -> dict[str, int]:
     """What waits for the signed-in user (:func:`opsmon.disposal.todo_counts` for their scope and role):

@@ -850,6 +850,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "evaluation.confirm_publish": ("确认公布{year}年评价结果？公布后各地区用户均可查看全部单位的结果。",
                                    "Publish the {year} results? Every regional user then sees every unit's result."),
     "evaluation.publish_done": ("已公布{year}年评价结果", "The {year} results are published"),
+    # ── 通报 Bulletin (opsmon/dashboard/pages/bulletin.py; opsmon.documents.bulletin) ──
+    "nav.bulletin": ("通报", "Bulletin"),
+    "bulletin.title": ("经济运行分析通报", "Monthly bulletin"),
+    "bulletin.subtitle": ("已截止报送月份的地区通报：填报情况、主要指标、地区比较、风险监测。下方为预览，可下载 Word 或 PDF。",
+                          "A region's bulletin for a closed month: reporting, headline indicators, comparison, "
+                          "risks. Preview below; download it as Word or PDF."),
+    "bulletin.period": ("报告期（已截止）", "Period (closed)"),
+    "bulletin.region": ("地区", "Region"),
+    "bulletin.docx": ("下载 Word", "Word (DOCX)"),
+    "bulletin.pdf": ("下载 PDF", "PDF"),
+    "bulletin.file": ("经济运行分析通报_{region}_{period}", "bulletin_{region}_{period}"),
+    "bulletin.preview": ("预览", "Preview"),
+    "bulletin.none": ("暂无已截止报送的月份", "No closed month yet"),
+    "bulletin.none_hint": ("报送截止日过后，该月即可生成通报。", "A month's bulletin can be built once its due date has passed."),
 }
 
 

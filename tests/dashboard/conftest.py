@@ -45,6 +45,15 @@ def make_user(engine, username: str = "test-admin", role: str = "admin", unit: s
     return username
 
 
+def text(component) -> str:
+    """All the text inside a component tree."""
+    if component is None or isinstance(component, (str, int, float)):
+        return "" if component is None else str(component)
+    if isinstance(component, (list, tuple)):
+        return "".join(text(c) for c in component)
+    return text(getattr(component, "children", None))
+
+
 def find(component, component_id: str):
     """The component with *component_id* inside a Dash component tree (None if absent)."""
     if getattr(component, "id", None) == component_id:

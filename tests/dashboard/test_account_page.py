@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import find, make_user, signed_in
+from conftest import find, make_user, signed_in, text
 from test_upload import A, registry_csv
 
 from opsmon import periods
@@ -26,14 +26,6 @@ def app(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("OPSMON_DATA_DIR", str(tmp_path / "data"))
     return create_app(engine)
 
-
-def text(component) -> str:
-    """All the text inside a component tree."""
-    if component is None or isinstance(component, (str, int, float)):
-        return "" if component is None else str(component)
-    if isinstance(component, (list, tuple)):
-        return "".join(text(c) for c in component)
-    return text(getattr(component, "children", None))
 
 
 def test_a_user_makes_a_token_shown_once_that_works(app, engine):

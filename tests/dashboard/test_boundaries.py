@@ -33,6 +33,8 @@ READERS = {
     "opsmon.evaluation.results": {"units", "sheet", "evidence_list", "evidence_file", "indicator_values"},
     "opsmon.evaluation.rounds": {"rounds", "get_round", "unit", "create", "draw_sample", "sample", "publish"},
     "opsmon.evaluation.scoring": {"may", "score", "submit", "add_evidence"},
+    # Documents read with a scope: the 通报.
+    "opsmon.documents.bulletin": {"build", "render"},
 }
 
 

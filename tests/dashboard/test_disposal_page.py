@@ -16,7 +16,7 @@ from datetime import timedelta
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from conftest import find, make_user, signed_in
+from conftest import find, make_user, signed_in, text
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
@@ -111,14 +111,6 @@ def events_of(engine, item_id: int) -> list[str]:
         return list(conn.execute(sa.text("SELECT action FROM risk_disposal_events WHERE disposal_id = :i "
                                          "ORDER BY event_id"), {"i": item_id}).scalars())
 
-
-def text(component) -> str:
-    """All the text inside a component tree."""
-    if component is None or isinstance(component, (str, int, float)):
-        return "" if component is None else str(component)
-    if isinstance(component, (list, tuple)):
-        return "".join(text(c) for c in component)
-    return text(getattr(component, "children", None))
 
 
 def users(engine, item: dict) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from datetime import date
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from conftest import find, make_user, signed_in
+from conftest import find, make_user, signed_in, text
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from dash.exceptions import PreventUpdate
@@ -88,13 +88,6 @@ def clicked(prop_id: str, fn, *args):
         return fn(*args)
     return copy_context().run(run)
 
-
-def text(component) -> str:
-    if component is None or isinstance(component, (str, int, float)):
-        return "" if component is None else str(component)
-    if isinstance(component, (list, tuple)):
-        return "".join(text(c) for c in component)
-    return text(getattr(component, "children", None))
 
 
 def ids_of(component, kind: str) -> list[dict]:

@@ -37,7 +37,8 @@ def period(demo_engine) -> str:
 def test_every_page_is_registered_with_its_permission_and_title(app):
     registry = {entry["module"]: entry for entry in dash.page_registry.values()}
     assert [page.prefix for page in PAGES] == ["overview", "rankings", "trends", "risk", "disposal", "evaluation",
-                                                "targets", "submissions", "upload", "hospital", "admin", "account"]
+                                                "bulletin", "targets", "submissions", "upload", "hospital", "admin",
+                                                "account"]
     for page in PAGES:
         entry = registry[page.module]
         assert entry["permission"] == page.permission and entry["name"] == page.name_key

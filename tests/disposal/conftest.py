@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsmon.access import users
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, writable_demo
+from tests.conftest import DEMO_TODAY, make_account, writable_demo
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +29,7 @@ def disposal_engine(disposal_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def user(engine: sa.Engine, username: str, role: str, unit: str) -> users.User:
-    """A user (made unless it exists)."""
-    if users.get_user(engine, username) is None:
-        users.add_user(engine, username, "test-password-1", role, unit)
-    return users.get_user(engine, username)
+user = make_account  # a user (made unless it exists)
 
 
 def items(engine: sa.Engine) -> list[dict]:

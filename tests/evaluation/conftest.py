@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from opsmon.access import users
 from opsmon.evaluation import rounds, sheets
 from opsmon.sql import db
-from tests.conftest import DEMO_TODAY, writable_demo
+from tests.conftest import DEMO_TODAY, make_account, writable_demo
 
 YEAR = 2026
 DUES = dict(self_due=date(2026, 7, 10), review_due=date(2026, 7, 20), check_due=date(2026, 7, 31))
@@ -35,11 +35,7 @@ def evaluation_engine(evaluation_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def user(engine: sa.Engine, username: str, role: str, unit: str) -> users.User:
-    """A user (made unless it exists)."""
-    if users.get_user(engine, username) is None:
-        users.add_user(engine, username, "test-password-1", role, unit)
-    return users.get_user(engine, username)
+user = make_account  # a user (made unless it exists)
 
 
 def province(engine: sa.Engine) -> users.User:
