@@ -315,6 +315,12 @@ def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, mon
                         months=months or default_months, reset=reset, today=today.date() if today else None,
                         progress=click.echo)
     click.echo(outcome.summary)
+    if not outcome.reused and settings.province != "100000":
+        from opsmon.demo.evaluation import seed_round
+
+        year = seed_round(engine, seed=seed, today=today.date() if today else None)
+        if year:
+            click.echo(f"evaluation round {year} opened, part of it done (the 评价 page)")
     if no_serve:
         return
     from opsmon.dashboard.app import create_app
@@ -877,6 +883,80 @@ def bulletin(period: str, region: str | None, fmt: str, output: Path, username: 
         output.write_bytes(monthly.render(engine, period, region=region, scope=scope, fmt=fmt))
     click.echo(f"经济运行分析通报 {period}: {output}")
 
+
+# --- provincial instances → the national instance (opsmon.federation) -----------------------------------
+
+
+def subscription_name(func):
+    """Shared --name option of the subscription commands."""
+    return click.option("--name", required=True, help="The subscription's name, e.g. jilin (a-z, 0-9, _).")(func)
+
+
+@contextmanager
+def _federation_errors() -> Iterator[None]:
+    import sqlalchemy.exc
+
+    from opsmon.federation import FederationError
+
+    try:
+        yield
+    except FederationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+
+
+@cli.group()
+def federation() -> None:
+    """Provincial instances replicating to a national one (PostgreSQL logical replication)."""
+
+
+@federation.command("publish")
+def federation_publish() -> None:
+    """On a province: publish its source rows for a national instance (needs wal_level = logical)."""
+    from opsmon import federation as fed
+
+    with _federation_errors():
+        done = fed.publish(_engine())
+    first, last = fed.id_range(done.province)
+    click.echo(f"province {done.province}: publication {fed.PUBLICATION} "
+               f"{'created' if done.created else 'already there'}; submission ids {first}..{last}"
+               + (f" ({done.renumbered} existing submissions renumbered)" if done.renumbered else ""))
+
+
+@federation.command("subscribe")
+@subscription_name
+@click.option("--conninfo", required=True,
+              help="libpq connection string of the province's database, as the national server reaches it.")
+def federation_subscribe(name: str, conninfo: str) -> None:
+    """On the national instance: subscribe to a province's publication (its rows are copied, then stream)."""
+    from opsmon import federation as fed
+
+    with _federation_errors():
+        province = fed.subscribe(_engine(), name, conninfo)
+    click.echo(f"subscribed {name}: province {province} ({fed.conninfo_safe(conninfo)})")
+
+
+@federation.command("unsubscribe")
+@subscription_name
+def federation_unsubscribe(name: str) -> None:
+    """On the national instance: drop a province's subscription and its replicated rows."""
+    from opsmon import federation as fed
+
+    with _federation_errors():
+        gone = fed.unsubscribe(_engine(), name)
+    click.echo(f"unsubscribed {name}: {gone} hospitals removed")
+
+
+@federation.command("status")
+@output_format
+def federation_status(fmt: str) -> None:
+    """On the national instance: each province's replication state and the time its data are as of."""
+    from opsmon import federation as fed
+
+    with _federation_errors():
+        frame = fed.status(_engine())
+    _emit(frame, fmt, "provinces", "no subscriptions")
 
 
 def main() -> None:
