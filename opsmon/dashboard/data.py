@@ -256,3 +256,13 @@ def evaluation_sample(engine: Engine, year: int) -> pd.DataFrame:
 
 def evaluation_publish(engine: Engine, year: int) -> None:
     _eval_rounds.publish(engine, require_user(), year, address=client_address())
+
+
+def evaluation_report(engine: Engine, year: int, fmt: str, unit_code: str | None = None) -> bytes:
+    """The 全省评价报告 (or, with *unit_code*, that unit's 自评报告) as the signed-in user sees it, DOCX or PDF."""
+    from opsmon.documents import evaluation_report as report
+
+    user = require_user()
+    doc = (report.self_assessment(engine, user, year, unit_code) if unit_code
+           else report.provincial(engine, user, year))
+    return report.render(doc, fmt)

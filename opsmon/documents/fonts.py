@@ -129,7 +129,8 @@ def find() -> CjkFonts:
     sans = _pick(faces, SANS_FAMILIES + others, bold=False)
     heading = _pick(faces, SANS_FAMILIES + others, bold=True)
     body = _pick(faces, SERIF_FAMILIES + SANS_FAMILIES + others, bold=False)
-    assert sans and heading and body  # faces is not empty and *others* names every family in it
+    if not (sans and heading and body):  # cannot happen: faces is not empty and *others* names every family in it
+        raise FontNotFound(f"no usable CJK face among {others}: install Debian's {DEBIAN_PACKAGE} package")
     return CjkFonts(body=body, heading=heading, sans=sans)
 
 

@@ -16,7 +16,9 @@ import math
 import os
 import subprocess
 import sys
+import time
 
+import docx
 import numpy as np
 import pandas as pd
 import pytest
@@ -245,6 +247,18 @@ def test_the_round_self_review_check_publish(browser, server, engine, who, scree
     open_sheet(browser, server, county)
     wait_css(browser, "#evaluation-published")
     full_page_screenshot(browser, screenshot, "evaluation")
+
+    # 6. The 全省评价报告 generates from the page: the checked county's final score is in it.
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    click(browser, '#evaluation-reports button[id*=\'"fmt":"docx"\']')
+    files = wait_until(browser, lambda b: [f for f in tmp_path.glob("*评价报告.docx")], timeout=60)
+    time.sleep(0.5)  # let Chromium finish writing
+    report = docx.Document(str(files[0]))
+    assert report.paragraphs[0].text == f"吉林省{YEAR}年公立医疗机构经济管理年活动评价报告"
+    final = results.units(engine, get_user(engine, who["province"]), YEAR).set_index("unit_code").loc[county]
+    scores = next(t for t in report.tables if [c.text for c in t.rows[0].cells][:2] == ["单位", "层级"])
+    row = next(r for r in scores.rows if r.cells[0].text == final["name"])
+    assert float(row.cells[6].text) == final["final_total"] == sum(v for _, v in checks)
 
     # The audit log: every step, by whom, from where.
     log = audit.search(engine, action="evaluation.").iloc[::-1]

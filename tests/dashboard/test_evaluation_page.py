@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from contextvars import copy_context
 from datetime import date
 
+import docx
 import openpyxl
 import pytest
 import sqlalchemy as sa
@@ -249,8 +251,8 @@ def test_self_assessment_with_evidence_then_submit(app, engine, who):
 
 def test_review_sample_check_and_publish(app, engine, who):
     unit = who["county"]  # submitted by the test above
-    if not any(e[:2] == ("self", "submit") for e in events(engine, unit)):
-        pytest.skip("needs the self-assessment submitted by the test before")
+    assert any(e[:2] == ("self", "submit") for e in events(engine, unit)), \
+        "needs the self-assessment submitted by the test before"
     with signed_in(app, engine, who["prefecture_user"]):
         alert, *_ = save("review", unit, "C01", 1)  # an adjustment without a reason: refused
         assert alert.color == "danger" and "理由" in alert.children
@@ -283,3 +285,25 @@ def test_review_sample_check_and_publish(app, engine, who):
         page = evaluation.layout(lang="zh", round=str(YEAR), unit=unit)
         assert find(page, "evaluation-sheet-head") is not None and ids_of(page, "save") == []
         assert len(find(page, "evaluation-grid").rowData) > 1
+
+
+def report_click(unit: str, fmt: str) -> str:
+    return json.dumps({"fmt": fmt, "type": "evaluation-report", "unit": unit}, separators=(",", ":")) + ".n_clicks"
+
+
+def test_the_reports_download_as_the_user_sees_them_and_are_audited(app, engine, who):
+    unit = who["county"]
+    with signed_in(app, engine, who["county_user"]):
+        sent, message = clicked(report_click(unit, "docx"), evaluation.download_report, [1], str(YEAR), ZH)
+    assert message is None
+    document = docx.Document(io.BytesIO(base64.b64decode(sent["content"])))
+    assert document.paragraphs[0].text.endswith(f"{YEAR}年公立医疗机构经济管理年活动自评报告")
+    assert sent["filename"].endswith(f"{YEAR}年自评报告.docx")
+    leader = make_user(engine, "eval-report-leader", "leader", who["root"])
+    with signed_in(app, engine, leader):
+        sent, message = clicked(report_click("", "pdf"), evaluation.download_report, [1], str(YEAR), ZH)
+    assert message is None and base64.b64decode(sent["content"])[:5] == b"%PDF-"
+    assert sent["filename"] == f"{YEAR}年公立医疗机构经济管理年活动评价报告.pdf"
+    exports = audit.search(engine, action="export")
+    reports = [d for d in exports["details"] if "evaluation_report" in str(d)]
+    assert len(reports) == 2

@@ -255,8 +255,13 @@ def layout(v: dict, **_query: str) -> html.Div:
     frame = units(year)
     engine = context.engine()
     top = data.evaluation_at_top(engine)
+    reports = html.Div([
+        html.Span(t("evaluation.report") + _colon(), className="text-muted small me-2"),
+        *(dbc.Button(fmt.upper(), id={"type": "evaluation-report", "fmt": fmt, "unit": ""}, color="primary",
+                     outline=True, size="sm", className="me-2 opsmon-download") for fmt in ("docx", "pdf")),
+    ], className="d-flex align-items-center justify-content-end mb-2", id="evaluation-reports")
     return PAGE.frame(
-        header, controls, unit_input,
+        header, controls, unit_input, reports,
         html.Div(progress(frame), id="evaluation-progress-box"),
         html.Div(admin_panel(year) if top else None, id="evaluation-admin"),
         html.Div(id="evaluation-admin-message"),  # always there: the confirm callback writes to it
@@ -274,6 +279,7 @@ def layout(v: dict, **_query: str) -> html.Div:
         dcc.Store(id="evaluation-list-refresh", data=0),  # a score saved: the units only (the inputs stay)
         dcc.Download(id="evaluation-file"),
         dcc.Download(id="evaluation-sample-download"),
+        dcc.Download(id="evaluation-report-download"),
     )
 
 
@@ -391,6 +397,11 @@ def sheet_head(unit: dict, items: pd.DataFrame, steps: dict[str, str | None], st
     actions = [dbc.Button(t("evaluation.submit").format(stage=stage_label(s)),
                           id={"type": "evaluation-submit", "stage": s}, color="primary",
                           className=f"me-2 evaluation-submit-{s}") for s in open_stages]
+    badges.append(html.Span([
+        html.Span(t("evaluation.self_report") + _colon(), className="text-muted small me-1"),
+        *(dbc.Button(fmt.upper(), id={"type": "evaluation-report", "fmt": fmt, "unit": unit["unit_code"]},
+                     color="secondary", outline=True, size="sm", className="me-1 opsmon-download")
+          for fmt in ("docx", "pdf"))], className="ms-2"))
     return html.Div([
         html.Div(badges, className="mb-2"),
         html.Div(strip, className="d-flex flex-wrap gap-4 mb-2", id="evaluation-totals"),
@@ -764,3 +775,28 @@ def download_sample(_n, year, view):
     name = t("evaluation.sample_file").format(year=year)
     data.record_export(name, len(frame), round=year)
     return dcc.send_bytes(sample_xlsx(year, frame), name)
+
+
+@PAGE.callback(Output("evaluation-report-download", "data"), Output("evaluation-message", "children",
+                                                                    allow_duplicate=True),
+               Input({"type": "evaluation-report", "fmt": ALL, "unit": ALL}, "n_clicks"),
+               State("evaluation-round", "value"), prevent_initial_call=True)
+def download_report(clicks, year, view):
+    """The 全省评价报告, or a unit's 自评报告 skeleton, as the user sees them (DOCX or PDF); audited as an export.
+    Every user of the page may take them: documents to edit and print, built from what they may see."""
+    year = _year(year)
+    trigger = ctx.triggered_id
+    if year is None or not isinstance(trigger, dict) or not any(clicks or []) or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    fmt, code = trigger["fmt"], unit_code(trigger["unit"]) if trigger["unit"] else None
+    try:
+        content = data.evaluation_report(context.engine(), year, fmt, code)
+    except (EvaluationError, ValueError) as e:
+        return None, _alert(getattr(e, "message", str(e)), "danger")
+    if code:
+        unit, _ = data.evaluation_sheet(context.engine(), year, code)
+        name = t("evaluation.self_report_file").format(name=unit["name"], code=code, year=year, fmt=fmt)
+    else:
+        name = t("evaluation.report_file").format(year=year, fmt=fmt)
+    data.record_export(name, 1, kind="evaluation_report", round=year, unit=code, format=fmt)
+    return dcc.send_bytes(content, name), None
