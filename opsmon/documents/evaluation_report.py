@@ -266,9 +266,10 @@ def _chinese_number(n: int) -> str:
     digits = "零一二三四五六七八九"
     if not 0 < n < 100:
         return str(n)
+    if n < 10:
+        return digits[n]
     tens, ones = divmod(n, 10)
-    return ("" if tens == 0 else "十" if tens == 1 else digits[tens] + "十") + (digits[ones] if ones else "") \
-        if n >= 10 else digits[n]
+    return ("十" if tens == 1 else digits[tens] + "十") + (digits[ones] if ones else "")
 
 
 def render(doc: Document, fmt: Format) -> bytes:

@@ -8,6 +8,7 @@ the value the data shows at the round's data month (year to date) and the score 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -93,9 +94,9 @@ ORDER BY v.kind, v.adcode, v.unit_code""")
 
 
 def indicator_values(engine: Engine, user: User, r: rounds.Round, unit_row: dict[str, Any],
-                     sheet: sheets.Sheet) -> dict[str, float]:
+                     items: Iterable[sheets.Item]) -> dict[str, float]:
     """The unit's year-to-date value of each indicator its sheet's items name, at the round's data month."""
-    ids = sorted({i.indicator for i in sheet.items if i.indicator})
+    ids = sorted({i.indicator for i in items if i.indicator})
     if not ids:
         return {}
     code = unit_row["unit_code"]
@@ -117,7 +118,7 @@ def sheet(engine: Engine, user: User, year: int, unit_code: str) -> tuple[dict[s
     r = rounds.get_round(engine, year)
     unit_row = rounds.unit(engine, user, year, unit_code)
     the_sheet = sheets.load(engine, r.sheet_id(unit_row["kind"]))
-    values = indicator_values(engine, user, r, unit_row, the_sheet)
+    values = indicator_values(engine, user, r, unit_row, the_sheet.items)
     with engine.connect() as conn:
         scores = pd.read_sql_query(sa.text(f"""
 WITH {_LATEST}

@@ -276,8 +276,7 @@ SAMPLE_HEADERS = {"unit_code": "单位编码", "name": "单位名称", "kind": "
 
 def sample_xlsx(year: int, frame: pd.DataFrame) -> bytes:
     """The spot-check list (:func:`sample`) as an XLSX for the inspection teams."""
-    kinds = {**sheets.KINDS}
-    rows = [[r.unit_code, r.name, kinds.get(r.kind, r.kind), r.level, r.tier or "", r.stratum]
+    rows = [[r.unit_code, r.name, sheets.KINDS.get(r.kind, r.kind), r.level, r.tier or "", r.stratum]
             for r in frame.itertuples(index=False)]
     return spreadsheet.xlsx_bytes(f"{year}年公立医疗机构经济管理年活动现场抽查名单", f"共 {len(rows)} 个单位",
                                   list(SAMPLE_HEADERS.values()), rows, widths=[22, 30, 16, 12, 10, 28])

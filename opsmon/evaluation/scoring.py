@@ -121,7 +121,7 @@ def score(engine: Engine, user: User, year: int, unit_code: str, item_code: str,
             raise EvaluationError("bad_score", f"{item.code} 得分 {value} 至多保留一位小数")
         number += 0.0  # -0.0 is stored as 0
         if stage == "self" and item.indicator:
-            values = results.indicator_values(engine, user, r, unit_row, sheets.Sheet("", "", "", (item,)))
+            values = results.indicator_values(engine, user, r, unit_row, [item])
             proposed = item.propose(values.get(item.indicator))
             if proposed is not None and number > proposed and not reason:
                 raise EvaluationError("reason_required", f"{item.code} 得分 {number:g} 高于数据测算得分 "
