@@ -31,6 +31,12 @@ def host_port(func):
     return func
 
 
+def no_worker_option(func):
+    """Shared --no-worker option of the commands that serve the dashboard."""
+    return click.option("--no-worker", is_flag=True,
+                        help="Do not run the refresh worker in this process (one runs elsewhere: opsmon worker).")(func)
+
+
 def _stop_cleanly_on_sigterm() -> None:
     # atexit handlers (which stop the embedded PostgreSQL) run on SystemExit, not on a bare SIGTERM.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -60,14 +66,20 @@ def db() -> None:
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending migrations and load the province's regions (idempotent)."""
+@click.option("--no-refresh", is_flag=True,
+              help="Leave building the derived tables to the worker (a big database after a release).")
+def db_upgrade(no_refresh: bool) -> None:
+    """Apply pending migrations, load the province's regions, grant the read-only role opsmon_reader
+    SELECT, and build the derived tables (idempotent)."""
+    from opsmon import derived
     from opsmon.sql import migrate
 
     settings = config.load()
     applied = migrate.upgrade(_engine(), settings.province)
     for m in applied:
         click.echo(f"applied {m.version:04d}_{m.name}")
+    if not no_refresh:
+        derived.refresh(_engine())  # readers never build them: a new database gets its (empty) tables now
     st = migrate.status(_engine())
     click.echo(f"schema at version {st.current}; province {st.province}: {st.regions} regions, "
                f"{st.hospitals} hospitals")
@@ -139,11 +151,16 @@ def _text_report(result: FileResult, dry_run: bool) -> str:
 @click.option("--dry-run", is_flag=True, help="Validate and report what would be stored; store and log nothing.")
 @click.option("--as", "username", default="cli", show_default=True, callback=_username,
               help="User the submissions are recorded for.")
+@click.option("--queue", is_flag=True,
+              help="Leave the refresh of the derived tables to the running worker (opsmon worker / opsmon serve) "
+                   "instead of doing it after the last file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people; json: one JSON document on stdout (see README).")
-def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: str, fmt: str) -> None:
+def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: str, queue: bool, fmt: str) -> None:
     """Validate and load monthly, progress or registry files (CSV/XLSX), in the order given.
 
+    After the last file the derived tables (indicators, risk register) are brought up to date,
+    once for the whole load (or, with --queue, by the worker its commits notified).
     Exit code 0 when every file was accepted or unchanged, 1 when any was rejected
     (or the database failed), 2 for usage errors. A file with any error stores nothing.
     """
@@ -179,6 +196,10 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
         # Nothing (or nothing more) is printed on stdout: a JSON reader sees no document.
         done = f" after {len(results)} of {len(files)} files" if results else ""
         raise click.ClickException(f"database error{done}: {getattr(exc, 'orig', None) or exc}") from exc
+    if not queue and any(r.status == "accepted" and not r.dry_run for r in results):
+        from opsmon import derived
+
+        derived.refresh(engine)
     rejected = sum(r.status == "rejected" for r in results)
     if fmt == "json":
         click.echo(json.dumps({"files": [r.to_dict("zh") for r in results]}, ensure_ascii=False, indent=2))
@@ -270,17 +291,55 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
 @cli.command()
 @host_port
 @click.option("--debug", is_flag=True, help="Dash debug mode (reloader, dev tools). Never in production.")
-def serve(host: str, port: int, debug: bool) -> None:
-    """Serve the dashboard (for production, run gunicorn 'opsmon.dashboard.app:create_server()')."""
+@no_worker_option
+def serve(host: str, port: int, debug: bool, no_worker: bool) -> None:
+    """Serve the dashboard, with the refresh worker in a thread (for production: gunicorn
+    'opsmon.dashboard.app:create_server()' and opsmon worker as a service of its own)."""
+    _serve(_engine(), host, port, debug=debug, worker=not no_worker)
+
+
+def _serve(engine, host: str, port: int, *, debug: bool, worker: bool) -> None:
+    from opsmon import derived
     from opsmon.dashboard.app import create_app
     from opsmon.dashboard.auth import InsecureConfiguration
 
     try:
-        app = create_app()
+        app = create_app(engine)
     except InsecureConfiguration as e:
         raise click.ClickException(str(e)) from None
+    if worker:
+        derived.start_worker_thread(engine)
     click.echo(f"opsmon dashboard: http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
+
+
+@cli.command()
+@click.option("--interval", type=float, default=60.0, show_default=True,
+              help="Seconds between refreshes when no notification arrives (the calendar sends none).")
+@click.option("--once", is_flag=True, help="Refresh once and exit.")
+def worker(interval: float, once: bool) -> None:
+    """Keep the derived tables up to date: refresh on every notified change (LISTEN) and every --interval."""
+    from opsmon import derived
+
+    _stop_cleanly_on_sigterm()
+    engine = _engine()
+    click.echo(f"opsmon worker: listening on {', '.join(derived.CHANNELS)}; refresh every {interval:g} s")
+    try:
+        derived.run_worker(engine, interval=interval, once=once)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Rebuild everything even when nothing changed.")
+def refresh(force: bool) -> None:
+    """Bring the derived tables (indicators, risk register, disposal records) up to date now."""
+    from opsmon import derived
+
+    result = derived.refresh(_engine(), force=force)
+    what = ("nothing to do" if not result.rebuilt else
+            f"{len(result.changed)} hospitals' rows" if result.changed is not None else "full rebuild")
+    click.echo(f"refresh: {what} ({result.seconds:.1f} s)")
 
 
 # scale → (hospitals, months, province: None for OPSMON_PROVINCE)
@@ -300,8 +359,9 @@ DEMO_SCALES = {"province": (300, 36, None), "national": (12_000, 60, "100000")}
               help="The demo's reference date YYYY-MM-DD (default: today): the history ends the month before it "
                    "and no report arrives after it.")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+@no_worker_option
 def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, months: int | None, reset: bool,
-         today: datetime | None, no_serve: bool) -> None:
+         today: datetime | None, no_serve: bool, no_worker: bool) -> None:
     """Create the demo province (once) and serve the dashboard."""
     import dataclasses
 
@@ -323,15 +383,8 @@ def demo(host: str, port: int, seed: int, scale: str, hospitals: int | None, mon
             click.echo(f"evaluation round {year} opened, part of it done (the 评价 page)")
     if no_serve:
         return
-    from opsmon.dashboard.app import create_app
-    from opsmon.dashboard.auth import InsecureConfiguration
-
-    try:
-        app = create_app(engine)
-    except InsecureConfiguration as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"opsmon dashboard: http://{host}:{port}/  (sign in with an account above)")
-    app.run(host=host, port=port, debug=False)
+    click.echo("sign in with an account above")
+    _serve(engine, host, port, debug=False, worker=not no_worker)
 
 
 # --- users and period locks (opsmon.access) ---------------------------------------------------------
@@ -617,8 +670,8 @@ def risks() -> None:
 @click.option("--as", "username", callback=_username, default="cli", show_default=True,
               help="List as this user: only what their scope (org unit) may see.")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
-              help="The moment the list is drawn up, local time (default: now): decides the default period "
-                   "and which reports are overdue.")
+              help="The moment the list is drawn up, local time (default: now): decides the default period. "
+                   "The register itself is as of its last refresh (opsmon refresh / the worker).")
 @output_format
 def risks_list(period: str | None, region: str | None, hospital: str | None, level: str | None, username: str,
                as_of: datetime | None, fmt: str) -> None:

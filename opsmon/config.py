@@ -29,6 +29,12 @@ class Settings:
     # Requests per token (per address without one) to /api/v1, in flask-limiter's notation
     # (OPSMON_API_RATE_LIMIT). Counted per server process (flask-limiter's memory storage).
     api_rate_limit: str = "120 per minute"
+    # Reads (the dashboard, the API's GETs) connect through OPSMON_READ_DATABASE_URL when set (a login
+    # role with SELECT only, e.g. on a managed PostgreSQL), else through DATABASE_URL as the
+    # opsmon_reader role; either way read-only, each statement cut off after statement_timeout_ms
+    # (OPSMON_STATEMENT_TIMEOUT, milliseconds).
+    read_database_url: str | None = None
+    statement_timeout_ms: int = 5000
 
     @property
     def pgdata(self) -> Path:
@@ -46,4 +52,6 @@ def load() -> Settings:
         production=os.environ.get("OPSMON_ENV", "").lower() == "production",
         today=datetime.fromisoformat(os.environ["OPSMON_TODAY"]) if os.environ.get("OPSMON_TODAY") else None,
         api_rate_limit=os.environ.get("OPSMON_API_RATE_LIMIT") or "120 per minute",
+        read_database_url=os.environ.get("OPSMON_READ_DATABASE_URL") or None,
+        statement_timeout_ms=int(os.environ.get("OPSMON_STATEMENT_TIMEOUT") or 5000),
     )

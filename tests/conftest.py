@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from opsmon import derived
 from opsmon.sql import db, migrate
 
 PROVINCE = "220000"
@@ -78,6 +79,7 @@ def template_db(databases: Databases) -> str:
     name = databases.create()
     engine = db.create_engine(databases.url_for(name), poolclass=sa.NullPool)
     migrate.upgrade(engine, PROVINCE)
+    derived.refresh(engine)  # what `opsmon db upgrade` does: the derived tables exist (empty), as readers expect
     engine.dispose()
     return name
 

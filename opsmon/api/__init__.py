@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from opsmon import config
+from opsmon.sql import reader
 from opsmon.api import bearer, docs, schemas, v1
 from opsmon.api.problems import MEDIA_TYPE, PROBLEMS, problem
 
@@ -86,7 +87,7 @@ def install(server: flask.Flask, engine: Engine, settings: config.Settings | Non
     )
     limiter = Limiter(bearer.rate_key, app=server, storage_uri="memory://", default_limits=[],
                       headers_enabled=True)
-    server.extensions["opsmon.api"] = {"engine": engine, "limiter": limiter}
+    server.extensions["opsmon.api"] = {"engine": engine, "reader": reader.engine(engine, settings), "limiter": limiter}
     api = Api(server, spec_kwargs={
         "info": {"description": "Bearer 令牌（opsmon tokens add / 账号页面）代表其用户：同样的角色、同样的范围。"
                                 "错误为 application/problem+json（RFC 9457）。"},

@@ -29,6 +29,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "idempotency_in_progress": (409, "相同幂等键的请求仍在处理"),
     "rate_limited": (429, "请求过于频繁"),
     "database_unavailable": (503, "数据库暂不可用"),
+    "query_timeout": (503, "查询超时"),
     "server_error": (500, "服务器内部错误"),
 }
 

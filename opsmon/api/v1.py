@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
-from opsmon import disposal, indicators, periods
+from opsmon import derived, disposal, indicators, periods
 from opsmon.access.upload_rules import upload_as
 from opsmon.access.users import User
 from opsmon.api import bearer, idempotency, schemas
@@ -39,6 +39,7 @@ from opsmon.api.problems import MEDIA_TYPE, body, problem, response
 from opsmon.indicators import restrict, risk
 from opsmon.ingest import api as ingest
 from opsmon.ingest.read import MAX_BYTES
+from opsmon.sql import reader as reader_side
 
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400  # a bad query parameter is a bad request (invalid_parameters)
@@ -75,8 +76,14 @@ def _errors(*statuses: int):
     return wrap
 
 
-def engine() -> sa.Engine:
+def writer() -> sa.Engine:
+    """The engine of the routes that write (POST)."""
     return flask.current_app.extensions["opsmon.api"]["engine"]
+
+
+def reader() -> sa.Engine:
+    """The read-only engine of the GET routes (:mod:`opsmon.sql.reader`)."""
+    return flask.current_app.extensions["opsmon.api"]["reader"]
 
 
 def caller() -> User:
@@ -161,7 +168,7 @@ def _check_region(region: str | None) -> None:
     else:
         where, params = restrict.regions("r", scope=sc, code=region)
         sql = f"SELECT 1 FROM regions r WHERE {where}"
-    with engine().connect() as conn:
+    with reader().connect() as conn:
         if conn.execute(sa.text(sql), params).first() is None:
             _not_found(f"地区 {region}")
 
@@ -250,13 +257,14 @@ def post_submission(args: dict[str, Any]) -> flask.Response:
 
     def run() -> flask.Response:
         content, name = _upload_body(args["file_name"])
-        result = upload_as(engine(), user, content, name, kind=args["kind"], dry_run=args["dry_run"],
+        result = upload_as(writer(), user, content, name, kind=args["kind"], dry_run=args["dry_run"],
                            address=flask.request.remote_addr)
+        derived.after_upload(writer(), result.status == "accepted" and not args["dry_run"])
         return _submission_answer(result)
 
     if key is None:
         return run()
-    return idempotency.once(engine(), user.username, key, run)
+    return idempotency.once(writer(), user.username, key, run)
 
 
 @blp.route("/submissions", methods=["GET"])
@@ -267,7 +275,7 @@ def post_submission(args: dict[str, Any]) -> flask.Response:
 def list_submissions(args: dict[str, Any]) -> dict[str, Any]:
     user = caller()
     offset, limit = _offset(args), args["limit"]
-    frame = ingest.list_submissions(engine(), username=user.username, scope=user.scope, period=args["period"],
+    frame = ingest.list_submissions(reader(), username=user.username, scope=user.scope, period=args["period"],
                                     status=args["status"], limit=limit + 1, offset=offset)
     more = len(frame) > limit
     return {"items": _records(frame.iloc[:limit]), "next_cursor": _cursor(args, offset + limit) if more else None}
@@ -293,10 +301,10 @@ def get_indicators(args: dict[str, Any]) -> dict[str, Any]:
             flask.abort(problem("invalid_parameters", f"参数有误：ids 含未知指标 {'、'.join(unknown)}（见 /api/v1/catalogue）",
                                 errors=[{"field": "ids", "message": f"unknown: {', '.join(unknown)}"}]))
     _check_region(args["region"])
-    period = args["period"] or periods.default_period(engine())
+    period = args["period"] or periods.default_period(reader())
     if period is None:
         return {"period": None, "items": [], "next_cursor": None}
-    frame = indicators.query(engine(), ids, args["level"], period, span=args["span"], region=args["region"],
+    frame = indicators.query(reader(), ids, args["level"], period, span=args["span"], region=args["region"],
                              scope=user.scope)
     return _page(frame, args, period=period)
 
@@ -324,7 +332,7 @@ def get_regions(args: dict[str, Any]) -> dict[str, Any]:
         _forbidden(f"{user.permissions.zh}角色不能查询地区")
     _check_region(args["region"])
     where, params = restrict.regions("r", region=args["region"], scope=user.scope)
-    with engine().connect() as conn:
+    with reader().connect() as conn:
         frame = pd.read_sql_query(sa.text(
             f"SELECT adcode, name, level, parent_adcode FROM regions r WHERE {where} ORDER BY adcode"),
             conn, params=params)
@@ -341,7 +349,7 @@ def get_hospitals(args: dict[str, Any]) -> dict[str, Any]:
     _check_region(args["region"])
     where, params = restrict.hospitals("h", region=args["region"], scope=user.scope)
     columns = ", ".join(schemas.Hospital().fields)
-    with engine().connect() as conn:
+    with reader().connect() as conn:
         frame = pd.read_sql_query(sa.text(
             f"SELECT {columns} FROM (SELECT h.hospital_code, h.name, h.adcode, h.level, h.tier, h.category, "
             "h.affiliation, h.authority, h.is_pilot, h.budget_authority, "
@@ -365,11 +373,11 @@ DISPOSAL_FIELDS = list(schemas.Disposal().fields)
 def get_risks(args: dict[str, Any]) -> dict[str, Any]:
     user = caller()
     _check_region(args["region"])
-    period, frame = risk.risks_frame(engine(), args["period"], region=args["region"], level=args["level"],
+    period, frame = risk.risks_frame(reader(), args["period"], region=args["region"], level=args["level"],
                                      scope=user.scope)
     rows = pd.DataFrame(risk.risks_document(period, frame)["risks"],
                         columns=[f for f in schemas.Risk().fields if f != "disposal"])
-    records = disposal.list_disposals(engine(), scope=user.scope)
+    records = disposal.list_disposals(reader(), scope=user.scope)
     by_key = {(r["hospital_code"].strip(), r["rule"]): {k: _plain(r[k]) for k in DISPOSAL_FIELDS}
               for r in records.to_dict("records")}
     page = _page(rows, args, period=period)
@@ -381,8 +389,8 @@ def get_risks(args: dict[str, Any]) -> dict[str, Any]:
 def _disposal_detail(disposal_id: int) -> dict[str, Any]:
     """A record with its timeline, as the caller may see it (404 otherwise)."""
     user = caller()
-    found = disposal.list_disposals(engine(), scope=user.scope, disposal_id=disposal_id)
-    line = disposal.timeline(engine(), disposal_id, scope=user.scope)
+    found = disposal.list_disposals(reader(), scope=user.scope, disposal_id=disposal_id)
+    line = disposal.timeline(reader(), disposal_id, scope=user.scope)
     if found.empty or line is None:
         _not_found(f"处置事项 {disposal_id}")
     record = {k: _plain(v) for k, v in found.iloc[0].to_dict().items()}
@@ -404,7 +412,7 @@ def _disposal_detail(disposal_id: int) -> dict[str, Any]:
 def take_up(body: dict[str, Any]) -> Any:
     user = caller()
     try:
-        disposal_id = disposal.take_up(engine(), user, body["hospital_code"], body["rule"],
+        disposal_id = disposal.take_up(writer(), user, body["hospital_code"], body["rule"],
                                        address=flask.request.remote_addr)
     except disposal.NotFound:
         _not_found(f"医院 {body['hospital_code']} 的风险 {body['rule']}")
@@ -430,9 +438,9 @@ def get_disposal(disposal_id: int) -> dict[str, Any]:
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def get_attachment(disposal_id: int, attachment_id: int) -> flask.Response:
     user = caller()
-    line = disposal.timeline(engine(), disposal_id, scope=user.scope)
+    line = disposal.timeline(reader(), disposal_id, scope=user.scope)
     attached = {a["attachment_id"] for e in (line["attachments"] if line is not None else []) for a in e}
-    found = disposal.attachment(engine(), attachment_id, scope=user.scope) if attachment_id in attached else None
+    found = disposal.attachment(reader(), attachment_id, scope=user.scope) if attachment_id in attached else None
     if found is None:
         _not_found(f"附件 {attachment_id}")
     return flask.send_file(io.BytesIO(found["content"]), mimetype=found["media_type"], as_attachment=True,
@@ -460,7 +468,7 @@ def post_action(body: dict[str, Any], disposal_id: int) -> Any:
 
     def run() -> flask.Response:
         try:
-            disposal.act(engine(), user, disposal_id, action, files=files, address=flask.request.remote_addr,
+            disposal.act(writer(), user, disposal_id, action, files=files, address=flask.request.remote_addr,
                          **fields)
         except disposal.NotFound:
             _not_found(f"处置事项 {disposal_id}")
@@ -472,7 +480,7 @@ def post_action(body: dict[str, Any], disposal_id: int) -> Any:
                                          ensure_ascii=False), 200, mimetype="application/json")
 
     key = flask.request.headers.get("Idempotency-Key")
-    return run() if key is None else idempotency.once(engine(), user.username, key, run)
+    return run() if key is None else idempotency.once(writer(), user.username, key, run)
 
 
 # --- errors the library raises ------------------------------------------------------------------------
@@ -481,6 +489,10 @@ def post_action(body: dict[str, Any], disposal_id: int) -> Any:
 @blp.errorhandler(sa_exc.OperationalError)
 @blp.errorhandler(sa_exc.InterfaceError)
 def _database_unavailable(error: Exception) -> flask.Response:
+    if reader_side.timed_out(error):
+        # A read cut off by the statement timeout: the server is up, this request is too big.
+        return problem("query_timeout", "查询超过时限被中止，请缩小范围（地区、期间、指标）后重试",
+                       headers={"Retry-After": "10"})
     log.warning("database unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
     return problem("database_unavailable", "数据库暂不可用，请稍后重试", headers={"Retry-After": "10"})
 

@@ -19,7 +19,7 @@ from opsmon.dashboard.page import callback_guard
 from opsmon.dashboard.pages import (account, admin, bulletin, disposal, evaluation, hospital, overview, rankings,
                                     risk, submissions, targets, trends, upload)
 from opsmon.dashboard.strings import t
-from opsmon.sql import get_engine
+from opsmon.sql import get_engine, reader
 
 # Each module's PAGE says where the page lives and who may open it (opsmon.dashboard.page).
 PAGES = tuple(module.PAGE for module in (overview, rankings, trends, risk, disposal, evaluation, bulletin, targets,
@@ -42,11 +42,14 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         update_title=None,
         suppress_callback_exceptions=True,
         serve_locally=True,
+        on_error=shell.on_error,
     )
-    app.server.config[context.ENGINE_KEY] = engine or get_engine()
+    engine = engine or get_engine()
+    app.server.config[context.ENGINE_KEY] = engine
+    app.server.config[context.READER_KEY] = reader.engine(engine, settings)
     cache.install(app)
     auth.install(app, settings)
-    api.install(app.server, app.server.config[context.ENGINE_KEY], settings)  # /api/v1: its own bearer auth
+    api.install(app.server, engine, settings)  # /api/v1: its own bearer auth
     app.server.before_request(callback_guard(PAGES))  # after the session checks of auth.install
     for page in PAGES:
         page.register()

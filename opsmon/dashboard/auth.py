@@ -105,7 +105,7 @@ def current_user() -> User | None:
     info, sid = flask.session.get("user"), flask.session.get("sid")
     if isinstance(info, dict) and info.get("email") and isinstance(sid, str):
         fresh = time.time() - float(flask.session.get("since", 0)) <= MAX_SESSION_AGE.total_seconds()
-        found = session_user(context.engine(), sid) if fresh else None
+        found = session_user(context.writer(), sid) if fresh else None
         if (found is not None and found.username == info["email"]
                 and flask.session.get("token") == found.session_token):
             user = found
@@ -319,7 +319,7 @@ def login() -> flask.Response:
         # A form from another site (login CSRF) or a page left open past its session: sign nothing in.
         return _login_page(lang, next_url, t("login.stale", lang), tone="warning", status=400)
     username = flask.request.form.get("username", "")[:64]
-    outcome = signin.sign_in(context.engine(), username, flask.request.form.get("password", ""), client_address())
+    outcome = signin.sign_in(context.writer(), username, flask.request.form.get("password", ""), client_address())
     if outcome.blocked_until is not None:
         until = outcome.blocked_until.astimezone(LOCAL_TZ).strftime("%H:%M")
         return _login_page(lang, next_url, t("login.blocked", lang).format(until=until), username=username,
@@ -329,7 +329,7 @@ def login() -> flask.Response:
     user = outcome.user
     flask.session.clear()  # a fresh session: nothing carried over from before sign-in
     flask.session.permanent = True
-    sid = open_session(context.engine(), user.username, client_address())
+    sid = open_session(context.writer(), user.username, client_address())
     flask.session.update(user={"email": user.username, "groups": [user.role]}, token=user.session_token,
                          sid=sid, since=time.time(), lang=lang)
     csrf_token()  # the signed-in session's own token (the cleared one went with the anonymous session)
@@ -349,8 +349,8 @@ def logout() -> flask.Response:
         return flask.make_response(flask.jsonify(error="csrf"), 400)
     user = current_user()
     if user is not None:
-        close_session(context.engine(), flask.session["sid"])
-        record(context.engine(), "signout", username=user.username, address=client_address())
+        close_session(context.writer(), flask.session["sid"])
+        record(context.writer(), "signout", username=user.username, address=client_address())
     lang = flask.session.get("lang", "zh")
     flask.session.clear()
     response = flask.redirect(f"/login?notice=signed_out&lang={lang}")
@@ -415,7 +415,7 @@ def database_unavailable(error: Exception) -> flask.Response:
 def forbidden(error: PermissionError) -> flask.Response:
     """A request the user's role or scope does not allow: 403, and an audit entry (no traceback to the browser)."""
     user = current_user()
-    record(context.engine(), "access.denied", username=user.username if user else None, address=client_address(),
+    record(context.writer(), "access.denied", username=user.username if user else None, address=client_address(),
            object=flask.request.path, details={"reason": str(error)})
     return flask.make_response(flask.jsonify(error="forbidden"), 403)
 

@@ -38,7 +38,7 @@ GROUP_ORDER = ("financial", "counts", "programme")
 def root_region() -> str:
     """The adcode at the top of the hierarchy this database serves: its province, or 100000 (全国) in a
     national instance."""
-    return reporting.root_code(context.engine())
+    return reporting.root_code(context.reader())
 
 
 def whole_region_label() -> str:
@@ -60,7 +60,7 @@ def region_name(code: str | None, frame: pd.DataFrame | None = None) -> str:
 
 def available_periods() -> list[str]:
     """Months with reported data among the last three years, newest first ('YYYY-MM')."""
-    return _periods(context.engine())
+    return _periods(context.reader())
 
 
 @memo
@@ -78,7 +78,7 @@ def _periods(engine) -> list[str]:
 def reporting_months() -> tuple[str, str]:
     """(the collecting month, the latest closed month) now (:func:`opsmon.periods.reporting_months`: the
     configured due day and zone, the app's clock)."""
-    return ind_periods.reporting_months(context.engine())
+    return ind_periods.reporting_months(context.reader())
 
 
 def default_period() -> str | None:
@@ -103,7 +103,7 @@ def collecting_periods() -> list[str]:
 def reporting_counts(period: str, unit: str) -> tuple[int, int]:
     """(hospitals reporting, hospitals expected) for *period* in *unit* — a region adcode or a hospital code
     (0 or 1 of 1) — within the signed-in user's scope."""
-    engine = context.engine()
+    engine = context.reader()
     ids = ["hospitals_reporting", "hospitals_expected"]
     if len(unit) == 18:  # a hospital code (a region adcode has 6 digits)
         frame = data.query(engine, ids, "hospital", period)
@@ -125,7 +125,7 @@ def period_status(period: str | None, unit: str, prefix: str) -> Any:
         return None
     n, m = reporting_counts(period, unit)
     if period >= reporting_months()[0]:
-        due = ind_periods.due_date(period, ind_periods.configured_due_day(context.engine()))
+        due = ind_periods.due_date(period, ind_periods.configured_due_day(context.reader()))
         return dbc.Alert(t("period.collecting").format(period=period_label(period), n=f"{n:,}", m=f"{m:,}",
                                                        due=due.isoformat()),
                          color="info", id=f"{prefix}-period-collecting", className="py-2 mb-0")

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opsmon import derived
 from opsmon import disposal as _disposal
 from opsmon.access import audit
 from opsmon.access.upload_rules import upload_as
@@ -81,6 +82,11 @@ disposal_attachment = _scoped(_disposal.attachment)
 disposal_figures = _scoped(_disposal.figures.by_region)
 
 
+def derived_status(engine: Engine) -> derived.Status:
+    """When the derived tables on view were built, the data they hold, whether newer data waits."""
+    return derived.status(engine)
+
+
 def visible_hospital(engine: Engine, hospital_code: str) -> bool:
     """Whether the signed-in user may see *hospital_code* (an open or closed registered hospital)."""
     where, params = restrict.hospitals("h", scope=scope(), hospital=hospital_code)
@@ -113,9 +119,15 @@ def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFram
 def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None = None,
            dry_run: bool = False) -> _ingest.FileResult:
     """Ingest a file as the signed-in user (:func:`opsmon.access.upload_rules.upload_as`): only the kinds
-    their role may send, only rows in their scope; every attempt, previews included, audited."""
-    return upload_as(engine, require_user(), content, file_name, kind=kind, dry_run=dry_run,
-                     address=client_address())
+    their role may send, only rows in their scope; every attempt, previews included, audited.
+
+    An accepted file of a few hospitals brings the derived tables up to date before this returns
+    (the uploader's next view shows it); a bigger one is left to the refresh worker.
+    """
+    result = upload_as(engine, require_user(), content, file_name, kind=kind, dry_run=dry_run,
+                       address=client_address())
+    derived.after_upload(engine, result.status == "accepted" and not dry_run)
+    return result
 
 
 def check_export() -> None:
@@ -128,7 +140,7 @@ def check_export() -> None:
 def record_export(what: str, rows: int, **details: Any) -> None:
     """Write an export (what, how many rows, the selection) to the audit log."""
     user = require_user()
-    audit.record(context.engine(), "export", username=user.username, address=client_address(), object=what,
+    audit.record(context.writer(), "export", username=user.username, address=client_address(), object=what,
                  details={"rows": int(rows), **details})
 
 

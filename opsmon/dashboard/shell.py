@@ -22,6 +22,7 @@ from opsmon.dashboard import auth, components, context, data, url_query
 from opsmon.dashboard.format import timestamp
 from opsmon.dashboard.strings import current_language, in_language, t, using_language
 from opsmon.indicators import reporting
+from opsmon.sql import reader
 
 
 def _nav_pages() -> list[dict]:
@@ -73,10 +74,22 @@ def not_permitted() -> dbc.Alert:
 
 
 def as_of_stamp() -> html.Span:
-    """"数据截至：2026-11-08 14:05" — when the latest accepted submission finished."""
-    as_of = reporting.data_as_of(context.engine())
-    return html.Span([t("data.as_of"), "：" if current_language() == "zh" else ": ",
-                      timestamp(as_of) if as_of else t("data.none")], id="as-of", className="opsmon-asof")
+    """"数据截至：2026-11-08 14:05" — when the latest accepted submission in the build on view arrived,
+    and "（指标更新中）" while newer data waits for the refresh worker."""
+    built = data.derived_status(context.reader())
+    parts = [t("data.as_of"), "：" if current_language() == "zh" else ": ",
+             timestamp(built.data_as_of) if built.data_as_of else t("data.none")]
+    if built.pending:
+        parts.append(html.Span(t("data.updating"), id="as-of-pending", className="ms-2 text-warning"))
+    return html.Span(parts, id="as-of", className="opsmon-asof")
+
+
+def on_error(error: Exception) -> None:
+    """Every callback's error handler: a read cut off by the statement timeout is said in the page
+    (the shell's alert) and changes nothing; any other error goes on as before (a 500)."""
+    if not reader.timed_out(error):
+        raise error
+    dash.set_props("shell-alert", {"children": t("error.timeout"), "is_open": True})
 
 
 def _home() -> str:
@@ -123,6 +136,7 @@ def layout() -> html.Div:
             dcc.Location(id="shell-go", refresh="callback-nav"),
             dbc.Navbar(navbar(path), id="navbar", color="#1f4e79", dark=True, className="opsmon-navbar"),
             html.Div(as_of_stamp(), id="shell-status", className="opsmon-status"),
+            dbc.Alert(id="shell-alert", is_open=False, dismissable=True, color="warning", className="mx-3 mt-2"),
             dbc.Container(dash.page_container, fluid=True, className="pb-5 opsmon-main"),
         ])
 
@@ -141,7 +155,7 @@ def hospital_options(text: str | None, search: str | None):
     """Hospitals whose name or code contains *text* (at most 30), labelled with their county."""
     if not text or len(text.strip()) < 1:
         raise PreventUpdate
-    engine = context.engine()
+    engine = context.reader()
     latest = reporting.latest_period(engine)
     if latest is None:
         return []

@@ -14,6 +14,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.overview": ("总览", "Overview"),
     "data.as_of": ("数据截至", "Data as of"),
     "data.none": ("暂无数据", "No data yet"),
+    "data.updating": ("（指标更新中）", "(indicators updating)"),
+    "error.timeout": ("查询超过时限被中止：请缩小范围（地区、期间或指标）后重试。",
+                      "The query took too long and was stopped: narrow the selection (region, period or "
+                      "indicators) and try again."),
     "data.none_hint": (
         "本期暂无数据：请先导入机构名录和月度快报（opsmon ingest），或运行 opsmon demo。",
         "No data for this period yet: load the registry and monthly reports (opsmon ingest), or run opsmon demo.",

@@ -45,7 +45,7 @@ def panel(prefix: str) -> html.Div | None:
     user = auth.current_user()
     if user is None:
         return None
-    counts = data.disposal_todo(context.engine())
+    counts = data.disposal_todo(context.reader())
     keys = CARDS.get(user.permissions.disposal, CARDS[""])
     width = {"xs": 6, "md": 3}
     cards = [c.kpi(t(f"todo.{key}"), integer(counts.get(key, 0)), f"{prefix}-todo-{key}",

@@ -12,13 +12,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from datetime import time as clock_time
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon import config, geo, indicators
+from opsmon import config, derived, geo
 from opsmon.demo.accounts import DemoAccount, accounts_table, ensure_demo_accounts
 from opsmon.demo.files import write_files
 from opsmon.demo.generate import default_now, generate, generate_national
@@ -130,8 +131,9 @@ def load_demo(
                              "end_period": end_period, "today": today.isoformat() if today else None,
                              "files": len(files), "rejected": rejected}),
         })
-    # Build the aggregates and the risk register now, so the first page view doesn't wait.
-    indicators.refresh(engine)
+    # Build the derived tables now: readers never build them. A pinned demo's register is as of its
+    # reference date (what periods.now() gives a server run with OPSMON_TODAY set to it).
+    derived.refresh(engine, as_of=datetime.combine(today, clock_time(), tzinfo=LOCAL_TZ) if today else None)
     hospitals = _scalar(engine, "SELECT count(*) FROM hospitals")
     return DemoOutcome(False, hospitals, len(files), rejected, time.perf_counter() - started,
                        tuple(ensure_demo_accounts(engine)))

@@ -1,6 +1,7 @@
 """The disposal records: made from the risk register, read within a scope.
 
-:func:`sync` runs before every read: an open orange or red episode without a record gets one
+:func:`sync` runs after every refresh of the risk register (:func:`opsmon.derived.refresh`, the write
+side; reads never write): an open orange or red episode without a record gets one
 (``create``, by the system); a closed record whose risk fires again in a newer episode reopens
 (``reopen``, by the system) with its history; a record's level rises with its episode's.
 ``data_resolved`` (数据已解除) and ``overdue`` are worked out when read, never stored.
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opsmon import periods
-from opsmon.indicators import restrict, risk
+from opsmon.indicators import restrict
 
 _SYNC = [
     # New records for open orange/red episodes (one per hospital and rule), each with its 'create' event.
@@ -54,8 +55,7 @@ _SYNC = [
 
 
 def sync(engine: Engine) -> None:
-    """Bring the records up to date with the risk register (refreshed first; cheap when nothing changed)."""
-    risk.refresh_register(engine)
+    """Bring the records up to date with the risk register (the write side: :mod:`opsmon.derived`)."""
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('risk_disposals.sync'))"))
         now = periods.now()  # the calendar's clock, as deadlines are judged on (OPSMON_TODAY in a pinned demo)
@@ -84,9 +84,9 @@ def list_disposals(engine: Engine, *, scope: str | None, state: str | None = Non
     """Records the *scope* may see, overdue first, then by deadline and level: :data:`COLUMNS`.
 
     ``status`` is the state, or 'overdue' for an item assigned or returned past its ``due_on``
-    (judged on *today*, default :func:`opsmon.periods.today`).
+    (judged on *today*, default :func:`opsmon.periods.today`). Reads the records as last
+    synchronised with the register (:func:`sync`, the write side's job).
     """
-    sync(engine)
     where, params = restrict.hospitals("h", region=region, scope=scope, hospital=hospital)
     conds = [where]
     for key, value in (("state", state), ("rule", rule), ("level", level)):

@@ -30,8 +30,8 @@ from opsmon.periods import SPANS
 def refresh(engine: Engine, *, force: bool = False, as_of: datetime | None = None) -> RefreshResult:
     """Bring the materialised aggregates and the risk register up to date with the data.
 
-    Call after accepting data (the ingest path); cheap when nothing changed, and
-    :func:`query` calls the aggregate part itself.
+    The write side's job (:mod:`opsmon.derived`, which also brings the disposal records along);
+    cheap when nothing changed. Reads never call it: they read the last build.
     """
     result = aggregate.refresh(engine, force=force)
     risk.refresh_register(engine, as_of=as_of, force=force)

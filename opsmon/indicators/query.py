@@ -178,7 +178,7 @@ def _presummed(conn: sa.Connection, indicators: Sequence[Indicator], level: str,
 
 def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[str | date], *, span: str = "month",
           region: str | None = None, filters: Mapping[str, Any] | None = None, scope: str | None = None,
-          code: str | None = None, refresh: bool = True) -> pd.DataFrame:
+          code: str | None = None) -> pd.DataFrame:
     """:func:`query` over several periods at once (and optionally one *code*); the engine of both APIs."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -192,8 +192,6 @@ def fetch(engine: Engine, ids: IndicatorIds, level: str, period_list: Sequence[s
         "h", region=region, scope=sc, filters=filters, hospital=code if level == "hospital" else None)
     region_where, region_params = restrict.regions("r", region=region, scope=sc,
                                                    code=code if level != "hospital" else None)
-    if refresh:
-        aggregate.refresh(engine)
     params = {**params, **region_params, "level": level, "periods": [d.isoformat() for d in dates]}
     with engine.connect() as conn:
         if _presummed(conn, indicators, level, dates, filters):

@@ -442,7 +442,7 @@ def _as_of(as_of: datetime | None) -> datetime:
     return as_of or periods.now()
 
 
-def _source_key(conn: sa.Connection, as_of: datetime) -> str:
+def source_key(conn: sa.Connection, as_of: datetime) -> str:
     """Aggregates' key + thresholds + the last month whose due date has passed at *as_of*."""
     overrides = conn.execute(sa.text(
         "SELECT md5(coalesce(string_agg(rule || '/' || coalesce(metric, '') || '/' || level || '/' "
@@ -479,12 +479,12 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
     aggregate.refresh(engine)
     as_of = _as_of(as_of)
     with engine.connect() as conn:
-        if not force and aggregate.stored_key(conn, "risk_register") == _source_key(conn, as_of):
+        if not force and aggregate.stored_key(conn, "risk_register") == source_key(conn, as_of):
             return False
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": aggregate.LOCK_KEY})
-        key = _source_key(conn, as_of)
+        key = source_key(conn, as_of)
         stored = aggregate.stored_state(conn, "risk_register")
         if not force and stored.source_key == key:
             return False
@@ -507,8 +507,7 @@ _EPISODE_COLUMNS = ("e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS tex
 
 
 def changes(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
-            filters: dict | None = None, hospital: str | None = None, as_of: datetime | None = None
-            ) -> pd.DataFrame:
+            filters: dict | None = None, hospital: str | None = None) -> pd.DataFrame:
     """What is new, persisting and resolved in *period* ('YYYY-MM') for the open hospitals in view.
 
     ``new``: an episode whose first month is *period*; ``persisting``: one that
@@ -519,8 +518,8 @@ def changes(engine: Engine, period: str, *, region: str | None = None, scope: st
     the triggering values and the threshold, :func:`risk_rules.explain`) likewise,
     first_period, last_period, resolved_period, months_firing — all as of *period*:
     what came later (more firing months, a resolution) is not shown in an earlier month.
+    Reads the register as last refreshed (:func:`refresh_register`, the write side's job).
     """
-    refresh_register(engine, as_of=as_of)
     where, params = restrict.hospitals("h", region=region, scope=scope, filters=filters, hospital=hospital)
     sql = sa.text(f"""
 SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN 'resolved'
@@ -544,10 +543,9 @@ ORDER BY 1, h.adcode, e.hospital_code, e.rule""")
 
 
 def register(engine: Engine, *, region: str | None = None, scope: str | None = None, hospital: str | None = None,
-             open_only: bool = False, as_of: datetime | None = None) -> pd.DataFrame:
+             open_only: bool = False) -> pd.DataFrame:
     """Register episodes in view, newest first: the columns of :func:`changes` without status,
-    with the current ``level``, ``max_level``, ``metric`` and ``detail``."""
-    refresh_register(engine, as_of=as_of)
+    with the current ``level``, ``max_level``, ``metric`` and ``detail`` (as last refreshed)."""
     where, params = restrict.hospitals("h", region=region, scope=scope, hospital=hospital)
     sql = sa.text(f"""
 SELECT {_EPISODE_COLUMNS}, e.level, e.max_level, CAST(e.metric AS float8) AS metric, e.detail
@@ -586,7 +584,7 @@ def risks_frame(engine: Engine, period: str | None = None, *, region: str | None
     if now.tzinfo is None:  # a naive time is the reporting calendar's local time
         now = now.replace(tzinfo=periods.configured_tz(engine))
     period = periods.to_period(periods.to_date(period)) if period else latest_closed_period(engine, now)
-    frame = changes(engine, period, region=region, scope=scope, hospital=hospital, as_of=now)
+    frame = changes(engine, period, region=region, scope=scope, hospital=hospital)
     if level is not None:
         frame = frame[frame["level"] == level]
     order = frame.assign(_status=frame["status"].map({s: i for i, s in enumerate(STATUSES)}),

@@ -161,7 +161,6 @@ def _tier_filter(tier) -> dict | None:
 
 
 def _as_of(engine: Engine, as_of: str | date | None) -> date | None:
-    aggregate.refresh(engine)
     return periods.to_date(as_of) if as_of else _latest_period(engine)
 
 

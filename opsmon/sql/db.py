@@ -47,7 +47,8 @@ def create_engine(url: str | sa.URL, **options: Any) -> Engine:
     """
     if isinstance(url, sa.URL):
         url = url.render_as_string(hide_password=False)
-    return sa.create_engine(sqlalchemy_url(url), connect_args={"cursor_factory": psycopg.ClientCursor}, **options)
+    connect_args = {"cursor_factory": psycopg.ClientCursor, **options.pop("connect_args", {})}
+    return sa.create_engine(sqlalchemy_url(url), connect_args=connect_args, **options)
 
 
 def start_embedded(pgdata: Path) -> str:

@@ -18,7 +18,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsmon.sql import regions
+from opsmon.sql import reader, regions
 
 _LOCK_KEY = 0x6F70736D6F6E  # "opsmon"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -98,6 +98,7 @@ def upgrade(engine: Engine, province: str) -> list[Migration]:
                 )
             done.append(m)
         regions.load(conn, province)
+        reader.grant(conn)
     return done
 
 

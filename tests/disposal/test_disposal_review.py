@@ -114,12 +114,14 @@ def open_episode(engine, hospital_code: str, rule: str) -> dict:
 
 
 def add_episode(engine, hospital_code: str, rule: str, first: str, level: str) -> None:
-    """A made-up open episode (a test removes it again with :func:`drop_episode`)."""
+    """A made-up open episode (a test removes it again with :func:`drop_episode`), its disposal record
+    made as the write side makes it (:func:`opsmon.disposal.sync`, after each refresh of the register)."""
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO risk_register (hospital_code, rule, first_period, last_period, level, max_level, "
             "months_firing) VALUES (:h, :r, :f, :f, :l, :l, 1)"),
             {"h": hospital_code, "r": rule, "f": date.fromisoformat(first), "l": level})
+    disposal.sync(engine)
 
 
 def drop_episode(engine, hospital_code: str, rule: str, first: str) -> None:

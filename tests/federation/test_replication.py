@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from opsmon import config, federation, geo, indicators
+from opsmon import config, derived, federation, geo, indicators
 from opsmon.demo import load as demo_load
 from opsmon.indicators import reporting
 from opsmon.ingest import api
@@ -128,7 +128,16 @@ def servers() -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def federated(servers, tmp_path_factory) -> Iterator[dict]:
+def pinned_clock() -> Iterator[None]:
+    """Every instance's clock at the demo's reference date: the provinces' registers (built by their
+    demo loads as of that day) and the nation's (built by its worker) judge the same months due."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPSMON_TODAY", DEMO_TODAY.isoformat())
+        yield
+
+
+@pytest.fixture(scope="module")
+def federated(servers, tmp_path_factory, pinned_clock) -> Iterator[dict]:
     """Both provinces loaded through ingest and published; the nation subscribed to both and caught up."""
     urls = {name: _database(servers[name]) for name in servers}
     # The two provinces load at once, each in a process of its own (ingest's validation is CPU-bound).
@@ -142,11 +151,15 @@ def federated(servers, tmp_path_factory) -> Iterator[dict]:
         assert published.province == adcode and published.created and published.renumbered > 0
     nation = engines["nation"]
     migrate.upgrade(nation, geo.NATION)
+    # The national instance's `opsmon worker`: it builds the derived tables as replicated rows arrive.
+    stop = derived.start_worker_thread(nation, interval=600)
     for name in ("jilin", "liaoning"):
         federation.subscribe(nation, name, conninfo(servers[name]))
     caught_up(engines, "jilin", JILIN)
     caught_up(engines, "liaoning", LIAONING)
+    built(nation)
     yield engines
+    stop.set()
     for engine in engines.values():
         engine.dispose()
 
@@ -160,6 +173,11 @@ def caught_up(engines: dict, name: str, province: str) -> None:
         return state == "streaming" and counts(engines["nation"], province[:2]) == want
 
     wait_for(done, f"{name}'s rows to reach the nation")
+
+
+def built(nation) -> None:
+    """Wait until the nation's worker has built the derived tables from everything that arrived."""
+    wait_for(lambda: not derived.status(nation).pending, "the nation's worker to refresh the derived tables")
 
 
 def province_values(engine, region: str, period: str) -> pd.DataFrame:
@@ -221,13 +239,13 @@ def revised_month(engine, period: str) -> tuple[str, bytes, int]:
 def test_a_revision_in_one_province_reaches_the_nation(federated):
     jilin, nation = federated["jilin"], federated["nation"]
     period = reporting.latest_period(jilin)
-    indicators.refresh(nation)
     with nation.connect() as conn:
         version = conn.execute(sa.text("SELECT version FROM data_state")).scalar_one()
     code, content, visits = revised_month(jilin, period)
     result = api.ingest_bytes(content, "快报-修订.csv", engine=jilin, kind="monthly", today=DEMO_TODAY)
     assert result.status == "accepted" and result.revisions_created == 1, result.errors
     assert result.submission_id >= federation.id_range(JILIN)[0]
+    assert derived.after_upload(jilin, accepted=True)  # the province's upload path refreshes its own tables
 
     def arrived() -> bool:
         with nation.connect() as conn:
@@ -243,7 +261,8 @@ def test_a_revision_in_one_province_reaches_the_nation(federated):
             "SELECT revision, is_current FROM monthly_values WHERE hospital_code = :c "
             "AND period = CAST(:p || '-01' AS date) ORDER BY revision"), {"c": code, "p": period}).all()
     assert [tuple(r) for r in revisions] == [(1, False), (2, True)]
-    # The next refresh (here: the query's own) sees it; the nation equals the province again.
+    # The nation's worker, notified by the arrival, rebuilds; the nation equals the province again.
+    built(nation)
     assert_same(province_values(nation, JILIN, period), province_values(jilin, JILIN, period))
     hospital = indicators.query(nation, None, "hospital", period, region=JILIN).query("code == @code")
     assert_same(hospital.set_index("indicator")[["numerator", "denominator", "value"]],

@@ -33,6 +33,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opsmon import derived
 from opsmon.ingest import uscc
 
 COUNTY = {"A": "220102", "B": "220102", "C": "220104", "D": "220204", "E": "220204", "F": "220581", "G": "220104"}
@@ -157,6 +158,13 @@ def bump(engine: Engine) -> None:
     execute(engine, "UPDATE data_state SET version = version + 1, changed_at = now()")
 
 
+def accepted(engine: Engine) -> None:
+    """What the write side does after accepting data: :func:`bump`, then bring the derived tables
+    up to date (readers never do)."""
+    bump(engine)
+    derived.refresh(engine)
+
+
 def load(engine: Engine) -> None:
     """Insert the whole fixture province."""
     for key, (level, cat, aff, auth, pilot, budget, opened, closed) in HOSPITALS.items():
@@ -169,4 +177,4 @@ def load(engine: Engine) -> None:
     progress_sub = add_submission(engine, "2025-02-01 10:00:00+08", "progress")
     for key, period, *values in PROGRESS:
         add_progress(engine, CODE[key], period, *values, progress_sub)
-    bump(engine)
+    accepted(engine)

@@ -73,7 +73,7 @@ class Builder:
 
     def episodes(self, rule: str, key: str) -> list[tuple]:
         """(first, last, resolved, months_firing, level, max_level) of *key*'s episodes, oldest first."""
-        rows = risk.register(self.engine, hospital=self.codes[key], as_of=LATER)
+        rows = risk.register(self.engine, hospital=self.codes[key])
         rows = rows[rows["rule"] == rule].sort_values("first_period")
         return [(r.first_period, r.last_period, None if pd.isna(r.resolved_period) else r.resolved_period,
                  r.months_firing, r.level, r.max_level) for r in rows.itertuples()]

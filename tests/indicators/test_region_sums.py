@@ -49,7 +49,7 @@ def test_unfiltered_region_views_read_the_presummed_rows(province):
     fx.execute(province, "UPDATE ind_region SET expected = 999 "
                "WHERE adcode = '220000' AND period = '2025-01-01' AND indicator = 'debt_ratio'")
     row = lambda frame: frame[frame["indicator"] == "debt_ratio"]["expected"].item()  # noqa: E731
-    assert row(fetch(province, "debt_ratio", "province", ["2025-01"], refresh=False)) == 999
+    assert row(fetch(province, "debt_ratio", "province", ["2025-01"])) == 999
     summed = query(province, "debt_ratio", "province", "2025-01", filters=EVERY_TIER)
     assert row(summed) == 6  # A B C D E F open in 2025-01 (G closed)
 
@@ -85,7 +85,7 @@ def test_a_tier_filter_the_population_already_has_reads_the_presummed_rows(provi
     assert_same_numbers(tertiary, fetch(province, ids, "county", MONTHS))
     fx.execute(province, "UPDATE ind_region SET expected = 999 WHERE adcode = '220000' AND period = '2025-01-01' "
                "AND indicator = 'chief_accountant_share'")
-    marked = fetch(province, ids, "province", ["2025-01"], filters={"tier": ["三级", "二级"]}, refresh=False)
+    marked = fetch(province, ids, "province", ["2025-01"], filters={"tier": ["三级", "二级"]})
     assert marked.set_index("indicator").loc["chief_accountant_share", "expected"] == 999
 
 

@@ -39,7 +39,7 @@ def test_a_resolved_risk_that_fires_again_opens_a_new_episode(engine):
     assert b.episodes("salary_arrears", "gap") == [("2025-01", "2025-03", "2025-04", 2, "red", "red")]
 
     def status(period: str) -> dict[str, str]:
-        frame = risk.changes(engine, period, as_of=LATER)
+        frame = risk.changes(engine, period)
         frame = frame[(frame["rule"] == "salary_arrears") & (frame["hospital_code"] == b.codes["reopen"])]
         return dict(zip(frame["status"], frame["first_period"], strict=True))
 
@@ -54,7 +54,7 @@ def test_the_register_follows_corrections_and_keeps_episode_ids(engine):
     code = b.hospital("h", {"2025-01": {"salary_arrears": 50}, "2025-02": {"salary_arrears": 0},
                             "2025-03": {"salary_arrears": 50}})
     b.firings("salary_arrears")
-    before = risk.register(engine, hospital=code, as_of=LATER).set_index("first_period")["episode_id"]
+    before = risk.register(engine, hospital=code).set_index("first_period")["episode_id"]
     assert not risk.refresh_register(engine, as_of=LATER)  # nothing changed: nothing recomputed
 
     # A corrected January (revision 2: no arrears) removes the first episode; March's stays.
@@ -62,7 +62,7 @@ def test_the_register_follows_corrections_and_keeps_episode_ids(engine):
                        "AND period = '2025-01-01'", h=code)
     fx.add_month(engine, code, "2025-01", fx.month(1000, 900), b.sub, revision=2)
     b.firings("salary_arrears")
-    after = risk.register(engine, hospital=code, as_of=LATER)
+    after = risk.register(engine, hospital=code)
     after = after[after["rule"] == "salary_arrears"].set_index("first_period")["episode_id"]
     assert list(after.index) == ["2025-03"] and after["2025-03"] == before["2025-03"]
 
@@ -94,13 +94,14 @@ def test_thresholds_are_overridden_by_the_province_table(engine):
 
 
 def test_changes_respect_the_scope(province):
-    rows = risk.changes(province, "2025-02", scope=fx.CODE["A"], as_of=LATER)
+    risk.refresh_register(province, as_of=LATER)
+    rows = risk.changes(province, "2025-02", scope=fx.CODE["A"])
     assert set(rows["hospital_code"]) == {fx.CODE["A"]}
     # A in February: liabilities 6000/10000 (yellow) and arrears 100 (red) are new; its deficit
     # (4000 vs 4100 this year) raises nothing: A has 4 months of history, not 12.
     new = rows[rows["status"] == "new"].set_index("rule")["level"].to_dict()
     assert new == {"debt_ratio_high": "yellow", "salary_arrears": "red"}
-    outside = risk.changes(province, "2025-02", scope="220200", as_of=LATER)
+    outside = risk.changes(province, "2025-02", scope="220200")
     assert set(outside["adcode"]) <= {"220204"}
 
 

@@ -30,7 +30,7 @@ def built(engine):
     b.hospital("arrears", {"2025-01": {"salary_arrears": 50}, "2025-02": {"salary_arrears": 80}})
     b.hospital("debt", {"2025-01": {}, "2025-02": {"total_liabilities": 7500}})
     b.hospital("liquidity", {"2025-01": {"current_assets": 1500}, "2025-02": {}})
-    fx.bump(engine)
+    fx.accepted(engine)
     return b
 
 
@@ -153,7 +153,7 @@ def test_cash_forecast_rows_carry_the_projected_month(engine):
     # Cash months 2.245, 2.155, … 1.155 over 2024 (see test_risk_rules): below one in 2025-02.
     b.hospital("falling", {p: {"R": 1100, "E": 1000, "cash": 2250 - 100 * k + (5 if k % 2 else -5)}
                            for k, p in enumerate(months("2024-01", 12))})
-    fx.bump(engine)
+    fx.accepted(engine)
     document = json.loads(run(engine, "--period", "2024-12", "--format", "json", "--as-of", "2025-01-11").output)
     check_schema(document)
     assert [(r["rule"], r["level"], r["value"], r["projected_period"], r["status"]) for r in document["risks"]

@@ -46,7 +46,7 @@ def _confirm_a_and_f_in_december(province):
     sub = fx.add_submission(province, "2025-02-01 11:00:00+08", "progress")
     fx.add_progress(province, fx.CODE["A"], "2024-12", "in_use", True, True, 2, 6, "done", True, sub)
     fx.add_progress(province, fx.CODE["F"], "2024-12", "built", False, True, 1, 1, "not_started", False, sub)
-    fx.bump(province)
+    fx.accepted(province)
 
 
 def test_evaluate_the_fixture_province(province):

@@ -91,7 +91,7 @@ def test_an_overdue_unmet_target_stays_missed_until_met(province):
     sub = fx.add_submission(province, "2025-03-01 10:00:00+08", "progress")
     fx.add_progress(province, fx.CODE["A"], "2025-02", "in_use", True, True, 1, 6, "done", True, sub)
     fx.add_progress(province, fx.CODE["F"], "2025-02", "built", True, True, 1, 1, "not_started", False, sub)
-    fx.bump(province)
+    fx.accepted(province)
     feb = targets.evaluate(province, as_of="2025-02")
     tertiary = row(feb, "ops_committee_share", "三级")
     assert tertiary["value"] == pytest.approx(1.0) and tertiary["status"] == "met"

@@ -202,7 +202,7 @@ def test_deficit_counts_read_the_last_12_months(engine):
     for period in ("2025-01", "2025-02"):
         # S opened this year: two months of deficit (2000 vs 2100) are not 12 months: not judged.
         fx.add_month(engine, v2.CODE["S"], period, _shifted("S", 0, 0), submission)
-    fx.bump(engine)
+    fx.accepted(engine)
     prov = rows(engine, ["deficit_hospitals", "deficit_hospital_share", "hospitals_reporting"], "province")
     assert prov[PROVINCE, "hospitals_reporting"]["value"] == 3
     assert prov[PROVINCE, "deficit_hospitals"]["value"] == 1  # Q
@@ -248,7 +248,7 @@ def test_a_revision_adding_the_fields_ends_the_approximation_incrementally(worke
     v2.fx.add_month(worked, Q, "2025-02", {**v2.row("Q", "2025-02"), "medical_service_revenue": 150}, sid, revision=2)
     v2.fx.bump(worked)
     assert aggregate.refresh(worked).changed == (Q,)
-    prov = fetch(worked, "medical_service_revenue_share", "province", ["2025-02"], refresh=False)
+    prov = fetch(worked, "medical_service_revenue_share", "province", ["2025-02"])
     check(prov.iloc[0], (300 + 150 + 640) / 2800, False)
     with worked.connect() as conn:
         incremental = pd.read_sql_query(sa.text("SELECT * FROM ind_region ORDER BY adcode, period, span, indicator"),

@@ -108,4 +108,4 @@ def load(engine: Engine) -> None:
                    "internal_control_review) "
                    "VALUES (:h, '2025-01-01', 1, :s, true, true, true, true, 'in_use', 1, :op, :cp, 'done', true, "
                    "true)", h=CODE[key], s=progress, op=cumulative, cp=campaign)
-    fx.bump(engine)
+    fx.accepted(engine)

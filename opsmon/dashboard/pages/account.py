@@ -36,7 +36,7 @@ _PILL = {"active": "accepted", "expired": "default", "revoked": "default", "user
 
 def token_rows(username: str | None) -> list[dict]:
     """The grid rows of *username*'s tokens (None: everyone's), newest first, in the request's language."""
-    frame = tokens.list_tokens(context.engine(), username)
+    frame = tokens.list_tokens(context.reader(), username)
     return [{"token_id": int(r.token_id), "username": r.username, "label": r.label,
              "created_at": timestamp(r.created_at),
              "expires_on": r.expires_on.isoformat() if not pd.isna(r.expires_on) else t("token.no_expiry"),
@@ -151,7 +151,7 @@ def create_token(_n, label: str | None, expires: str | None, view: dict | None):
     if expires_on is not None and expires_on < periods.today():
         return _error("token.expiry_past"), token_rows(user.username)
     try:
-        _token, secret = tokens.add_token(context.engine(), user.username, label=label, expires_on=expires_on,
+        _token, secret = tokens.add_token(context.writer(), user.username, label=label, expires_on=expires_on,
                                           by=user.username)
     except UserError:
         return _error("token.create_failed"), token_rows(user.username)
@@ -170,7 +170,7 @@ def revoke_own(_n, selected: list[dict] | None, view: dict | None):
         return (dbc.Alert(t("token.select_first"), color="warning", id="account-revoke-alert"),
                 token_rows(user.username))
     try:
-        done = tokens.revoke_token(context.engine(), token_id, by=user.username, owner=user.username)
+        done = tokens.revoke_token(context.writer(), token_id, by=user.username, owner=user.username)
     except UserError:  # no such token, or another user's: the same answer, and nothing changed
         return (dbc.Alert(t("token.not_found"), color="danger", id="account-revoke-alert"),
                 token_rows(user.username))

@@ -37,14 +37,14 @@ def _require_admin() -> None:
 
 
 def lock_rows() -> list[dict]:
-    frame = locks.list_locks(context.engine())
+    frame = locks.list_locks(context.reader())
     return [{"period": r.period, "locked_by": r.locked_by, "locked_at": timestamp(r.locked_at), "reason": r.reason}
             for r in frame.itertuples()]
 
 
 def audit_rows(username: str | None, action: str | None, text: str | None, since: str | None) -> list[dict]:
     start = datetime.combine(datetime.fromisoformat(since).date(), time(), LOCAL_TZ) if since else None
-    frame = audit.search(context.engine(), username=username or None, action=action or None, text=text or None,
+    frame = audit.search(context.reader(), username=username or None, action=action or None, text=text or None,
                          since=start)
     labels = audit.ACTIONS
     return [{"at": timestamp(r.at), "username": r.username, "address": r.address,
@@ -53,7 +53,7 @@ def audit_rows(username: str | None, action: str | None, text: str | None, since
 
 
 def user_rows() -> list[dict]:
-    frame = users.list_users(context.engine())
+    frame = users.list_users(context.reader())
     return [{"username": r.username, "display_name": r.display_name,
              "role": in_language(roles.get(r.role).zh, roles.get(r.role).en),
              "unit": f"{r.unit_name or ''}（{r.unit}）", "disabled": "✓" if r.disabled else "",
@@ -128,10 +128,10 @@ def change_lock(_lock, _unlock, period: str | None, reason: str | None, view: di
     unlocking = dash.ctx.triggered_id == "admin-unlock"
     try:
         if unlocking:
-            done = locks.unlock(context.engine(), (period or "").strip(), by=user.username,
+            done = locks.unlock(context.writer(), (period or "").strip(), by=user.username,
                                 address=auth.client_address())
         else:
-            done = locks.lock(context.engine(), (period or "").strip(), by=user.username, reason=reason or None,
+            done = locks.lock(context.writer(), (period or "").strip(), by=user.username, reason=reason or None,
                               address=auth.client_address())
     except ValueError:
         return dbc.Alert(t("admin.bad_period"), color="danger", id="admin-lock-alert"), lock_rows()
@@ -161,7 +161,7 @@ def revoke_any(_n, selected: list[dict] | None, view: dict | None):
     if token_id is None:
         return dbc.Alert(t("token.select_first"), color="warning", id="admin-token-alert"), token_rows(None)
     try:
-        done = tokens.revoke_token(context.engine(), token_id, by=admin.username)
+        done = tokens.revoke_token(context.writer(), token_id, by=admin.username)
     except UserError:
         return dbc.Alert(t("token.not_found_admin"), color="danger", id="admin-token-alert"), token_rows(None)
     rows = token_rows(None)

@@ -117,7 +117,7 @@ def preview(period, region, view):
     if not period or not region:
         raise PreventUpdate
     try:
-        doc = document(context.engine(), str(period), region)
+        doc = document(context.reader(), str(period), region)
     except ValueError as e:
         return _alert(str(e)), True, True
     return document_view(doc, "bulletin-sheet"), False, False
@@ -134,7 +134,7 @@ def download(_docx, _pdf, period, region, view):
     if fmt is None or not ctx.triggered[0].get("value") or not period or not region:
         raise PreventUpdate
     try:
-        doc = document(context.engine(), str(period), region)
+        doc = document(context.reader(), str(period), region)
     except ValueError as e:
         return None, _alert(str(e))
     if fmt == "docx":

@@ -184,7 +184,7 @@ def item_grid(frame: pd.DataFrame, selected: str | None = None) -> Any:
 # ----------------------------------------------------------------------------------------- layout
 @PAGE.layout
 def layout(v: dict, **_query: str) -> html.Div:
-    engine = context.engine()
+    engine = context.reader()
     user = auth.require_user()
     frame = items(engine, v)
     width = {"xs": 6, "md": 4, "xl": 2}
@@ -246,7 +246,7 @@ def detail(value: Any) -> tuple[Any, Any]:
     """(The item's facts and history, the forms of the steps the user may take) for the item *value*."""
     if item_id(value) is None:
         return html.Div(t("disposal.pick"), className="opsmon-empty-small", id="disposal-pick"), None
-    engine = context.engine()
+    engine = context.reader()
     item = find_item(engine, value)
     if item is None:
         return dbc.Alert(t("disposal.not_found"), color="warning", id="disposal-not-found"), None
@@ -452,7 +452,7 @@ def _missing(action: str, fields: dict[str, str]) -> list[str]:
                prevent_initial_call=True)
 def update_list(state, rule, level, region, overdue, _refresh, view):
     """The list for the filters (and again after a step is taken)."""
-    frame = items(context.engine(), {"state": state, "rule": rule, "risk_level": level, "region": region,
+    frame = items(context.reader(), {"state": state, "rule": rule, "risk_level": level, "region": region,
                                      "overdue": overdue})
     return rows(frame), t("disposal.list_n").format(n=len(frame))
 
@@ -502,7 +502,7 @@ def ask(_submits, _cancel, value, field_ids, field_values, view):
     if not isinstance(trigger, dict) or not ctx.triggered[0].get("value") or trigger.get("action") not in ACTIONS:
         raise PreventUpdate
     action = trigger["action"]
-    item = find_item(context.engine(), value)
+    item = find_item(context.reader(), value)
     if item is None:
         return False, no_update, None, _alert(t("disposal.select_first"), "warning")
     missing = _missing(action, form_values(action, field_ids, field_values))
@@ -527,7 +527,7 @@ def confirm(_n, pending, field_ids, field_values, contents, names, refresh, view
     files = uploaded_files(contents, names) if action == "respond" else []
     if isinstance(files, str):
         return _alert(files, "danger"), False, no_update
-    engine = context.engine()
+    engine = context.writer()
     try:
         data.dispose(engine, disposal_id, action, files=files, **form_values(action, field_ids, field_values))
     except DisposalError as e:  # NotFound and Forbidden too: nothing was changed
@@ -546,7 +546,7 @@ def send_attachment(_clicks, view):
     if not isinstance(trigger, dict) or not ctx.triggered[0].get("value"):
         raise PreventUpdate
     attachment_id = item_id(trigger.get("id"))
-    found = data.disposal_attachment(context.engine(), attachment_id) if attachment_id else None
+    found = data.disposal_attachment(context.reader(), attachment_id) if attachment_id else None
     if found is None:
         raise PreventUpdate
     data.record_export(found["file_name"], 1, attachment=attachment_id)
@@ -574,7 +574,7 @@ def filters_text(values: dict[str, Any]) -> str:
 
 def supervision_list(values: dict[str, Any]) -> tuple[bytes, str, int]:
     """The filtered list as XLSX (through :mod:`opsmon.spreadsheet`, text neutralised): bytes, file name, rows."""
-    frame = items(context.engine(), values)
+    frame = items(context.reader(), values)
     region = c.region_name(values.get("region") or c.home_region()) or c.region_name(c.root_region())
     now = periods.now()
     frame = frame.assign(days_overdue=frame["days_overdue"].astype("Float64"))

@@ -60,7 +60,7 @@ def unit_code(value: Any) -> str | None:
 
 def round_years() -> list[str]:
     """The rounds' years, newest first (as text: the URL's and the selector's values)."""
-    return [str(y) for y in data.evaluation_rounds(context.engine())["year"]]
+    return [str(y) for y in data.evaluation_rounds(context.reader())["year"]]
 
 
 def _round_control(query: Any) -> str | None:
@@ -118,7 +118,7 @@ def units(year: int | None) -> pd.DataFrame:
     """The round's units in the user's view with the grid's display columns (empty without a round)."""
     if year is None:
         return pd.DataFrame(columns=["unit_code", "name", "kind", "level", "adcode", "state", "sampled"])
-    frame = data.evaluation_units(context.engine(), year)
+    frame = data.evaluation_units(context.reader(), year)
     rate = frame["final_total"] / frame["max_total"]
     scored = frame["state"].isin(["submitted", "reviewed", "checked"])
     return frame.assign(
@@ -186,7 +186,7 @@ def round_facts(year: int | None) -> Any:
     """The round's data month, deadlines, sample and publication, one line."""
     if year is None:
         return None
-    r = data.evaluation_round(context.engine(), year)
+    r = data.evaluation_round(context.reader(), year)
     parts = [(t("evaluation.data_period"), period_label(r.data_period.strftime("%Y-%m"))),
              *[(t(f"evaluation.due.{s}"), r.due(s).isoformat()) for s in STAGES]]
     sample = t("evaluation.sample_drawn").format(rate=percent(r.sample_rate, 0), seed=r.sample_seed) \
@@ -253,7 +253,7 @@ def layout(v: dict, **_query: str) -> html.Div:
         return PAGE.frame(header, controls, unit_input,
                           c.empty("evaluation.no_round_hint", title_key="evaluation.no_round"))
     frame = units(year)
-    engine = context.engine()
+    engine = context.reader()
     top = data.evaluation_at_top(engine)
     reports = html.Div([
         html.Span(t("evaluation.report") + _colon(), className="text-muted small me-2"),
@@ -294,7 +294,7 @@ def _confirm_dialog() -> dbc.Modal:
 
 def admin_panel(year: int) -> Any:
     """The province's steps on the round: draw the sample, download its list, publish."""
-    r = data.evaluation_round(context.engine(), year)
+    r = data.evaluation_round(context.reader(), year)
     sampled = r.sample_seed is not None
     body = dbc.Row([
         dbc.Col([dbc.Label(t("evaluation.rate"), html_for="evaluation-rate", className="mb-1"),
@@ -320,7 +320,7 @@ def sheet_view(year: int | None, value: Any, stage: str | None = None) -> Any:
     code = unit_code(value)
     if year is None or code is None:
         return html.Div(t("evaluation.pick"), className="opsmon-empty-small opsmon-card", id="evaluation-pick")
-    engine = context.engine()
+    engine = context.reader()
     try:
         unit, items = data.evaluation_sheet(engine, year, code)
         steps = data.evaluation_steps(engine, year, code)
@@ -554,7 +554,7 @@ def update_round(value, _refresh, _list_refresh, view):
     if year is None or str(year) not in round_years():
         raise PreventUpdate
     frame = units(year)
-    admin = admin_panel(year) if data.evaluation_at_top(context.engine()) else None
+    admin = admin_panel(year) if data.evaluation_at_top(context.reader()) else None
     return (round_facts(year), progress(frame), map_figure(frame), rows(frame),
             t("evaluation.list_n").format(n=len(frame)), admin)
 
@@ -582,7 +582,7 @@ def choose_stage(stage, value, year, view):
     year, code = _year(year), unit_code(value)
     if year is None or code is None or stage not in STAGES:
         raise PreventUpdate
-    engine = context.engine()
+    engine = context.reader()
     try:
         unit, items = data.evaluation_sheet(engine, year, code)
         steps = data.evaluation_steps(engine, year, code)
@@ -620,7 +620,7 @@ def save(_clicks, score_ids, scores, note_ids, notes, reason_ids, reasons, statu
     score = _field_value("score", item, score_ids, scores)
     if score is None or score == "":
         return _alert(t("evaluation.score_missing").format(item=item), "danger"), statuses, no_update, no_update
-    engine = context.engine()
+    engine = context.writer()
     try:
         data.evaluation_score(engine, year, code, item, score, stage=stage,
                               note=_text(_field_value("note", item, note_ids, notes)),
@@ -660,7 +660,7 @@ def upload(contents, names, upload_ids, file_ids, value, year, view):
     found = decode_upload(contents[at], names[at] if names else None)
     if isinstance(found, str):
         return _alert(found, "danger"), keep
-    engine = context.engine()
+    engine = context.writer()
     try:
         data.evaluation_add_evidence(engine, year, code, item, *found)
     except EvaluationError as e:
@@ -685,7 +685,7 @@ def ask(_submits, _cancel, value, year, view):
     if year is None or stage not in STAGES or code is None:
         raise PreventUpdate
     try:
-        unit, _items = data.evaluation_sheet(context.engine(), year, code)
+        unit, _items = data.evaluation_sheet(context.reader(), year, code)
     except EvaluationError as e:
         return False, no_update, None, _alert(t("evaluation.failed").format(message=e.message), "danger")
     text = t("evaluation.confirm_submit").format(unit=unit["name"], stage=stage_label(stage))
@@ -722,7 +722,7 @@ def confirm(_n, pending, refresh, view):
     """Take the confirmed step and say how it went: done, or the library's reason (nothing changed)."""
     if not isinstance(pending, dict) or pending.get("action") not in ACTIONS or _year(pending.get("year")) is None:
         raise PreventUpdate
-    action, year, engine = pending["action"], _year(pending["year"]), context.engine()
+    action, year, engine = pending["action"], _year(pending["year"]), context.writer()
     try:
         if action == "submit":
             stage, code = pending.get("stage"), unit_code(pending.get("unit"))
@@ -756,7 +756,7 @@ def send_evidence(_clicks, view):
         raise PreventUpdate
     raw = trigger.get("id")
     evidence_id = int(raw) if isinstance(raw, int) and 0 < raw < 2**63 else None
-    found = data.evaluation_evidence_file(context.engine(), evidence_id) if evidence_id else None
+    found = data.evaluation_evidence_file(context.reader(), evidence_id) if evidence_id else None
     if found is None:
         raise PreventUpdate
     data.record_export(found["file_name"], 1, evidence=evidence_id)
@@ -771,7 +771,7 @@ def download_sample(_n, year, view):
     if not _n or year is None:
         raise PreventUpdate
     data.check_export()
-    frame = data.evaluation_sample(context.engine(), year)
+    frame = data.evaluation_sample(context.reader(), year)
     name = t("evaluation.sample_file").format(year=year)
     data.record_export(name, len(frame), round=year)
     return dcc.send_bytes(sample_xlsx(year, frame), name)
@@ -790,11 +790,11 @@ def download_report(clicks, year, view):
         raise PreventUpdate
     fmt, code = trigger["fmt"], unit_code(trigger["unit"]) if trigger["unit"] else None
     try:
-        content = data.evaluation_report(context.engine(), year, fmt, code)
+        content = data.evaluation_report(context.reader(), year, fmt, code)
     except (EvaluationError, ValueError) as e:
         return None, _alert(getattr(e, "message", str(e)), "danger")
     if code:
-        unit, _ = data.evaluation_sheet(context.engine(), year, code)
+        unit, _ = data.evaluation_sheet(context.reader(), year, code)
         name = t("evaluation.self_report_file").format(name=unit["name"], code=code, year=year, fmt=fmt)
     else:
         name = t("evaluation.report_file").format(year=year, fmt=fmt)

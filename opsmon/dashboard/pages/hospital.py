@@ -44,7 +44,7 @@ def registry(code: str | None) -> dict | None:
     """The hospital's current registry row (None when unknown), with its tier."""
     if not code:
         return None
-    frame = data.current_values(context.engine(), "registry", pd.DataFrame({"hospital_code": [code.upper()]}))
+    frame = data.current_values(context.reader(), "registry", pd.DataFrame({"hospital_code": [code.upper()]}))
     if frame.empty:
         return None
     row = frame.iloc[0].to_dict()
@@ -244,7 +244,7 @@ def trend_figure(engine, code: str, period: str):
                Output("hospital-trends", "figure"), *PAGE.inputs())
 def update(period: str | None, span: str, view: dict):
     """The cards beside the tier's median, the programme checklist and the trends for the month."""
-    engine = context.engine()
+    engine = context.reader()
     if not period:
         return c.empty(), c.empty(), empty_figure(t("data.none_period"))
     return (kpi_cards(engine, view["code"], view["tier"], period, span or "month"),
@@ -262,7 +262,7 @@ def own_todo(code: str):
 def disposal_status(code: str):
     """The disposal of each of the hospital's orange and red risks: rule, level, status, deadline, and a link to
     the item on the 风险处置 page."""
-    frame = data.list_disposals(context.engine(), hospital=code)
+    frame = data.list_disposals(context.reader(), hospital=code)
     if frame.empty:
         return html.Div(t("hospital.no_disposals"), className="opsmon-empty-small", id="hospital-no-disposals")
     rows = pd.DataFrame({
@@ -289,7 +289,7 @@ def disposal_status(code: str):
 def risk_history(code: str):
     """The hospital's register episodes — open ones first, the most severe first, then the newest — each
     explained: the values that triggered it and the threshold (for cash_forecast, the projected month)."""
-    frame = data.risk_register(context.engine(), hospital=code)
+    frame = data.risk_register(context.reader(), hospital=code)
     if frame.empty:
         return html.Div(t("hospital.no_risks"), className="opsmon-empty-small")
     frame = frame.assign(_open=frame["resolved_period"].isna(), _sev=[c.risk_severity(x) for x in frame["level"]])
@@ -325,7 +325,7 @@ def risk_history(code: str):
 
 
 def revisions(code: str):
-    engine = context.engine()
+    engine = context.reader()
     frames = []
     for kind in ("monthly", "progress"):
         frame = data.list_revisions(engine, code, kind=kind)

@@ -281,7 +281,7 @@ def _table(engine, region: str, period: str, indicator: str, frame: pd.DataFrame
 )
 def update(period: str | None, indicator: str | None, view: dict | None = None):
     """Cards, map, table, breadcrumb and titles for a month, a map indicator and the region in view."""
-    engine = context.engine()
+    engine = context.reader()
     region = (view or {}).get("region") or c.home_region()
     indicator = indicator or DEFAULT_INDICATOR
     if not period:

@@ -181,7 +181,7 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
     title = f"{c.label(ind)} · {period_label(period)} · {c.span_label(span or 'month')}"
     if not period:
         return empty_figure(t("data.none_period")), c.empty(), None, title, "", "", ""
-    frame = ranking_frame(context.engine(), ind.id, level, period, span or "month", region, view_filters)
+    frame = ranking_frame(context.reader(), ind.id, level, period, span or "month", region, view_filters)
     order = t("rankings.order_down" if ind.direction == "down" else
               "rankings.order_up" if ind.direction == "up" else "rankings.order_neutral")
     summary = html.Div([
@@ -210,7 +210,7 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
 @PAGE.download
 def download(fmt: str, v: dict) -> dict:
     """The selection's query frame, in ranking order, as CSV or XLSX (via the indicator API's exporter)."""
-    engine = context.engine()
+    engine = context.reader()
     ind, level, period, span, region = get(v["indicator"]), v["level"], v["period"], v["span"] or "month", v["region"]
     view_filters = _view_filters(v)
     frame = selection(engine, ind.id, level, period, span, region, view_filters)

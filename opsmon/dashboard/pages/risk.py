@@ -92,7 +92,7 @@ def figures_level() -> str:
 def disposal_figures() -> html.Div:
     """For leadership: per region, how fast orange and red risks are handled (:func:`opsmon.disposal.figures.by_region`)
     — the three shares as bars, and the table with the median days to close."""
-    frame = data.disposal_figures(context.engine(), level=figures_level())
+    frame = data.disposal_figures(context.reader(), level=figures_level())
     if frame.empty:
         return html.Div(t("risk.figures_none"), className="opsmon-empty-small", id="risk-figures-none")
     fig = go.Figure([go.Bar(x=frame["name"], y=frame[col], name=t(key),
@@ -260,7 +260,7 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
     """Counts, the map of open serious risks and the list for the selection."""
     if not period:
         return c.empty(), empty_figure(t("data.none_period")), c.empty(), t("risk.table")
-    engine = context.engine()
+    engine = context.reader()
     frame = changes_frame(engine, period, rules or [], levels or [], statuses or [], region, tiers or [])
     counts = map_counts(frame)
     counts["label"] = counts["name"].where(~counts["is_direct"], c.direct_label(counts["name"]))
@@ -286,7 +286,7 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
 def download(fmt: str, v: dict) -> dict:
     """The risk list of the selection as CSV or XLSX, its filters in the title: the columns of
     ``opsmon risks list --format json`` (the same rows, through the same function) and the explanation."""
-    engine = context.engine()
+    engine = context.reader()
     period, rules, levels, statuses = v["period"], v["rule"] or [], v["risk_level"] or [], v["status"] or []
     frame = changes_frame(engine, period, rules, levels, statuses, v["region"], v["tier"] or [])
     rows = export_frame(engine, period, frame)

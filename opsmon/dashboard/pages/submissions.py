@@ -170,7 +170,7 @@ def _kpis(engine, period: str, region: str | None, missing: int) -> dbc.Row:
                *PAGE.inputs())
 def update(period, region, view=None):
     """Rates by region, the 催报 list and the latest submissions."""
-    engine = context.engine()
+    engine = context.reader()
     recent = recent_table(engine)
     if not period:
         return (c.empty(), empty_figure(t("data.none_period")), None, c.empty(),
@@ -205,7 +205,7 @@ def update(period, region, view=None):
 @PAGE.download
 def download(fmt: str, v: dict) -> dict:
     """The 催报 list (hospitals without a report, with the due date) as CSV or XLSX."""
-    engine = context.engine()
+    engine = context.reader()
     period, region = v["period"], v["region"]
     frame = missing_hospitals(engine, period, region).assign(due=ingest_api.due_date_for(engine, period).isoformat())
     as_of = reporting.data_as_of(engine)

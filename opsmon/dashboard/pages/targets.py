@@ -341,7 +341,7 @@ def update(period, region, view=None):
     """Cards, chart, the table by region and the programme counts for the region in view."""
     if not period:
         return c.empty(), empty_figure(t("data.none_period")), c.empty(), c.empty()
-    engine = context.engine()
+    engine = context.reader()
     region = region or c.root_region()
     frame = with_approx(engine, c.evaluated_targets(engine, region, period), period)
     return (cards(frame), chart(engine, frame, region, period),
@@ -354,13 +354,13 @@ def update_stale(period, region, view=None):
     """How many hospitals' progress is stale or missing, beside the programme table, and which."""
     if not period:
         return None
-    return stale_note(context.engine(), region or c.root_region(), period)
+    return stale_note(context.reader(), region or c.root_region(), period)
 
 
 @PAGE.download
 def download(fmt: str, v: dict) -> dict:
     """The targets of each region under the one in view, as CSV or XLSX."""
-    engine = context.engine()
+    engine = context.reader()
     period, region = v["period"], v["region"] or c.root_region()
     frame = _display(with_approx(engine, by_region(engine, region, period), period))
     as_of = reporting.data_as_of(engine)
@@ -378,7 +378,7 @@ def send_progress(_n, period, region, view=None):
     """The 进展情况表 workbook of the region in view (the indicator API's own layout)."""
     if not period:
         raise PreventUpdate
-    engine = context.engine()
+    engine = context.reader()
     region = region or c.root_region()
     content = data.progress_table_xlsx(engine, period, region=region)
     rows = len(data.progress_table(engine, period, region=region))

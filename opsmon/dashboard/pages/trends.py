@@ -44,7 +44,7 @@ def unit_options(period: str | None) -> list[dict]:
     """Regions (province, prefectures, counties) and then every open hospital, as dropdown options."""
     options = c.region_options()
     if period:
-        hospitals = _hospitals(context.engine(), period)
+        hospitals = _hospitals(context.reader(), period)
         names = c.regions().set_index("adcode")["name"]
         options += [{"label": f"{row.name}", "value": row.code,
                      "search": f"{row.name} {names.get(row.parent_code, '')} {row.code}"}
@@ -101,7 +101,7 @@ def layout(v: dict, **_query: str) -> html.Div:
 
 # ----------------------------------------------------------------------------------------- data
 def _latest_hospitals() -> pd.DataFrame:
-    engine = context.engine()
+    engine = context.reader()
     return _hospitals(engine, reporting.latest_period(engine))
 
 
@@ -277,7 +277,7 @@ def update(indicator, codes, period, months, span, view=None):
     codes = (codes or [])[:MAX_UNITS]
     if not codes:
         return (empty_figure(t("trends.pick_units")), empty_figure(t("trends.pick_units")), None, title)
-    main, yoy_fig, forecasts = figures(context.engine(), ind.id, codes, period, int(months or 24), span or "month")
+    main, yoy_fig, forecasts = figures(context.reader(), ind.id, codes, period, int(months or 24), span or "month")
     forecasts = [f for f in forecasts if f is not None] or [
         html.Div(t("trends.no_forecast"), className="opsmon-note")]
     if ind.note and current_language() == "zh":  # the catalogue's notes are in Chinese

@@ -125,7 +125,7 @@ def layout(_v: dict, **_query: str) -> html.Div:
 
 
 def _content() -> html.Div:
-    engine = context.engine()
+    engine = context.reader()
     # Only the kinds this user's role may send (the server refuses the others anyway).
     user = auth.require_user()
     kinds = [k for k in KINDS if k in user.permissions.upload_kinds]
@@ -204,7 +204,7 @@ def preview(contents: str | None, file_name: str | None, kind: str | None, previ
     if isinstance(content, str):
         return dbc.Alert(content, color="danger", id="upload-verdict"), None, True, True, None, None
     kind = kind if kind in KINDS else None
-    engine = context.engine()
+    engine = context.writer()
     result = data.upload(engine, content, file_name, kind=kind, dry_run=True)
     rejected = result.status == "rejected"
     # Only a file that can be confirmed is kept; confirm reads it with the same choice of kind.
@@ -226,7 +226,7 @@ def confirm(n_clicks: int | None, handle: dict | None):
     """Store the previewed file — the very bytes previewed — and log the submission."""
     if not n_clicks:
         raise PreventUpdate
-    engine = context.engine()
+    engine = context.writer()
     username = auth.require_user().username
     kept = take_upload(handle, username)
     if isinstance(kept, str):
@@ -275,7 +275,7 @@ def history_detail(selected: list[dict] | None):
     """The errors and warnings of the submission clicked in the history."""
     if not selected:
         return None
-    entry = data.get_submission(context.engine(), int(selected[0]["submission_id"]))
+    entry = data.get_submission(context.reader(), int(selected[0]["submission_id"]))
     if entry is None:
         return None
     kind = entry["kind"]
@@ -304,7 +304,7 @@ def template_period() -> str:
     app's clock (:func:`opsmon.periods.now`), which is what the template offered before — now
     taken from the same calendar as the page's "collection in progress" line.
     """
-    engine = context.engine()
+    engine = context.reader()
     collecting, closed = components.reporting_months()
     current = periods.to_period(periods.now(periods.configured_tz(engine)).date())
     return collecting if collecting < current else closed
@@ -323,6 +323,6 @@ def download_template(clicks: list[int | None]):
     kind = ctx.triggered_id["kind"]
     if kind not in KINDS:
         raise PreventUpdate
-    content = templates.xlsx(kind, template_period(), api.due_day(context.engine()))
+    content = templates.xlsx(kind, template_period(), api.due_day(context.reader()))
     return dcc.send_bytes(content, f"{templates.TITLES[kind]}模板.xlsx")
 
