@@ -132,3 +132,71 @@ def test_dashboard_table_download_is_neutralised():
     assert metric.data_type == "n" and metric.value == -5.0 and metric.number_format == "0.0%"
     assert received.value == "2025-03-05 09:30"  # the dashboard's local time text, as before
     assert ws["B6"].value == "'-1" and ws["D6"].value is None
+
+
+# ------------------------------------------------------------------------------ the XLSX writer itself
+def test_xlsx_round_trips_every_kind_of_cell():
+    """What openpyxl wrote before, read back the same: text (awkward text too), numbers exact, booleans,
+    dates and times as Excel dates, empty text and missing values as empty cells."""
+    from datetime import date, time, timezone
+    from decimal import Decimal
+
+    awkward = ["  spaced  ", "line\r\nbreak", "bell\x07", "_x0041_ literal", "<&>\"'", "", "长春市"]
+    frame = pd.DataFrame({
+        "text": pd.Series(awkward, dtype=object),
+        "floats": [0.1, 1 / 3, -5.0, 1e-300, 2.5e17, float("inf"), float("nan")],
+        "ints": np.arange(-3, 4, dtype=np.int64),
+        "flags": [True, False, True, False, True, False, True],
+        "mixed": [Decimal("1.25"), np.float32(0.5), date(2025, 3, 5), datetime(2025, 3, 5, 9, 30), time(12, 0),
+                  pd.NA, "=1"],
+        "nullable": pd.array([1, None, 3, 4, 5, 6, 7], dtype="Int64"),
+        "category": pd.Categorical(["a", "b", None, "a", "b", "a", "-x"]),
+    })
+    content = xlsx_bytes("t", "s", list(frame.columns), frame, column_formats={1: "0.00"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(content)).active.iter_rows(min_row=5, values_only=True))
+    text, floats, ints, flags, mixed, nullable, category = zip(*rows)
+    assert list(text) == ["  spaced  ", "line\r\nbreak", "bell_x0007_", "_x0041_ literal", "<&>\"'", None, "长春市"]
+    assert list(floats) == [0.1, 1 / 3, -5.0, 1e-300, 2.5e17, None, None]  # exact; ±inf and NaN: empty
+    assert list(ints) == [-3, -2, -1, 0, 1, 2, 3] and list(flags) == [True, False] * 3 + [True]
+    assert list(mixed) == [1.25, 0.5, datetime(2025, 3, 5), datetime(2025, 3, 5, 9, 30), time(12, 0), None, "'=1"]
+    assert list(nullable) == [1, None, 3, 4, 5, 6, 7] and list(category) == ["a", "b", None, "a", "b", "a", "'-x"]
+    ws = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert ws["B5"].number_format == "0.00" and ws["E7"].number_format == "yyyy-mm-dd"
+    assert ws["E8"].number_format == "yyyy-mm-dd h:mm:ss" and ws["E9"].number_format == "h:mm:ss"
+    assert ws["B11"].value is None and ws["B11"].number_format == "0.00"  # an empty cell keeps its column's format
+    dated = openpyxl.load_workbook(io.BytesIO(xlsx_bytes("t", "s", ["d"], [[date(2025, 3, 5)]],
+                                                         column_formats={0: "0.00"}))).active
+    assert dated["A5"].number_format == "0.00"  # a format given wins over the date's default
+    with pytest.raises(TypeError, match="timezones"):  # openpyxl's refusal
+        xlsx_bytes("t", "s", ["when"], [[datetime(2025, 1, 1, tzinfo=timezone.utc)]])
+    with pytest.raises(ValueError):  # (write-only openpyxl raises it without a message)
+        xlsx_bytes("t", "s", ["what"], [[{"a": 1}]])
+
+
+def test_xlsx_wide_ragged_and_per_row_formats():
+    """Columns past Z, rows of unequal length, one format per row, a table with no rows."""
+    headers = [f"h{i}" for i in range(30)]
+    content = xlsx_bytes("t", "s", headers, [list(range(30)), [1, 2]],
+                         column_formats={29: ["0.0%", None], 0: "0"}, widths=[12] * 30)
+    ws = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert ws["AD4"].value == "h29" and ws["AD5"].value == 29 and ws["AD5"].number_format == "0.0%"
+    assert ws["B6"].value == 2 and ws["C6"].value is None and ws["A6"].number_format == "0"
+    assert ws.column_dimensions["AD"].width == 12 and ws.max_column == 30
+    empty = openpyxl.load_workbook(io.BytesIO(xlsx_bytes("t", "s", ["a", "b"], []))).active
+    assert [c.value for c in empty[4]] == ["a", "b"] and empty.max_row == 4
+    with pytest.raises(ValueError, match="formats for"):
+        xlsx_bytes("t", "s", ["a"], [[1]], column_formats={0: ["0", "0"]})
+
+
+def test_a_large_table_is_written_in_blocks_and_keeps_its_order(monkeypatch):
+    monkeypatch.setattr(spreadsheet, "BLOCK_ROWS", 7)  # many blocks, the last one short
+    frame = pd.DataFrame({"code": [f"C{i:03d}" for i in range(50)], "value": np.arange(50) / 4,
+                          "name": ["=x" if i % 9 == 0 else f"n{i % 4}" for i in range(50)]})
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx_bytes("t", "s", ["code", "value", "name"], frame,
+                                                      column_formats={1: ["0.00"] * 50}))).active
+    assert [r for r in ws.iter_rows(min_row=5, values_only=True)] == [
+        (f"C{i:03d}", i / 4, "'=x" if i % 9 == 0 else f"n{i % 4}") for i in range(50)]
+    assert csv_bytes(frame, preamble=["a"]) == b"".join(spreadsheet.csv_chunks(frame, preamble=["a"]))
+    monkeypatch.setattr(spreadsheet, "BLOCK_ROWS", 100_000)
+    assert csv_bytes(frame, preamble=["a"]) == spreadsheet.BOM + (
+        "# a\n" + spreadsheet.neutralised_frame(frame).to_csv(index=False, lineterminator="\n")).encode()

@@ -18,10 +18,11 @@ which neutralises text that a spreadsheet would read as a formula.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 from dash import dcc
@@ -63,12 +64,18 @@ def file_name(*parts: str, as_of: datetime | None, ext: str) -> str:
 def send(content: bytes, filename: str, *, rows: int) -> dict:
     """A ``dcc.Download`` payload — if the signed-in user may export; the export goes to the audit log.
 
-    Every table download leaves through here, so the export permission and the
-    audit entry (file name and row count) cannot be forgotten by a page.
+    Every table download leaves through here or through :func:`audited` (the streamed downloads of
+    :mod:`opsmon.dashboard.downloads`), so the export permission and the audit entry (file name and
+    row count) cannot be forgotten by a page.
     """
+    audited(filename, rows)
+    return dcc.send_bytes(content, filename)
+
+
+def audited(filename: str, rows: int) -> None:
+    """Check that the signed-in user may export (``PermissionError`` if not) and log the export."""
     data.check_export()
     data.record_export(filename, rows)
-    return dcc.send_bytes(content, filename)
 
 
 def _as_of_text(as_of: datetime | None) -> str:
@@ -82,8 +89,17 @@ def preamble(title: str, as_of: datetime | None) -> list[str]:
 
 def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetime | None) -> bytes:
     """A query frame as CSV or XLSX bytes, via the indicator API's exporter (CSV with the preamble)."""
+    buf = io.BytesIO()
+    write_indicator_table(buf, frame, fmt, title=title, as_of=as_of)
+    return buf.getvalue()
+
+
+def write_indicator_table(target: IO[bytes], frame: pd.DataFrame, fmt: str, *, title: str,
+                          as_of: datetime | None) -> None:
+    """:func:`indicator_table`'s bytes written to *target* (a binary file)."""
     lines = preamble(title, as_of) if fmt == "csv" else ()
-    return api_export.export_table(frame, fmt, title=title, as_of=as_of, language=current_language(), preamble=lines)
+    api_export.write_table(target, frame, fmt, title=title, as_of=as_of, language=current_language(),
+                           preamble=lines)
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | None]], fmt: str, *, title: str,

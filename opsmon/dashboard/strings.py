@@ -281,6 +281,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "sums of numerators over sums of denominators.",
     ),
     "rankings.file": ("指标排名", "ranking"),
+    "rankings.all_indicators": ("全部指标", "all indicators"),
+    "rankings.download_all": ("全部指标 Excel", "All indicators (Excel)"),
+    "rankings.download_all_hint": ("所选层级、报告期、统计口径和筛选条件下的全部指标，一个 Excel 文件",
+                                   "Every indicator for the chosen level, period, span and filters, in one Excel file"),
+    "download.bad_parameter": ("下载参数无效：{name}={value}", "Invalid download parameter: {name}={value}"),
     # 风险 Risk monitor
     "risk.title": ("风险监测", "Risk monitor"),
     "risk.subtitle": ("本月新增、持续和解除的风险；点击医院名称查看该院详情与风险记录。",

@@ -11,11 +11,12 @@ such and a 近似 column saying 近似 beside every approximated value.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -55,13 +56,40 @@ def _as_of_text(as_of: datetime | None, zone: ZoneInfo = periods.LOCAL_TZ) -> st
     return f"数据截至：{local:%Y-%m-%d %H:%M}"
 
 
-def _sheet(title: str, as_of: datetime | None, headers: list[str], rows: list[list[Any]],
-           formats: Mapping[int, str] | None = None, row_formats: list[Mapping[int, str]] | None = None,
-           zone: ZoneInfo = periods.LOCAL_TZ) -> bytes:
+def _sheet(title: str, as_of: datetime | None, headers: list[str], rows: spreadsheet.Rows,
+           formats: spreadsheet.ColumnFormats | None = None, zone: ZoneInfo = periods.LOCAL_TZ) -> bytes:
     """One worksheet: title (merged across), as-of line (in *zone*), a header row, the rows; column
     formats by index."""
     return spreadsheet.xlsx_bytes(title, _as_of_text(as_of, zone), headers, rows, column_formats=formats,
-                                  row_formats=row_formats, merge_title=True)
+                                  merge_title=True)
+
+
+def _per_value(column: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
+    """``fn`` of each value of *column*, called once per distinct value (a county's 44 rows: one call)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return np.array([fn(u) for u in uniques], dtype=object)[codes]
+
+
+def xlsx_table(frame: pd.DataFrame, language: str = "zh") -> tuple[pd.DataFrame, list[str], dict[int, Any]]:
+    """A query frame as the XLSX shows it: the :data:`XLSX_COLUMNS` frame, its headers and its number formats.
+
+    Built a column at a time: the indicator's label, unit and number format and the level and span
+    labels are looked up once per distinct value. An unknown indicator or span raises ``KeyError``.
+    """
+    zh = language == "zh"
+    known = {i: catalogue.get(i) for i in frame["indicator"].unique()}
+    ids = frame["indicator"]
+    table = frame.assign(
+        label=_per_value(ids, lambda i: known[i].label(language)),
+        unit=_per_value(ids, lambda i: known[i].unit),
+        level=_per_value(frame["level"], lambda lv: LEVEL_LABELS.get(lv, lv)) if zh else frame["level"],
+        span=_per_value(frame["span"], lambda sp: periods.SPAN_LABELS[sp][0 if zh else 1]),
+        approx=_per_value(frame["approx"], lambda a: APPROX_MARK["zh" if zh else "en"] if a else None),
+    )[XLSX_COLUMNS]
+    headers = [HEADERS_ZH[c] if zh else c for c in XLSX_COLUMNS]
+    formats: dict[int, Any] = {XLSX_COLUMNS.index("value"): _per_value(ids, lambda i: number_format(known[i])),
+                               XLSX_COLUMNS.index("reporting"): "0", XLSX_COLUMNS.index("expected"): "0"}
+    return table, headers, formats
 
 
 def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, as_of: datetime | None = None,
@@ -77,30 +105,35 @@ def export_table(frame: pd.DataFrame, fmt: Format, *, title: str | None = None, 
     not a spreadsheet, and keeps text as it is. *preamble*: ``#`` lines heading
     the CSV (see :func:`opsmon.spreadsheet.csv_bytes`).
     """
+    buf = io.BytesIO()
+    write_table(buf, frame, fmt, title=title, as_of=as_of, language=language, preamble=preamble)
+    return buf.getvalue()
+
+
+def write_table(target: IO[bytes], frame: pd.DataFrame, fmt: Format, *, title: str | None = None,
+                as_of: datetime | None = None, language: str = "zh", preamble: Sequence[str] = ()) -> None:
+    """:func:`export_table`'s bytes written to *target* (a binary file).
+
+    CSV goes in blocks of rows; XLSX rows go to openpyxl's write-only sheet (which streams them to a
+    temporary file, zipped into *target* at the end), so a national table is never held whole as
+    bytes: a download writes it to a temporary file and streams that.
+    """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"not a query frame: missing {missing}")
     data = frame[COLUMNS]
     if fmt == "csv":  # true/false as JSON writes them (pandas would write True/False)
         data = data.assign(approx=data["approx"].map(lambda a: "true" if a else "false"))
-        return spreadsheet.csv_bytes(data, preamble=preamble)
-    if fmt == "json":
-        return data.to_json(orient="records", force_ascii=False, double_precision=15).encode("utf-8")
-    if fmt != "xlsx":
+        for chunk in spreadsheet.csv_chunks(data, preamble=preamble):
+            target.write(chunk)
+    elif fmt == "json":
+        target.write(data.to_json(orient="records", force_ascii=False, double_precision=15).encode("utf-8"))
+    elif fmt == "xlsx":
+        table, headers, formats = xlsx_table(data, language)
+        spreadsheet.write_xlsx(target, title or "指标数据", _as_of_text(as_of), headers, table,
+                               column_formats=formats, merge_title=True)
+    else:
         raise ValueError(f"format must be csv, xlsx or json, got {fmt!r}")
-    rows, row_formats = [], []
-    value_col = XLSX_COLUMNS.index("value")
-    for record in data.to_dict("records"):
-        ind = catalogue.get(record["indicator"])
-        record = {**record, "label": ind.label(language), "unit": ind.unit,
-                  "level": LEVEL_LABELS.get(record["level"], record["level"]) if language == "zh" else record["level"],
-                  "span": periods.SPAN_LABELS[record["span"]][0 if language == "zh" else 1],
-                  "approx": APPROX_MARK["zh" if language == "zh" else "en"] if record["approx"] else None}
-        rows.append([record[c] for c in XLSX_COLUMNS])
-        row_formats.append({value_col: number_format(ind)})
-    headers = [HEADERS_ZH[c] if language == "zh" else c for c in XLSX_COLUMNS]
-    counts = {XLSX_COLUMNS.index("reporting"): "0", XLSX_COLUMNS.index("expected"): "0"}
-    return _sheet(title or "指标数据", as_of, headers, rows, counts, row_formats)
 
 
 # The progress counts of :func:`opsmon.indicators.programme.unit_counts` the table carries, by their

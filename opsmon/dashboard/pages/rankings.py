@@ -8,28 +8,37 @@ At hospital level each row carries its tier's median and quartiles: the
 province's open hospitals of that tier, same period and span, computed from
 ``query(level="hospital", filters={"tier": …})`` — a peer view, labelled as such,
 not an aggregate. The downloads are :func:`opsmon.indicators.export.export_table`
-of the same query.
+of the same query: the CSV and Excel buttons send the indicator in view (``dcc.Download``);
+the 全部指标 link fetches every indicator of the selection from
+``/download/rankings.xlsx?indicator=all&…`` (:mod:`opsmon.dashboard.downloads`, streamed —
+at national size that table is 125 000 rows).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 from dash import Output, State, html
 
+from opsmon.dashboard import auth, context, data, exports, url_query
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports, url_query
 from opsmon.dashboard.figures import bar_ranking, empty_figure
 from opsmon.dashboard.format import d3_format, period_label
 from opsmon.dashboard.page import PERIOD, REGION, SPAN, Control, Page, choices, indicator
-from opsmon.dashboard.strings import t
-from opsmon.indicators import get, reporting
+from opsmon.dashboard.strings import current_language, t
+from opsmon.indicators import IDS, get, reporting
 from opsmon.indicators.restrict import FILTERS, TIERS
 
 LEVELS = ("prefecture", "county", "hospital")
 DEFAULT_INDICATOR = "surplus_rate"
 CHART_ROWS = 30
 FILTER_IDS = ("tier", "category", "affiliation", "authority", "pilot")
+# The download route's indicator value for every catalogue indicator at once (the page shows one).
+ALL_INDICATORS = "all"
+DOWNLOAD_PATH = "/download/rankings.{fmt}"
 
 
 def levels() -> tuple[str, ...]:
@@ -79,15 +88,15 @@ def layout(v: dict, **_query: str) -> html.Div:
             dbc.Col(c.section(html.Span(id="rankings-table-title"), [
                 c.loading(html.Div(id="rankings-table")),
                 html.Div(id="rankings-note", className="opsmon-hint"),
-            ], actions=PAGE.table_actions()), lg=8),
+            ], actions=PAGE.table_actions() + download_all(v)), lg=8),
         ], className="g-3"),
     )
 
 
 # ----------------------------------------------------------------------------------------- data
-def selection(engine, indicator: str, level: str, period: str, span: str, region: str | None,
+def selection(engine, indicator: str | None, level: str, period: str, span: str, region: str | None,
               view_filters: dict) -> pd.DataFrame:
-    """The indicator API's frame for the view (what the downloads contain)."""
+    """The indicator API's frame for the view (what the downloads contain); *indicator* None: all of them."""
     return data.query(engine, indicator, level, period, span=span, region=region,
                       filters=url_query.api_filters(view_filters))
 
@@ -207,19 +216,64 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
     return (fig, grid, summary, title, t("rankings.table_n").format(n=len(frame)), note, peer_note)
 
 
+def download_href(v: dict, fmt: str = "xlsx", indicator: str = ALL_INDICATORS) -> str:
+    """The streamed download's URL for the controls' values *v*: the page's own query string, *indicator*
+    instead of the one in view (the route reads the selection as the page does)."""
+    return DOWNLOAD_PATH.format(fmt=fmt) + url_query.search(
+        {**PAGE.params(v), "indicator": indicator, "lang": current_language()})
+
+
+def download_all(v: dict) -> list:
+    """The 全部指标 Excel link: a plain link (the browser saves the route's attachment), shown to users who may
+    export — the route checks again. (Hidden, not left out, for the others: its href callback needs it.)"""
+    hidden = None if auth.may("export") else {"display": "none"}
+    return [dbc.Button(t("rankings.download_all"), id="rankings-xlsx-all", href=download_href(v),
+                       external_link=True, size="sm", color="primary", outline=True, className="opsmon-download",
+                       title=t("rankings.download_all_hint"), style=hidden)]
+
+
+@PAGE.callback(Output("rankings-xlsx-all", "href"), *PAGE.inputs())
+def update_download_href(*args):
+    """Keep the link on the selection in view."""
+    return download_href(dict(zip(PAGE.controls, args)))
+
+
+def export_selection(v: dict, fmt: str) -> tuple[pd.DataFrame, str, str, datetime | None]:
+    """What a download of the controls' values *v* holds: the query frame in ranking order, its title, the
+    file name and the data's as-of time. ``v["indicator"]`` may be :data:`ALL_INDICATORS`: every catalogue
+    indicator, each ranked in its own direction, in catalogue order."""
+    engine = context.reader()
+    level, period, span, region = v["level"], v["period"], v["span"] or "month", v["region"]
+    every = v["indicator"] == ALL_INDICATORS
+    view_filters = _view_filters(v)
+    frame = ranked(selection(engine, None if every else get(v["indicator"]).id, level, period, span, region,
+                             view_filters))
+    as_of = reporting.data_as_of(engine)
+    label = t("rankings.all_indicators") if every else c.label(get(v["indicator"]))
+    title = exports.selection_title(t("rankings.title"), label, period, span, view_filters, region)
+    used = exports.filters_text(view_filters, region)
+    name = exports.file_name(t("rankings.file"), label, t(f"level.{level}"), period, c.span_label(span),
+                             used if used != t("filters.none") else "", as_of=as_of, ext=fmt)
+    return frame, exports.sheet_safe(title), name, as_of
+
+
+def ranked(frame: pd.DataFrame) -> pd.DataFrame:
+    """*frame* (one or more indicators) in ranking order: by indicator (catalogue order), then each
+    indicator's rank in its own direction (↓ indicators the lowest first), then name; no value last."""
+    codes, ids = pd.factorize(frame["indicator"])  # each indicator looked up once, not once per row
+    position = {i: n for n, i in enumerate(IDS)}
+    down = np.array([get(i).direction == "down" for i in ids], dtype=bool)[codes]
+    order = np.array([position[i] for i in ids], dtype=int)[codes]
+    by_indicator = frame.groupby(codes)["value"]
+    rank = by_indicator.rank(method="min", ascending=True).where(
+        down, by_indicator.rank(method="min", ascending=False))
+    return (frame.assign(_o=order, _r=rank).sort_values(["_o", "_r", "name"], na_position="last")
+            .drop(columns=["_o", "_r"]))
+
+
 @PAGE.download
 def download(fmt: str, v: dict) -> dict:
     """The selection's query frame, in ranking order, as CSV or XLSX (via the indicator API's exporter)."""
-    engine = context.reader()
-    ind, level, period, span, region = get(v["indicator"]), v["level"], v["period"], v["span"] or "month", v["region"]
-    view_filters = _view_filters(v)
-    frame = selection(engine, ind.id, level, period, span, region, view_filters)
-    ranked = frame.assign(_r=frame["value"].rank(method="min", ascending=ind.direction == "down"))
-    frame = ranked.sort_values(["_r", "name"], na_position="last").drop(columns="_r")
-    as_of = reporting.data_as_of(engine)
-    title = exports.selection_title(t("rankings.title"), c.label(ind), period, span, view_filters, region)
-    content = exports.indicator_table(frame, fmt, title=exports.sheet_safe(title), as_of=as_of)
-    used = exports.filters_text(view_filters, region)
-    name = exports.file_name(t("rankings.file"), c.label(ind), t(f"level.{level}"), period, c.span_label(span),
-                             used if used != t("filters.none") else "", as_of=as_of, ext=fmt)
+    frame, title, name, as_of = export_selection(v, fmt)
+    content = exports.indicator_table(frame, fmt, title=title, as_of=as_of)
     return exports.send(content, name, rows=len(frame))
