@@ -196,7 +196,7 @@ def ingest(files: tuple[Path, ...], kind: str | None, dry_run: bool, username: s
         # Nothing (or nothing more) is printed on stdout: a JSON reader sees no document.
         done = f" after {len(results)} of {len(files)} files" if results else ""
         raise click.ClickException(f"database error{done}: {getattr(exc, 'orig', None) or exc}") from exc
-    if not queue and any(r.status == "accepted" and not r.dry_run for r in results):
+    if not queue and any(r.stored for r in results):
         from opsmon import derived
 
         derived.refresh(engine)

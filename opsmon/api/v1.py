@@ -259,7 +259,7 @@ def post_submission(args: dict[str, Any]) -> flask.Response:
         content, name = _upload_body(args["file_name"])
         result = upload_as(writer(), user, content, name, kind=args["kind"], dry_run=args["dry_run"],
                            address=flask.request.remote_addr)
-        derived.after_upload(writer(), result.status == "accepted" and not args["dry_run"])
+        derived.after_upload(writer(), result.stored)
         return _submission_answer(result)
 
     if key is None:

@@ -126,7 +126,7 @@ def upload(engine: Engine, content: bytes, file_name: str, *, kind: str | None =
     """
     result = upload_as(engine, require_user(), content, file_name, kind=kind, dry_run=dry_run,
                        address=client_address())
-    derived.after_upload(engine, result.status == "accepted" and not dry_run)
+    derived.after_upload(engine, result.stored)
     return result
 
 

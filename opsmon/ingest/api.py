@@ -57,6 +57,11 @@ class FileResult:
     changes: pd.DataFrame | None = field(default=None, repr=False)
     parsed: Parsed | None = field(default=None, repr=False)
 
+    @property
+    def stored(self) -> bool:
+        """Whether this call wrote new revisions (accepted, and not a dry run): the derived tables are behind."""
+        return self.status == "accepted" and not self.dry_run
+
     def to_dict(self, language: str = "zh") -> dict[str, Any]:
         """The stable JSON shape of ``opsmon ingest --format json`` (documented in README.md)."""
         return {
