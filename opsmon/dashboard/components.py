@@ -19,6 +19,7 @@ from dash import dcc, html
 from opsmon import geo
 from opsmon import periods as ind_periods
 from opsmon.dashboard import auth, context, data, url_query
+from opsmon.dashboard import paged_grid as paged
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, flag
 from opsmon.dashboard.format import period_label
@@ -483,6 +484,10 @@ def grid_locale() -> dict[str, str]:
     return out
 
 
+_DEFAULT_COLUMN = {"sortable": True, "resizable": True, "filter": True, "minWidth": 80, "wrapHeaderText": True,
+                   "autoHeaderHeight": True}
+
+
 def grid(component_id: str, rows: list[dict], columns: list[dict], *, height: int | None = 460,
          quick_filter: str | None = None, page_size: int | None = None, filters: bool = True,
          **kwargs: Any) -> dag.AgGrid:
@@ -500,12 +505,19 @@ def grid(component_id: str, rows: list[dict], columns: list[dict], *, height: in
     options.update(kwargs.pop("dashGridOptions", {}))
     return dag.AgGrid(
         id=component_id, rowData=rows, columnDefs=columns,
-        defaultColDef={"sortable": True, "resizable": True, "filter": filters, "minWidth": 80,
-                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        defaultColDef={**_DEFAULT_COLUMN, "filter": filters},
         dashGridOptions=options, columnSize="responsiveSizeToFit",
         style={"height": f"{height}px"} if height else None, className="opsmon-grid",
         **kwargs,
     )
+
+
+def paged_grid(component_id: str, columns: list[dict], *, row_count: int, row_id: str, height: int = 560,
+               row_height: int | None = None) -> dag.AgGrid:
+    """:func:`grid` for a table too long to send whole: empty, it asks a page callback for its rows
+    (:mod:`opsmon.dashboard.paged_grid`); *row_id*: the field naming a row."""
+    return paged.grid(component_id, columns, row_count=row_count, height=height, row_id=row_id,
+                      locale=grid_locale(), default_col=_DEFAULT_COLUMN, row_height=row_height)
 
 
 def column(field: str, header_key: str, **extra: Any) -> dict:

@@ -34,7 +34,7 @@ import flask
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import auth, components, shell, url_query
+from opsmon.dashboard import auth, components, paged_grid, shell, url_query
 from opsmon.dashboard.strings import current_language, t, using_language
 
 Query = Mapping[str, url_query.QueryValue]
@@ -93,6 +93,8 @@ class Page:
     # URL parameters taken from the page's view store rather than a control (after the controls').
     url_extra: Callable[[dict], dict] | None = None
     quick_filter: bool = False  # a search box filtering the page's table
+    # The table is served in blocks (opsmon.dashboard.paged_grid): the search goes to the server, not the grid.
+    paged_table: bool = False
     # Beside the month: its reporting rate, or "collection in progress" (:meth:`status`; needs a period control).
     period_status: bool = False
     # Among the navbar's page links (False: reached another way, as 账号 from the user's name).
@@ -264,6 +266,10 @@ class Page:
             return components.period_status(values.get("period"), self._status_unit(values, view), self.prefix)
 
     def _filter_table(self) -> None:
+        if self.paged_table:
+            paged_grid.purge_on_search(self.id("search"), self.id("grid"))
+            return
+
         @dash.callback(Output(self.id("grid"), "dashGridOptions"), Input(self.id("search"), "value"),
                        prevent_initial_call=True)
         def quick_filter(text: str | None):

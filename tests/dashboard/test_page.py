@@ -73,11 +73,11 @@ def test_a_layout_renders_in_the_urls_language_and_keeps_it_for_its_callbacks(ad
     assert find(rankings.layout(period=period), "rankings-view").data == {"lang": "zh"}
     assert current_language() == "zh"  # nothing leaks out of a request's rendering
 
-    english = rankings.update("surplus_rate", "county", period, "month", None, [], [], [], [], "", None,
+    english = rankings.update("surplus_rate", "county", period, "month", None, [], [], [], [], "",
                               {"lang": "en"})
     assert english[4] == "Ranking table (60)"  # the table's title, in the page's language
     assert english[3].startswith(get("surplus_rate").en)
-    chinese = rankings.update("surplus_rate", "county", period, "month", None, [], [], [], [], "", None, {"lang": "zh"})
+    chinese = rankings.update("surplus_rate", "county", period, "month", None, [], [], [], [], "", {"lang": "zh"})
     assert chinese[4] == "排名明细（60）" and chinese[3].startswith(get("surplus_rate").zh)
     assert current_language() == "zh"
 
@@ -113,5 +113,5 @@ def test_units_the_province_runs_directly_are_marked(admin, demo_engine, period)
     assert labels["220581"] == "梅河口市（省直管）" and labels["220100"] == "长春市"
     rates = submissions.update(period, None, {"lang": "en"})[2].rowData
     assert {r["code"]: r["label"] for r in rates}["220581"] == "梅河口市（Province-administered）"
-    counts = risk.update(period, [], [], [], None, [], None, {"lang": "zh"})[1]
+    counts = risk.update(period, [], [], [], None, [], {"lang": "zh"})[1]
     assert "梅河口市（省直管）" in list(counts.data[0].text) + list(counts.data[-1].text)

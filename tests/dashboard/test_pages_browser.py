@@ -227,6 +227,26 @@ def test_a_ranking_filter_changes_the_table(browser, dashboard_url, demo_engine)
     assert names and names <= set(tertiary["name"])
 
 
+def test_the_hospital_ranking_arrives_in_blocks_and_the_search_reaches_every_row(browser, dashboard_url, demo_engine):
+    period = reporting.latest_period(demo_engine)
+    everyone = query(demo_engine, "debt_ratio", "hospital", period)
+    browser.get(f"{dashboard_url}/rankings?indicator=debt_ratio&level=hospital&period={period}")
+    wait_css(browser, "#rankings-grid .ag-row")
+    settled(browser)
+    # The grid holds the first block, not all 300 hospitals …
+    shown = browser.find_elements(By.CSS_SELECTOR, "#rankings-grid .ag-center-cols-container .ag-row")
+    assert 0 < len(shown) <= 100 < len(everyone)
+    # … and the search box finds the lowest-ranked hospital all the same: the server searched the whole ranking.
+    last = everyone.sort_values("value", ascending=False, na_position="last").iloc[-1]["name"]
+    box = browser.find_element(By.ID, "rankings-search")
+    box.send_keys(last, Keys.ENTER)
+    wait_until(browser, lambda b: [e.text for e in b.find_elements(By.CSS_SELECTOR, "#rankings-grid a.opsmon-link")]
+               == [last])
+    box.clear()
+    box.send_keys(Keys.ENTER)
+    wait_until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#rankings-grid a.opsmon-link")) > 1)
+
+
 def test_ranking_export_downloads_the_api_values(browser, dashboard_url, demo_engine, tmp_path):
     period = reporting.latest_period(demo_engine)
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})

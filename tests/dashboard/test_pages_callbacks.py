@@ -157,14 +157,40 @@ def test_rankings_rows_equal_the_query_with_the_same_filters(demo_engine, reques
     assert frame.set_index("code")["last_year"].to_dict() == pytest.approx(_by_code(last_year), nan_ok=True)
 
 
+def _ranking_rows(*controls, request=None, search=None) -> dict:
+    """The rows the rankings grid is sent for *controls*' view (the first 1 000 unless *request* says otherwise)."""
+    return rankings.page_of_rows(request or {"startRow": 0, "endRow": 1000}, *controls, search, ZH)
+
+
 def test_a_ranking_filter_changes_the_table(request_context, period):
-    everyone = rankings.update("debt_ratio", "hospital", period, "month", None, [], [], [], [], "", None, ZH)
-    tertiary = rankings.update("debt_ratio", "hospital", period, "month", None, ["三级"], [], [], [], "", None, ZH)
-    assert len(tertiary[1].rowData) < len(everyone[1].rowData)
-    assert {r["tier_label"] for r in tertiary[1].rowData} == {"三级"}
-    # Lower is better for nothing here (debt ratio is "monitor"): ranked highest first.
-    counties = rankings.update("alos", "county", period, "month", "220100", [], [], [], [], "", None, ZH)
-    assert all(r["href"].startswith("/?") for r in counties[1].rowData)
+    everyone = _ranking_rows("debt_ratio", "hospital", period, "month", None, [], [], [], [], "")
+    tertiary = _ranking_rows("debt_ratio", "hospital", period, "month", None, ["三级"], [], [], [], "")
+    assert tertiary["rowCount"] < everyone["rowCount"] == len(everyone["rowData"])
+    assert {r["tier_label"] for r in tertiary["rowData"]} == {"三级"}
+    # The grid is sent its size, not its rows: it asks page_of_rows for them.
+    grid = rankings.update("debt_ratio", "hospital", period, "month", None, ["三级"], [], [], [], "", ZH)[1]
+    assert grid.rowModelType == "infinite" and not getattr(grid, "rowData", None)
+    assert grid.dashGridOptions["infiniteInitialRowCount"] == min(tertiary["rowCount"], 100)
+    counties = _ranking_rows("alos", "county", period, "month", "220100", [], [], [], [], "")
+    assert counties["rowCount"] and all(r["href"].startswith("/?") for r in counties["rowData"])
+
+
+def test_the_rankings_grid_is_sent_in_blocks_searched_and_sorted_on_the_server(request_context, period):
+    controls = ("debt_ratio", "hospital", period, "month", None, [], [], [], [], "")
+    everyone = _ranking_rows(*controls)["rowData"]
+    block = _ranking_rows(*controls, request={"startRow": 20, "endRow": 30})
+    assert block["rowData"] == everyone[20:30] and block["rowCount"] == len(everyone)
+    name = everyone[7]["name"]
+    found = _ranking_rows(*controls, search=name[-6:])
+    assert name in [r["name"] for r in found["rowData"]]
+    assert found["rowCount"] == sum(name[-6:] in r["name"] for r in everyone)
+    by_value = _ranking_rows(*controls, request={"startRow": 0, "endRow": 1000,
+                                                 "sortModel": [{"colId": "value", "sort": "asc"}]})["rowData"]
+    values = [r["value"] for r in by_value if r["value"] is not None]
+    assert values == sorted(values) and len(values) == sum(r["value"] is not None for r in everyone)
+    high = _ranking_rows(*controls, request={"startRow": 0, "endRow": 1000, "filterModel": {
+        "value": {"filterType": "number", "type": "greaterThan", "filter": 0.5}}})
+    assert high["rowCount"] == sum(r["value"] is not None and r["value"] > 0.5 for r in everyone)
 
 
 def test_ranking_downloads_equal_the_indicator_api(demo_engine, request_context, period):
@@ -209,8 +235,10 @@ def test_risk_rows_are_the_register_changes(demo_engine, request_context, period
     assert counts["value"].sum() == len(open_serious)
     assert len(counts) == 10
 
-    kpis, fig, table, _ = risk.update(period, [], [], ["new"], None, [], None, ZH)
-    assert {r["status"] for r in table.rowData} == {"new"}
+    kpis, fig, table, _ = risk.update(period, [], [], ["new"], None, [], ZH)
+    rows = risk.page_of_rows({"startRow": 0, "endRow": 10_000}, period, [], [], ["new"], None, [], None, ZH)
+    assert {r["status"] for r in rows["rowData"]} == {"new"} and rows["rowCount"] == len(rows["rowData"])
+    assert table.rowModelType == "infinite"
     assert find(kpis, "risk-kpi-new").children == integer((api_all["status"] == "new").sum())
 
 
@@ -304,8 +332,8 @@ def test_every_page_has_a_friendly_empty_state(engine):
     with signed_in(app, engine, make_user(engine)):
         outputs = [
             overview.update(None, "reporting_rate", {"lang": "zh", "region": PROVINCE}),
-            rankings.update("surplus_rate", "hospital", None, "month", None, [], [], [], [], "", None, ZH),
-            risk.update(None, [], [], [], None, [], None, ZH),
+            rankings.update("surplus_rate", "hospital", None, "month", None, [], [], [], [], "", ZH),
+            risk.update(None, [], [], [], None, [], ZH),
             targets.update(None, PROVINCE, ZH),
             trends.update("surplus_rate", [PROVINCE], None, 24, "month", ZH),
             submissions.update(None, None, ZH),

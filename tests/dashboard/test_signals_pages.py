@@ -91,14 +91,17 @@ def test_a_county_lists_its_hospitals_with_the_v1_one_marked(worked):
 
 
 def test_rankings_mark_approximate_rows_in_the_grid_and_the_chart(worked):
-    fig, grid, *_ = rankings.update(SHARE, "hospital", "2025-02", "month", None, [], [], [], [], "", None, ZH)
-    marks = {r["code"]: r["approx_text"] for r in grid.rowData}
+    fig = rankings.update(SHARE, "hospital", "2025-02", "month", None, [], [], [], [], "", ZH)[0]
+    rows = rankings.page_of_rows({"startRow": 0, "endRow": 100}, SHARE, "hospital", "2025-02", "month", None,
+                                 [], [], [], [], "", None, ZH)["rowData"]
+    marks = {r["code"]: r["approx_text"] for r in rows}
     assert marks == {P: "", Q: "近似", S: ""}
     bars = dict(zip(fig.data[0].y, fig.data[0].customdata))
-    names = {r["code"]: r["name"] for r in grid.rowData}
+    names = {r["code"]: r["name"] for r in rows}
     assert bars[names[Q]] == "<br>" + ZH_HOSPITAL_TIP and bars[names[P]] == "" and bars[names[S]] == ""
-    grid = rankings.update(SHARE, "prefecture", "2025-02", "month", None, [], [], [], [], "", None, ZH)[1]
-    assert {r["code"]: r["approx_text"] for r in grid.rowData if r["code"] in ("220100", "220200")} == \
+    rows = rankings.page_of_rows({"startRow": 0, "endRow": 100}, SHARE, "prefecture", "2025-02", "month", None,
+                                 [], [], [], [], "", None, ZH)["rowData"]
+    assert {r["code"]: r["approx_text"] for r in rows if r["code"] in ("220100", "220200")} == \
         {"220100": "近似", "220200": ""}
 
 
@@ -216,27 +219,34 @@ def forecast_firing(engine) -> tuple[str, str]:
     return row[0], row[1]
 
 
+def _risk_rows(period: str, view: dict, start: int = 0, end: int = 100_000) -> list[dict]:
+    """The rows the risk list's grid is sent for rows *start*–*end* of the month's whole list."""
+    return risk.page_of_rows({"startRow": start, "endRow": end}, period, [], [], [], None, [], None, view)["rowData"]
+
+
 def test_every_risk_row_explains_itself(demo_engine, demo_admin, period):
-    _kpis, _fig, table, _ = risk.update(period, [], [], [], None, [], None, ZH)
+    table = risk.update(period, [], [], [], None, [], ZH)[2]
+    rows = _risk_rows(period, ZH)
     _, frame = risk_api.risks_frame(demo_engine, period)
-    assert len(table.rowData) == len(frame) > 0
+    assert len(rows) == len(frame) > 0
     # The CLI's rows in its order (status, the most severe first …), each with its sentence.
-    assert [r["episode_id"] for r in table.rowData] == frame["episode_id"].tolist()
+    assert [r["row_id"] for r in rows] == [f"e{e}" for e in frame["episode_id"]]
     wanted = [explain(r, lv, d, "zh") for r, lv, d in zip(frame["rule"], frame["level"], frame["detail"])]
-    assert [r["explanation"] for r in table.rowData] == wanted
-    assert all(r["explanation"] for r in table.rowData)
+    assert [r["explanation"] for r in rows] == wanted
+    assert all(r["explanation"] for r in rows)
+    # A block of the list is explained as it is sent: the same sentences.
+    assert [r["explanation"] for r in _risk_rows(period, ZH, 5, 15)] == wanted[5:15]
     # Each row has an id of its own, as text (the grid's getRowId reads it).
     assert table.getRowId == "params.data.row_id"
-    assert len({r["row_id"] for r in table.rowData}) == len(table.rowData)
-    assert all(isinstance(r["row_id"], str) for r in table.rowData)
+    assert len({r["row_id"] for r in rows}) == len(rows)
+    assert all(isinstance(r["row_id"], str) for r in rows)
     assert "触发说明（触发值与阈值）" in [col["headerName"] for col in table.columnDefs]
     # The spec's thresholds, written out: 资产负债率 ≥ 50% yellow, ≥ 70% orange.
-    for row in (r for r in table.rowData if r["rule_text"] == "资产负债率偏高"):
+    for row in (r for r in rows if r["rule_text"] == "资产负债率偏高"):
         threshold = {"黄色": "（黄色阈值 ≥ 50%）", "橙色": "（橙色阈值 ≥ 70%）"}[row["level_text"]]
         assert row["explanation"].startswith("负债总额 ") and row["explanation"].endswith(threshold)
     # In English.
-    table = risk.update(period, [], [], [], None, [], None, EN)[2]
-    assert [r["explanation"] for r in table.rowData] == [
+    assert [r["explanation"] for r in _risk_rows(period, EN)] == [
         explain(r, lv, d, "en") for r, lv, d in zip(frame["rule"], frame["level"], frame["detail"])]
 
 

@@ -21,10 +21,12 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import Output, State, html
+from dash import Input, Output, State, html
+from dash.exceptions import PreventUpdate
 
-from opsmon.dashboard import auth, context, data, exports, url_query
+from opsmon.dashboard import auth, context, data, exports, paged_grid, url_query
 from opsmon.dashboard import components as c
+from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import bar_ranking, empty_figure
 from opsmon.dashboard.format import d3_format, period_label
 from opsmon.dashboard.page import PERIOD, REGION, SPAN, Control, Page, choices, indicator
@@ -47,7 +49,7 @@ def levels() -> tuple[str, ...]:
 
 
 PAGE = Page(__name__, path="/rankings", name_key="nav.rankings", permission="view_regions", order=10,
-            quick_filter=True, period_status=True, controls={
+            quick_filter=True, paged_table=True, period_status=True, controls={
                 "indicator": indicator(DEFAULT_INDICATOR),
                 "level": Control(lambda q: url_query.choice(q.get("level"), levels(), "hospital")),
                 "period": PERIOD, "span": SPAN, "region": REGION,
@@ -101,9 +103,12 @@ def selection(engine, indicator: str | None, level: str, period: str, span: str,
                       filters=url_query.api_filters(view_filters))
 
 
+@memo
 def ranking_frame(engine, indicator: str, level: str, period: str, span: str, region: str | None,
-                  view_filters: dict) -> pd.DataFrame:
-    """The table: the query's rows with rank, last year's value and change, and (hospitals) tier peers."""
+                  view_filters: dict, lang: str | None = None) -> pd.DataFrame:
+    """The table: the query's rows with rank, last year's value and change, and (hospitals) tier peers.
+
+    Memoised per view (*lang*: the language of its labels), so the grid's blocks of one view read it once."""
     ind = get(indicator)
     frame = selection(engine, indicator, level, period, span, region, view_filters)
     last = selection(engine, indicator, level, c.year_earlier(period), span, region, view_filters)
@@ -115,20 +120,11 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
     else:
         frame["change"] = frame["value"] / frame["last_year"].where(frame["last_year"] != 0) - 1
     regions = c.regions().set_index("adcode")
-    frame["parent"] = [regions["name"].get(p, "") for p in frame["parent_code"]]
+    frame["parent"] = frame["parent_code"].map(regions["name"]).fillna("")
     if level == "hospital":
-        peers = []
-        for tier in TIERS:
-            tier_frame = data.query(engine, indicator, "hospital", period, span=span, filters={"tier": tier})
-            if tier_frame.empty:
-                continue
-            values = tier_frame["value"]
-            peers.append(tier_frame[["code"]].assign(
-                tier=tier, peer_median=values.median(), peer_q1=values.quantile(0.25),
-                peer_q3=values.quantile(0.75), peer_n=int(values.notna().sum())))
-        if peers:
-            frame = frame.merge(pd.concat(peers, ignore_index=True), on="code", how="left")
-        frame["tier_label"] = [c.enum_label(x) if isinstance(x, str) else "—" for x in frame.get("tier", [])]
+        frame = frame.merge(tier_peers(engine, frame, indicator, period, span, region, view_filters),
+                            on="code", how="left")
+        frame["tier_label"] = [c.enum_label(x) if isinstance(x, str) else "—" for x in frame["tier"]]
         frame["href"] = [c.hospital_href(code, period) for code in frame["code"]]
     else:
         frame["href"] = [url_query.href("/", period=period, indicator=indicator, region=code)
@@ -136,6 +132,22 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
     frame["coverage"] = frame["reporting"] / frame["expected"].where(frame["expected"] > 0)
     frame = c.with_approx(frame, ind, hospital=level == "hospital")
     return frame.sort_values(["rank", "name"], na_position="last").reset_index(drop=True)
+
+
+def tier_peers(engine, frame: pd.DataFrame, indicator: str, period: str, span: str, region: str | None,
+               view_filters: dict) -> pd.DataFrame:
+    """Per hospital of *frame*: its tier and the tier's peers — median, quartiles and number with a value among
+    the open hospitals of that tier in the user's scope (whatever the view's region and filters narrow)."""
+    narrowed = region or url_query.api_filters(view_filters)
+    everyone = selection(engine, indicator, "hospital", period, span, None, {}) if narrowed else frame
+    tiers = data.visible_hospitals(engine).set_index("hospital_code")["tier"]
+    values = everyone[["code", "value"]].assign(tier=everyone["code"].map(tiers))
+    values = values[values["tier"].isin(TIERS)]
+    by_tier = values.groupby("tier")["value"]
+    stats = pd.DataFrame({"peer_median": by_tier.median(), "peer_q1": by_tier.quantile(0.25),
+                          "peer_q3": by_tier.quantile(0.75), "peer_n": by_tier.count()})
+    own = pd.DataFrame({"code": frame["code"], "tier": frame["code"].map(tiers)})
+    return own.merge(stats, left_on="tier", right_index=True, how="left")
 
 
 def _columns(ind, level: str, parts_format: str = ",.2~f") -> list[dict]:
@@ -180,17 +192,17 @@ ROW_FIELDS = ["rank", "code", "name", "href", "parent", "tier_label", "value", "
     Output("rankings-chart", "figure"), Output("rankings-table", "children"), Output("rankings-summary", "children"),
     Output("rankings-chart-title", "children"), Output("rankings-table-title", "children"),
     Output("rankings-chart-note", "children"), Output("rankings-note", "children"),
-    *PAGE.inputs(), State("rankings-search", "value"),
+    *PAGE.inputs(),
 )
-def update(indicator, level, period, span, region, tier, category, affiliation, authority, pilot,
-           search_text=None, view=None):
+def update(indicator, level, period, span, region, tier, category, affiliation, authority, pilot, view=None):
     """Chart, table and titles for the selection."""
     ind = get(indicator or DEFAULT_INDICATOR)
     view_filters = url_query.filters_from_controls(tier, category, affiliation, authority, pilot)
     title = f"{c.label(ind)} · {period_label(period)} · {c.span_label(span or 'month')}"
     if not period:
         return empty_figure(t("data.none_period")), c.empty(), None, title, "", "", ""
-    frame = ranking_frame(context.reader(), ind.id, level, period, span or "month", region, view_filters)
+    frame = ranking_frame(context.reader(), ind.id, level, period, span or "month", region, view_filters,
+                          lang=current_language())
     order = t("rankings.order_down" if ind.direction == "down" else
               "rankings.order_up" if ind.direction == "up" else "rankings.order_neutral")
     summary = html.Div([
@@ -203,17 +215,31 @@ def update(indicator, level, period, span, region, tier, category, affiliation, 
     if frame["value"].notna().sum() == 0:
         empty = c.empty("data.none_selection", title_key="data.none_period")
         return empty_figure(t("data.none_period")), empty, summary, title, t("rankings.table"), "", ""
-    rows = frame.reindex(columns=ROW_FIELDS).astype(object).where(frame.reindex(columns=ROW_FIELDS).notna(), None)
     # Sums of money are large: whole yuan are enough; small parts (counts, rates) keep two decimals.
     big = frame[["numerator", "denominator"]].abs().median().max() >= 1000
-    grid = c.grid("rankings-grid", rows.to_dict("records"), _columns(ind, level, ",.0f" if big else ",.2~f"),
-                  height=620, quick_filter=search_text, getRowId="params.data.code")
+    # Sent empty: the grid asks page_of_rows for the rows it shows (12 000 hospitals nationally).
+    grid = c.paged_grid("rankings-grid", _columns(ind, level, ",.0f" if big else ",.2~f"), row_count=len(frame),
+                        row_id="code", height=620)
     top = frame[frame["value"].notna()].head(CHART_ROWS)
     fig = bar_ranking(top, ind, title=c.label(ind), peer=frame["value"].median(), peer_label=t("rankings.median_line"),
                       approx_note=c.approx_text(ind, hospital=level == "hospital"))
     note = t("rankings.top_note").format(n=CHART_ROWS) if frame["value"].notna().sum() > CHART_ROWS else ""
     peer_note = t("rankings.peer_note") if level == "hospital" else ""
     return (fig, grid, summary, title, t("rankings.table_n").format(n=len(frame)), note, peer_note)
+
+
+@PAGE.callback(Output("rankings-grid", "getRowsResponse"), Input("rankings-grid", "getRowsRequest"),
+               *PAGE.inputs(as_state=True), State("rankings-search", "value"))
+def page_of_rows(request, indicator, level, period, span, region, tier, category, affiliation, authority, pilot,
+                 search_text=None, view=None):
+    """The rows the grid asks for: the view's ranking (memoised), searched, filtered and sorted as the grid says."""
+    if not request or not period:
+        raise PreventUpdate
+    view_filters = url_query.filters_from_controls(tier, category, affiliation, authority, pilot)
+    frame = ranking_frame(context.reader(), get(indicator or DEFAULT_INDICATOR).id, level, period, span or "month",
+                          region, view_filters, lang=current_language())
+    return paged_grid.rows(frame, request, search=search_text, search_fields=("name", "code", "parent"),
+                           fields=ROW_FIELDS)
 
 
 def download_href(v: dict, fmt: str = "xlsx", indicator: str = ALL_INDICATORS) -> str:

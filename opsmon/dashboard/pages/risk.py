@@ -19,16 +19,18 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Output, State, dcc, html
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from opsmon import geo
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports
+from opsmon.dashboard import context, data, exports, paged_grid
+from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map, style_figure
 from opsmon.dashboard.format import integer, money, number, percent, period_label
 from opsmon.dashboard.outlines import units_geojson
 from opsmon.dashboard.page import PERIOD, REGION, Page, choices
-from opsmon.dashboard.strings import t
+from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import Indicator, reporting
 from opsmon.indicators.restrict import TIERS
 from opsmon.indicators.risk import STATUSES, risks_document
@@ -41,7 +43,7 @@ _COUNT = Indicator("risk_count", "风险数", "Risks", "counts", "count", "roste
                    direction="none")
 
 PAGE = Page(__name__, path="/risk", name_key="nav.risk", permission="view_regions", order=30, quick_filter=True,
-            period_status=True, controls={"period": PERIOD, "rule": choices("rule", RULES),
+            paged_table=True, period_status=True, controls={"period": PERIOD, "rule": choices("rule", RULES),
                       "risk_level": choices("risk_level", LEVELS, id="level"),
                       "status": choices("status", STATUSES), "region": REGION, "tier": choices("tier", TIERS)})
 
@@ -140,10 +142,13 @@ def metric_text(rule_id: str, value: float | None, detail=None) -> str:
     return number(value, 2)
 
 
-def changes_frame(engine, period: str, rules: list[str], levels: list[str], statuses: list[str],
-                  region: str | None, tiers: list[str]) -> pd.DataFrame:
+@memo
+def register_rows(engine, period: str, rules: list[str], levels: list[str], statuses: list[str],
+                  region: str | None, tiers: list[str], lang: str | None = None) -> pd.DataFrame:
     """:func:`risk.risks_frame` (the CLI's rows, in its order) for the view, narrowed by tier, rule, level and
-    status, with display columns: the rule's name, the level's, the triggering value, the explanation."""
+    status, with the display columns every row of the list needs to be sorted, filtered and searched on: the
+    status's, rule's and level's names, the region's. Memoised per view (*lang*: its labels' language);
+    the explanation and the link are made per block of the grid (:func:`explained`)."""
     _period, frame = data.risks_frame(engine, period, region=region)
     if tiers:
         tier_of = data.visible_hospitals(engine).set_index("hospital_code")["tier"]
@@ -155,10 +160,27 @@ def changes_frame(engine, period: str, rules: list[str], levels: list[str], stat
     if statuses:
         frame = frame[frame["status"].isin(statuses)]
     regions = c.regions().set_index("adcode")
+    status_text = {s: t(f"risk.status.{s}") for s in STATUSES}
+    rule_text = {r: c.label(rule) for r, rule in RULES.items()}
+    level_text = {lv: c.risk_level_label(lv) for lv in LEVELS}
     frame = frame.assign(
-        status_text=[t(f"risk.status.{s}") for s in frame["status"]],
-        rule_text=[c.label(RULES[r]) if r in RULES else r for r in frame["rule"]],
-        level_text=[c.risk_level_label(x) for x in frame["level"]],
+        status_text=frame["status"].map(status_text),
+        rule_text=frame["rule"].map(rule_text).fillna(frame["rule"]),
+        level_text=frame["level"].map(level_text).fillna("—"),
+        county=frame["adcode"].map(regions["name"]).fillna(""),
+        prefecture=frame["adcode"].map(regions["geo_parent_adcode"]).map(regions["name"]).fillna(""),
+        severity=frame["level"].map({lv: c.risk_severity(lv) for lv in LEVELS}).fillna(0).astype(int),
+        # The grid's row ids must be text: its expression language has no String(), which gave every row the
+        # id "undefined" — and the grid then recycled the first row's element for another row (a blank row).
+        row_id="e" + frame["episode_id"].astype(str),
+    )
+    return frame.reset_index(drop=True)  # risks_frame's order: status, most severe first, region, hospital, rule
+
+
+def explained(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """*frame* (:func:`register_rows`) with what each row says of itself: the triggering value as a person reads
+    it, the sentence explaining it, cash_forecast's projected month, the value's unit and the hospital's link."""
+    return frame.assign(
         metric_text=[metric_text(r, m, d) for r, m, d in zip(frame["rule"], frame["metric"], frame["detail"])],
         explanation=[c.risk_explanation(r, lv, d) for r, lv, d in zip(frame["rule"], frame["level"],
                                                                         frame["detail"])],
@@ -166,12 +188,15 @@ def changes_frame(engine, period: str, rules: list[str], levels: list[str], stat
         # The export's metric is a number with its unit beside it (text like "-12.3%" would be
         # neutralised against formula injection, and is no use to an analyst anyway).
         metric_unit=[RULES[r].unit if r in RULES else "" for r in frame["rule"]],
-        county=[regions["name"].get(a, "") for a in frame["adcode"]],
-        prefecture=[regions["name"].get(regions["geo_parent_adcode"].get(a), "") for a in frame["adcode"]],
         href=[c.hospital_href(code, period) for code in frame["hospital_code"]],
-        severity=[c.risk_severity(x) for x in frame["level"]],
     )
-    return frame.reset_index(drop=True)  # risks_frame's order: status, most severe first, region, hospital, rule
+
+
+def changes_frame(engine, period: str, rules: list[str], levels: list[str], statuses: list[str],
+                  region: str | None, tiers: list[str]) -> pd.DataFrame:
+    """Every row of the view with every display column (:func:`register_rows`, :func:`explained`): the download's."""
+    return explained(register_rows(engine, period, rules, levels, statuses, region, tiers,
+                                   lang=current_language()), period)
 
 
 def projected(rule_id: str, detail) -> str | None:
@@ -227,8 +252,10 @@ def _columns() -> list[dict]:
         c.link_column("name", t("col.hospital"), href_field="href", pinned="left", minWidth=170),
         c.column("rule_text", "col.rule", minWidth=110, wrapText=True),
         c.risk_column("level_text", minWidth=70, maxWidth=90),
-        c.column("metric_text", "col.metric", minWidth=110, wrapText=True),
-        c.explanation_column(),
+        # Made per block as it is sent: nothing to sort or filter the whole list by.
+        c.column("metric_text", "col.metric", minWidth=110, wrapText=True, sortable=False, filter=False),
+        # One row height in a paged grid: three lines of the sentence, the rest in its tooltip.
+        {**c.explanation_column(), "sortable": False, "filter": False, "autoHeight": False},
         c.column("prefecture", "col.prefecture", minWidth=95),
         c.column("county", "col.county", minWidth=95),
         c.column("first_period", "col.first_period", minWidth=90),
@@ -254,14 +281,20 @@ def _kpis(frame: pd.DataFrame) -> dbc.Row:
     ], className="g-3")
 
 
+# What a block of the list carries.
+ROW_FIELDS = ["row_id", "status", "status_text", "name", "href", "hospital_code", "rule_text", "level", "level_text",
+              "metric_text", "explanation", "prefecture", "county", "first_period", "months_firing"]
+
+
 @PAGE.callback(Output("risk-kpis", "children"), Output("risk-map", "figure"), Output("risk-table", "children"),
-               Output("risk-table-title", "children"), *PAGE.inputs(), State("risk-search", "value"))
-def update(period, rules, levels, statuses, region, tiers, search_text=None, view=None):
-    """Counts, the map of open serious risks and the list for the selection."""
+               Output("risk-table-title", "children"), *PAGE.inputs())
+def update(period, rules, levels, statuses, region, tiers, view=None):
+    """Counts, the map of open serious risks and the list for the selection (sent empty: it asks page_of_rows)."""
     if not period:
         return c.empty(), empty_figure(t("data.none_period")), c.empty(), t("risk.table")
     engine = context.reader()
-    frame = changes_frame(engine, period, rules or [], levels or [], statuses or [], region, tiers or [])
+    frame = register_rows(engine, period, rules or [], levels or [], statuses or [], region, tiers or [],
+                          lang=current_language())
     counts = map_counts(frame)
     counts["label"] = counts["name"].where(~counts["is_direct"], c.direct_label(counts["name"]))
     counts["extra"] = [t("risk.map_hospitals").format(n=n) for n in counts["hospitals"]]
@@ -271,15 +304,23 @@ def update(period, rules, levels, statuses, region, tiers, search_text=None, vie
     if frame.empty:
         table = html.Div(t("risk.none"), className="opsmon-empty-small")
     else:
-        rows = frame[["status", "status_text", "name", "href", "hospital_code", "rule_text", "level", "level_text",
-                      "metric_text", "explanation", "prefecture", "county", "first_period", "months_firing",
-                      "episode_id"]]
-        # The grid's row ids must be text: its expression language has no String(), which gave every row the
-        # id "undefined" — and the grid then recycled the first row's element for another row (a blank row).
-        rows = rows.assign(row_id=[f"e{e}" for e in rows["episode_id"]])
-        table = c.grid("risk-grid", rows.to_dict("records"), _columns(), height=560,
-                       quick_filter=search_text, getRowId="params.data.row_id")
+        table = c.paged_grid("risk-grid", _columns(), row_count=len(frame), row_id="row_id", height=560,
+                             row_height=66)
     return _kpis(frame), fig, table, title
+
+
+@PAGE.callback(Output("risk-grid", "getRowsResponse"), Input("risk-grid", "getRowsRequest"),
+               *PAGE.inputs(as_state=True), State("risk-search", "value"))
+def page_of_rows(request, period, rules, levels, statuses, region, tiers, search_text=None, view=None):
+    """The rows the grid asks for: the view's list (memoised), searched, filtered and sorted as the grid says,
+    each block explained as it is sent."""
+    if not request or not period:
+        raise PreventUpdate
+    frame = register_rows(context.reader(), period, rules or [], levels or [], statuses or [], region, tiers or [],
+                          lang=current_language())
+    return paged_grid.rows(frame, request, search=search_text, fields=ROW_FIELDS,
+                           search_fields=("name", "hospital_code", "rule_text", "prefecture", "county"),
+                           finish=lambda block: explained(block, period))
 
 
 @PAGE.download
