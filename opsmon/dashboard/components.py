@@ -425,9 +425,43 @@ def _region_options(root: str, lang: str, levels: tuple[str, ...], include_root:
 
 
 def region_dropdown(component_id: str, value: str | None) -> dcc.Dropdown:
-    """A picker of the regions under the served one; empty means all of it (全省 / 全国)."""
-    return dropdown(id=component_id, options=region_options(include_root=False), value=value,
+    """A picker of the regions under the served one; empty means all of it (全省 / 全国). Searched on the server
+    when long: its page registers ``PAGE.search_options(component_id, region_choices)``."""
+    return dropdown(id=component_id, options=offered(region_choices(), value), value=value,
                     placeholder=whole_region_label())
+
+
+def region_choices() -> list[dict]:
+    """Every choice of :func:`region_dropdown` (the regions in scope under the served one)."""
+    return region_options(include_root=False)
+
+
+# A picker with more choices than this is sent the chosen ones and the top level; the rest are found by typing
+# (the page's search callback, Page.search_options): a national instance has 3,200 counties and 12,000 hospitals.
+PICKER_OPTIONS = 300
+# At most this many matches of a typed search are sent.
+PICKER_MATCHES = 50
+
+
+def offered(options: list[dict], value: str | list[str] | None) -> list[dict]:
+    """What a picker of *options* is sent with its layout: all of them when few; else the chosen *value(s)* and
+    the level under the served region (prefectures, or provinces nationally) — the rest by search (:func:`matching`)."""
+    if len(options) <= PICKER_OPTIONS:
+        return options
+    chosen = set(value if isinstance(value, list) else [value])
+    frame = regions()
+    top = set(frame.loc[frame["parent_adcode"] == root_region(), "adcode"]) | {root_region()}
+    return [o for o in options if o["value"] in chosen or o["value"] in top]
+
+
+def matching(options: list[dict], text: str, value: str | list[str] | None) -> list[dict]:
+    """The options whose label or search text contains *text* (case-blind; the first :data:`PICKER_MATCHES`), after
+    the chosen *value(s)* (a picker must hold the options of its values to show their labels)."""
+    chosen = set(value if isinstance(value, list) else [value])
+    needle = text.strip().lower()
+    hits = [o for o in options if o["value"] not in chosen
+            and needle in f"{o['label']} {o.get('search', '')}".lower()]
+    return [o for o in options if o["value"] in chosen] + hits[:PICKER_MATCHES]
 
 
 def multi_dropdown(component_id: str, value: list[str], options: list[dict]) -> dcc.Dropdown:

@@ -30,6 +30,7 @@ from opsmon.evaluation import scoring as _eval_scoring
 from opsmon.indicators import export as _export
 from opsmon.indicators import programme as _programme
 from opsmon.indicators import query as _query
+from opsmon.indicators.query import fetch as _fetch
 from opsmon.indicators import restrict
 from opsmon.indicators import risk as _risk
 from opsmon.indicators import series as _series
@@ -58,6 +59,8 @@ def _scoped(fn: F) -> F:
 
 
 query = _scoped(_query)
+# query over several periods, or for one unit (``code=``): a hospital's own values without everyone's.
+fetch = _scoped(_fetch)
 series = _scoped(_series)
 risk_changes = _scoped(_risk.changes)
 risk_register = _scoped(_risk.register)

@@ -192,6 +192,21 @@ class Page:
 
         return decorate
 
+    def search_options(self, component_id: str, options: Callable[..., list[dict]], *states: State) -> Callable:
+        """Answer the typed search of the picker *component_id*, sent only part of its choices
+        (:func:`components.offered`): ``options(*states' values)`` are all of them (in the user's scope), and the
+        reply the ones matching the text (:func:`components.matching`). A short list is filtered in the browser."""
+
+        @self.callback(Output(component_id, "options"), Input(component_id, "search_value"),
+                       State(component_id, "value"), *states, prevent_initial_call=True)
+        def search(text: str | None, value: Any, *args: Any) -> list[dict]:
+            every = options(*args[:len(states)])
+            if not text or not text.strip() or len(every) <= components.PICKER_OPTIONS:
+                raise PreventUpdate
+            return components.matching(every, text, value)
+
+        return search
+
     def download(self, body: Callable[[str, dict], dict]) -> Callable[[str, dict], dict]:
         """Make ``body(fmt, values)`` (a ``dcc.Download`` payload, through ``exports.send``) the page's download.
 

@@ -7,7 +7,7 @@ from conftest import find, signed_in
 from opsmon import geo
 from opsmon.dashboard import components as c
 from opsmon.dashboard.app import create_app
-from opsmon.dashboard.pages import overview, rankings, risk
+from opsmon.dashboard.pages import overview, rankings, risk, trends
 from opsmon.indicators import reporting
 
 
@@ -89,3 +89,29 @@ def test_every_page_answers_in_a_national_instance(national_engine):
         assert submissions.update(period, None, zh)[0] is not None
         ranked = rankings.update("surplus_rate", "province", period, "month", None, [], [], [], [], "", zh)
         assert ranked is not None
+
+
+def test_national_pickers_are_sent_the_provinces_and_searched_on_the_server(national_engine):
+    app = create_app(national_engine)
+    period = reporting.latest_period(national_engine)
+    zh = {"lang": "zh"}
+    with signed_in(app, national_engine, "demo-admin"):
+        every = c.region_choices()
+        assert len(every) > c.PICKER_OPTIONS  # 31 provinces, 300-odd prefectures, 2,800-odd counties
+        provinces = {o["value"] for o in every if o["value"].endswith("0000")}
+        # The page is sent the provinces, and a region chosen in its URL (with its name) …
+        sent = find(risk.layout(region="420102"), "risk-region").options
+        assert {o["value"] for o in sent} == provinces | {"420102"} and len(provinces) == 31
+        assert {o["value"]: o["label"] for o in sent}["420102"].strip() == "江岸区"
+        # … and a typed name is looked up among all of them.
+        found = risk.search_options("江岸", None, zh)
+        assert "420102" in {o["value"] for o in found}
+        assert all("江岸" in o["label"] + o.get("search", "") for o in found)
+        wuhan = risk.search_options("区", "420102", zh)  # many match: at most PICKER_MATCHES, the chosen one kept
+        assert wuhan[0]["value"] == "420102" and len(wuhan) == c.PICKER_MATCHES + 1
+        # The trends' picker holds regions and hospitals: a hospital is found by its name.
+        hospital = trends._hospitals(national_engine, period).iloc[0]
+        picker = find(trends.layout(period=period), "trends-codes")
+        assert hospital["code"] not in {o["value"] for o in picker.options} and len(picker.options) <= 40
+        hits = trends.search_options(hospital["name"], picker.value, period, zh)
+        assert hospital["code"] in {o["value"] for o in hits}

@@ -51,6 +51,7 @@ PAGE = Page(__name__, path="/bulletin", name_key="nav.bulletin", permission="vie
     "period": Control(lambda q: url_query.period(q.get("period"), closed_periods(), c.default_period())),
     "region": Control(lambda q: region_value(q.get("region")) or c.home_region()),
 })
+search_options = PAGE.search_options("bulletin-region", lambda value: region_options(value), State("bulletin-region", "value"))
 
 
 @memo
@@ -89,7 +90,7 @@ def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
         c.labelled("bulletin.period", c.period_dropdown("bulletin-period", periods, v["period"]), "bulletin-period",
                    xs=12, md=4, xl=3),
-        c.labelled("bulletin.region", c.dropdown(id="bulletin-region", options=region_options(v["region"]),
+        c.labelled("bulletin.region", c.dropdown(id="bulletin-region", options=c.offered(region_options(v["region"]), v["region"]),
                                                  value=v["region"], clearable=False), "bulletin-region",
                    xs=12, md=5, xl=4),
         dbc.Col(buttons, className="d-flex align-items-end justify-content-md-end", xs=12, md=3, xl=5),

@@ -71,6 +71,7 @@ PAGE = Page(__name__, path="/disposal", name_key="nav.disposal", permission=None
     "overdue": Control(lambda q: bool(url_query.boolean(q.get("overdue"))), omit=False),
     "id": Control(_id_control),
 })
+search_options = PAGE.search_options("disposal-region", c.region_choices)
 FILTER_KEYS = ("state", "rule", "risk_level", "region", "overdue")
 
 

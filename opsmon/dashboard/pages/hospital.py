@@ -182,8 +182,7 @@ def programme_status(engine, code: str, period: str) -> html.Div:
     Besides the catalogue's programme indicators, the two progress fields no indicator
     reports (运营管理部门, 内部控制评价: :data:`opsmon.indicators.programme.EXTRAS`).
     """
-    frame = data.query(engine, [*PROGRAMME_IDS, *EXTRAS], "hospital", period)
-    own = frame[frame["code"] == code].set_index("indicator")
+    own = data.fetch(engine, [*PROGRAMME_IDS, *EXTRAS], "hospital", [period], code=code).set_index("indicator")
     if own.empty:
         return c.empty()
     items = []

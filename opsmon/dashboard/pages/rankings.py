@@ -57,6 +57,7 @@ PAGE = Page(__name__, path="/rankings", name_key="nav.rankings", permission="vie
                 # The pilot choice: '' (all), '1' (pilot hospitals only) or '0' (none of them).
                 "pilot": Control(lambda q: {True: "1", False: "0"}.get(url_query.boolean(q.get("pilot")), "")),
             })
+search_options = PAGE.search_options("rankings-region", c.region_choices)
 
 
 def _view_filters(v: dict) -> dict:

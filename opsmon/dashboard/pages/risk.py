@@ -46,6 +46,7 @@ PAGE = Page(__name__, path="/risk", name_key="nav.risk", permission="view_region
             paged_table=True, period_status=True, controls={"period": PERIOD, "rule": choices("rule", RULES),
                       "risk_level": choices("risk_level", LEVELS, id="level"),
                       "status": choices("status", STATUSES), "region": REGION, "tier": choices("tier", TIERS)})
+search_options = PAGE.search_options("risk-region", c.region_choices)
 
 
 @PAGE.layout

@@ -30,6 +30,7 @@ RECENT = 50
 
 PAGE = Page(__name__, path="/submissions", name_key="nav.submissions", permission="view_regions", order=45,
             period_status=True, controls={"period": COLLECTING_PERIOD, "region": REGION})
+search_options = PAGE.search_options("submissions-region", c.region_choices)
 
 
 @PAGE.layout

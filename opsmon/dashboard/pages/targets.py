@@ -43,13 +43,21 @@ PAGE = Page(__name__, path="/targets", name_key="nav.targets", permission="view_
             period_status=True, controls={"period": PERIOD, "region": Control(_region, omit=c.root_region)})
 
 
+def target_regions() -> list[dict]:
+    """The regions whose targets can be shown: down to prefectures."""
+    return c.region_options(("nation", "province", "prefecture"))
+
+
+search_options = PAGE.search_options("targets-region", target_regions)
+
+
 @PAGE.layout
 def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
         c.labelled("overview.period", c.period_dropdown("targets-period", c.available_periods(), v["period"]),
                    "targets-period", xs=12, md=4, xl=3),
         c.labelled("filter.region", c.dropdown(id="targets-region", value=v["region"], clearable=False,
-                                               options=c.region_options(("nation", "province", "prefecture"))),
+                                               options=c.offered(target_regions(), v["region"])),
                    "targets-region", xs=12, md=4, xl=3),
     ], className="g-3 mb-3 align-items-end")
     return PAGE.frame(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Output, html
+from dash import Output, State, html
 
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, url_query
@@ -67,6 +67,7 @@ PAGE = Page(__name__, path="/trends", name_key="nav.trends", permission="view_re
     "months": Control(lambda q: int(url_query.choice(q.get("months"), [str(m) for m in MONTH_CHOICES], "24")), omit=24),
     "span": SPAN,
 })
+search_options = PAGE.search_options("trends-codes", unit_options, State("trends-period", "value"))
 
 
 @PAGE.layout
@@ -74,7 +75,8 @@ def layout(v: dict, **_query: str) -> html.Div:
     controls = dbc.Row([
         c.labelled("common.indicator", c.indicator_dropdown("trends-indicator", v["indicator"]), "trends-indicator",
                    xs=12, md=6, xl=3),
-        c.labelled("trends.units", c.dropdown(id="trends-codes", options=unit_options(v["period"]), value=v["codes"],
+        c.labelled("trends.units", c.dropdown(id="trends-codes", options=c.offered(unit_options(v["period"]), v["codes"]),
+                                              value=v["codes"],
                                               multi=True, placeholder=t("trends.units_hint")),
                    "trends-codes", xs=12, md=6, xl=4),
         c.labelled("trends.end", c.period_dropdown("trends-period", c.available_periods(), v["period"]),
