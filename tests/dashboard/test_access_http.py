@@ -111,6 +111,17 @@ def ranking(period: str, level: str, **more: object) -> dict[str, object]:
             **more}
 
 
+def ranking_rows(period: str, level: str, **more: object) -> dict[str, object]:
+    """The rankings grid's request for its first 1 000 rows of :func:`ranking`'s view."""
+    return {**ranking(period, level, **more), "rankings-grid.getRowsRequest": {"startRow": 0, "endRow": 1000}}
+
+
+def risk_rows(period: str) -> dict[str, object]:
+    """The risk list's request for its first 1 000 rows of *period*."""
+    return {"risk-period.value": period, "risk-view.data": {"lang": "zh"},
+            "risk-grid.getRowsRequest": {"startRow": 0, "endRow": 1000}}
+
+
 # --------------------------------------------------------------------------- no session
 def test_without_a_session_nothing_is_served(dashboard_server):
     page = requests.get(f"{dashboard_server}/rankings?level=hospital", allow_redirects=False)
@@ -160,9 +171,12 @@ def test_a_hospital_user_sees_only_its_own_hospital(dashboard_server, demo_engin
     region_pages = [
         cb.call("rankings-chart", ranking(period, "hospital")),
         cb.call("rankings-chart", ranking(period, "county", **{"rankings-region.value": "220100"})),
+        cb.call("rankings-grid", ranking_rows(period, "hospital")),
         cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
                                   "overview-view.data": {"lang": "zh", "region": "220100"}}),
         cb.call("risk-kpis", {"risk-period.value": period, "risk-view.data": {"lang": "zh"}}),
+        cb.call("risk-grid", risk_rows(period)),
+        cb.call("risk-region", {"risk-region.search_value": "长春", "risk-view.data": {"lang": "zh"}}),
         cb.call("submissions-kpis", {"submissions-period.value": period, "submissions-view.data": {"lang": "zh"}}),
     ]
     assert [r.status_code for r in region_pages] == [403] * len(region_pages)
@@ -197,16 +211,21 @@ def test_a_supervisor_sees_only_its_prefecture_anywhere(dashboard_server, regist
     view = {"lang": "zh"}
     responses = [
         cb.call("rankings-chart", ranking(period, "hospital", **{"rankings-region.value": "220200"})),
-        cb.call("rankings-chart", ranking(period, "hospital")),
+        cb.call("rankings-grid", ranking_rows(period, "hospital", **{"rankings-region.value": "220200"})),
+        cb.call("rankings-grid", ranking_rows(period, "hospital", **{"rankings-search.value": "医院"})),
+        cb.call("rankings-grid", ranking_rows(period, "hospital")),
         cb.call("overview-kpis", {"overview-period.value": period, "overview-indicator.value": "surplus_rate",
                                   "overview-view.data": {"lang": "zh", "region": "220000"}}),
         cb.call("risk-kpis", {"risk-period.value": period, "risk-view.data": view}),
+        cb.call("risk-grid", {**risk_rows(period), "risk-region.value": "220200"}),
+        cb.call("risk-grid", risk_rows(period)),
     ]
     for r in responses:
         assert r.status_code in (200, 204), r.text[:300]
         assert leaked(body(r), allowed, registry) == []
-    assert any(code in body(responses[1]) for code in allowed)
-    assert any(name in body(responses[1]) for name in registry.loc[registry["hospital_code"].isin(allowed), "name"])
+    own_rows = body(responses[3])
+    assert any(code in own_rows for code in allowed)
+    assert any(name in own_rows for name in registry.loc[registry["hospital_code"].isin(allowed), "name"])
     # Its export holds its own hospitals only, and is in the audit log.
     r = cb.call("rankings-download", ranking(period, "hospital", **{"rankings-csv.n_clicks": 1}))
     assert r.status_code == 200
