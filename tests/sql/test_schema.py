@@ -126,6 +126,23 @@ def test_region_ancestors_walk_the_reporting_hierarchy(engine):
     assert ancestors("220581") == ["220581", "220000"]  # 梅河口市 reports straight to the province
 
 
+def test_region_ancestors_follow_every_change_of_the_hierarchy(engine):
+    def ancestors(adcode: str) -> list[str]:
+        return execute(engine, "SELECT ancestor_adcode FROM region_ancestors WHERE adcode = :a ORDER BY depth",
+                       a=adcode).scalars().all()
+
+    # 梅河口市 handed to 通化市, and a new district of 长春市: the roll-up table (migration 0017) follows.
+    execute(engine, "UPDATE regions SET parent_adcode = '220500' WHERE adcode = '220581'")
+    execute(engine, "INSERT INTO regions (adcode, name, level, parent_adcode, geo_parent_adcode) "
+                    "VALUES ('220199', '新区（测试）', 'county', '220100', '220100')")
+    assert ancestors("220581") == ["220581", "220500", "220000"]
+    assert ancestors("220199") == ["220199", "220100", "220000"]
+    assert "220199" in execute(engine, "SELECT adcode FROM region_ancestors WHERE ancestor_adcode = '220000'"
+                               ).scalars().all()
+    execute(engine, "DELETE FROM regions WHERE adcode = '220199'")
+    assert ancestors("220199") == []
+
+
 def test_national_coverage_targets_are_preloaded(engine):
     rows = execute(engine, "SELECT value, to_char(due_period, 'YYYY-MM') FROM targets "
                            "WHERE indicator = 'ops_platform_coverage_tertiary' ORDER BY due_period").all()
