@@ -525,15 +525,20 @@ def changes(engine: Engine, period: str, *, region: str | None = None, scope: st
 SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN 'resolved'
             ELSE 'persisting' END AS status,
        e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS text) AS adcode, e.rule,
-       to_char(e.first_period, 'YYYY-MM') AS first_period, to_char(f.period, 'YYYY-MM') AS last_period,
+       to_char(e.first_period, 'YYYY-MM') AS first_period, to_char(coalesce(f.period, e.last_period), 'YYYY-MM')
+       AS last_period,
        to_char(CASE WHEN e.resolved_period <= :p THEN e.resolved_period END, 'YYYY-MM') AS resolved_period,
-       f.months_firing, f.level, CAST(f.metric AS float8) AS metric, f.detail
+       coalesce(f.months_firing, e.months_firing) AS months_firing, coalesce(f.level, e.level) AS level,
+       CAST(coalesce(f.metric, e.metric) AS float8) AS metric, coalesce(f.detail, e.detail) AS detail
 FROM risk_register e
 JOIN hospitals h ON h.hospital_code = e.hospital_code
+-- An episode whose last firing is at or before the month is what the register holds; only one that
+-- went on firing after it is read back to the month, from its firings (skipped for the others:
+-- the condition on e alone makes the subquery a one-time filter).
 LEFT JOIN LATERAL (SELECT period, level, metric, detail, CAST(count(*) OVER () AS int) AS months_firing
                    FROM risk_firings x
-                   WHERE x.hospital_code = e.hospital_code AND x.rule = e.rule
-                     AND x.period BETWEEN e.first_period AND least(e.last_period, :p)
+                   WHERE e.last_period > :p AND x.hospital_code = e.hospital_code AND x.rule = e.rule
+                     AND x.period BETWEEN e.first_period AND :p
                    ORDER BY x.period DESC LIMIT 1) f ON true
 WHERE e.first_period <= :p AND (e.resolved_period IS NULL OR e.resolved_period >= :p)
   AND {restrict.open_at('h', ':p')} AND {where}
