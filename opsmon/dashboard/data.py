@@ -62,7 +62,7 @@ query = _scoped(_query)
 # query over several periods, or for one unit (``code=``): a hospital's own values without everyone's.
 fetch = _scoped(_fetch)
 series = _scoped(_series)
-risk_changes = _scoped(_risk.changes)
+risk_tally = _scoped(_risk.tally)
 risk_register = _scoped(_risk.register)
 # The CLI's own reading of the register (opsmon risks list): the risk page's download uses it too.
 risks_frame = _scoped(_risk.risks_frame)

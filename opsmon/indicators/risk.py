@@ -75,6 +75,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -521,7 +523,14 @@ def changes(engine: Engine, period: str, *, region: str | None = None, scope: st
     Reads the register as last refreshed (:func:`refresh_register`, the write side's job).
     """
     where, params = restrict.hospitals("h", region=region, scope=scope, filters=filters, hospital=hospital)
-    sql = sa.text(f"""
+    sql = sa.text(f"{_as_of_sql(where)}\nORDER BY 1, adcode, hospital_code, rule")
+    with engine.connect() as conn:
+        return pd.read_sql_query(sql, conn, params={**params, "p": periods.to_date(period)})
+
+
+def _as_of_sql(where: str) -> str:
+    """The episodes in view at ``:p`` (hospitals passing *where* on alias ``h``), as :func:`changes` describes."""
+    return f"""
 SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN 'resolved'
             ELSE 'persisting' END AS status,
        e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS text) AS adcode, e.rule,
@@ -541,10 +550,31 @@ LEFT JOIN LATERAL (SELECT period, level, metric, detail, CAST(count(*) OVER () A
                      AND x.period BETWEEN e.first_period AND :p
                    ORDER BY x.period DESC LIMIT 1) f ON true
 WHERE e.first_period <= :p AND (e.resolved_period IS NULL OR e.resolved_period >= :p)
-  AND {restrict.open_at('h', ':p')} AND {where}
-ORDER BY 1, h.adcode, e.hospital_code, e.rule""")
+  AND {restrict.open_at('h', ':p')} AND {where}"""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many episodes of some levels are open (new or persisting) in a month, at how many hospitals, how many new."""
+
+    open: int
+    hospitals: int
+    new: int
+
+
+def tally(engine: Engine, period: str, *, levels: Sequence[str] = ("red", "orange"), region: str | None = None,
+          scope: str | None = None) -> Tally:
+    """:func:`changes`' episodes of *levels* in *period*, counted in the database (the overview's card)."""
+    where, params = restrict.hospitals("h", region=region, scope=scope)
+    sql = sa.text(f"""
+SELECT CAST(count(*) FILTER (WHERE c.status <> 'resolved') AS int),
+       CAST(count(DISTINCT c.hospital_code) FILTER (WHERE c.status <> 'resolved') AS int),
+       CAST(count(*) FILTER (WHERE c.status = 'new') AS int)
+FROM ({_as_of_sql(where)}) c
+WHERE c.level = ANY(CAST(:levels AS text[]))""")
     with engine.connect() as conn:
-        return pd.read_sql_query(sql, conn, params={**params, "p": periods.to_date(period)})
+        row = conn.execute(sql, {**params, "p": periods.to_date(period), "levels": list(levels)}).one()
+    return Tally(*row)
 
 
 def register(engine: Engine, *, region: str | None = None, scope: str | None = None, hospital: str | None = None,

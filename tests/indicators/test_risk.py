@@ -93,6 +93,33 @@ def test_thresholds_are_overridden_by_the_province_table(engine):
     assert b.firings("cash_short") == {("low", "2025-01"): "orange"}  # red switched off
 
 
+def test_a_month_shows_an_episode_as_it_stood_then_and_the_tally_counts_it(engine):
+    b = Builder(engine)
+    b.hospital("reopen", {"2025-01": {"salary_arrears": 50}, "2025-02": {"salary_arrears": 0},
+                          "2025-03": {"salary_arrears": 50}, "2025-04": {"salary_arrears": 80}})
+    b.hospital("gap", {"2025-01": {"salary_arrears": 50}, "2025-03": {"salary_arrears": 70},
+                       "2025-04": {"salary_arrears": 0}})
+    b.firings("salary_arrears")
+
+    def row(period: str, key: str) -> tuple:
+        rows = risk.changes(engine, period)
+        hit = rows[(rows["hospital_code"] == b.codes[key]) & (rows["rule"] == "salary_arrears")].iloc[0]
+        return hit["status"], hit["last_period"], hit["months_firing"], hit["metric"]
+
+    # In January the gap hospital's episode had fired once, at 50 — not the 70 it reached in March.
+    assert row("2025-01", "gap") == ("new", "2025-01", 1, 50)
+    assert row("2025-03", "gap") == ("persisting", "2025-03", 2, 70)
+    assert row("2025-03", "reopen") == ("new", "2025-03", 1, 50)
+    assert row("2025-04", "reopen") == ("persisting", "2025-04", 2, 80)
+    # The tally: open (new or persisting) episodes of the levels, their hospitals, the new ones.
+    assert risk.tally(engine, "2025-01", levels=["red"]) == risk.Tally(open=2, hospitals=2, new=2)
+    assert risk.tally(engine, "2025-02", levels=["red"]) == risk.Tally(open=1, hospitals=1, new=0)  # reopen resolved
+    assert risk.tally(engine, "2025-03", levels=["red"]) == risk.Tally(open=2, hospitals=2, new=1)
+    assert risk.tally(engine, "2025-04", levels=["red"]) == risk.Tally(open=1, hospitals=1, new=0)  # gap resolved
+    assert risk.tally(engine, "2025-03", levels=["yellow"]) == risk.Tally(open=0, hospitals=0, new=0)
+    assert risk.tally(engine, "2025-03", levels=["red"], scope="220200") == risk.Tally(0, 0, 0)
+
+
 def test_changes_respect_the_scope(province):
     risk.refresh_register(province, as_of=LATER)
     rows = risk.changes(province, "2025-02", scope=fx.CODE["A"])

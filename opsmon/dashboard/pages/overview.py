@@ -126,10 +126,7 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
     population = row["expected"].to_dict() if len(row) else {}
     expected, reporting_n = v.get("hospitals_expected"), v.get("hospitals_reporting")
     scope = None if top else region
-    changes = data.risk_changes(engine, period, region=scope)
-    serious = changes[changes["level"].isin(["red", "orange"])]
-    open_serious = serious[serious["status"].isin(["new", "persisting"])]
-    new_serious = serious[serious["status"] == "new"]
+    serious = data.risk_tally(engine, period, levels=["red", "orange"], region=scope)
     tertiary_line, tertiary_tone = _target_line(engine, region, period, "ops_platform_coverage_tertiary",
                                                 population.get("ops_platform_coverage_tertiary", 1))
     secondary_line, secondary_tone = _target_line(engine, region, period, "ops_platform_coverage_secondary",
@@ -158,11 +155,11 @@ def kpi_cards(engine, region: str, period: str) -> dbc.Row:
               sub=t("overview.kpi.deficit_sub").format(share=percent(v.get("deficit_hospital_share"))),
               tone="bad" if (v.get("deficit_hospitals") or 0) > 0 else None, badge=_mark("deficit_hospitals", approx),
               href=link("/rankings", indicator="surplus_rate", span="ytd", level="hospital", region=region_param)),
-        c.kpi(t("overview.kpi.risks"), integer(len(open_serious)), "kpi-risks",
-              sub=t("overview.kpi.risks_sub").format(n=open_serious["hospital_code"].nunique()),
-              badge=dbc.Badge(t("overview.kpi.new_badge").format(n=len(new_serious)), color="danger",
-                              pill=True, id="kpi-risks-new") if len(new_serious) else None,
-              tone="bad" if len(open_serious) else None,
+        c.kpi(t("overview.kpi.risks"), integer(serious.open), "kpi-risks",
+              sub=t("overview.kpi.risks_sub").format(n=serious.hospitals),
+              badge=dbc.Badge(t("overview.kpi.new_badge").format(n=serious.new), color="danger",
+                              pill=True, id="kpi-risks-new") if serious.new else None,
+              tone="bad" if serious.open else None,
               href=link("/risk", region=region_param, risk_level=["red", "orange"])),
         c.kpi(t("overview.kpi.arrears"), integer(v.get("salary_arrears_hospitals")), "kpi-arrears",
               sub=t("overview.kpi.arrears_sub").format(total=money(v.get("salary_arrears_total"))),
