@@ -247,6 +247,17 @@ def test_the_hospital_ranking_arrives_in_blocks_and_the_search_reaches_every_row
     wait_until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#rankings-grid a.opsmon-link")) > 1)
 
 
+def test_the_missing_list_arrives_in_blocks_with_links(browser, dashboard_url):
+    browser.get(f"{dashboard_url}/submissions")
+    title = wait_css(browser, "#submissions-missing-title")
+    settled(browser)
+    missing = int("".join(ch for ch in title.text if ch.isdigit()) or 0)
+    assert missing > 0  # the demo's month being collected: not everyone has reported yet
+    links = wait_until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#submissions-missing-grid a.opsmon-link"))
+    assert 0 < len(links) <= min(missing, 100)
+    assert "/hospital/" in links[0].get_attribute("href")
+
+
 def test_ranking_export_downloads_the_api_values(browser, dashboard_url, demo_engine, tmp_path):
     period = reporting.latest_period(demo_engine)
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})

@@ -323,6 +323,11 @@ def test_submission_monitor_lists_who_has_not_reported(demo_engine, request_cont
 
     kpis, _, _, table, title, recent = submissions.update(period, None, ZH)
     assert find(kpis, "submissions-kpi-missing").children == integer(len(missing))
+    # The list is sent in blocks: a block is the missing hospitals in order, each linking to its profile.
+    block = submissions.page_of_rows({"startRow": 0, "endRow": 5}, period, None, ZH)
+    assert block["rowCount"] == len(missing) and table.rowModelType == "infinite"
+    assert [r["code"] for r in block["rowData"]] == list(missing["code"][:5])
+    assert all(r["href"] == f"/hospital/{r['code']}?period={period}" for r in block["rowData"])
     assert len(recent.rowData) == min(submissions.RECENT, len(ingest_api.list_submissions(demo_engine, limit=500)))
 
 

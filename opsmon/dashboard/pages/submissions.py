@@ -14,10 +14,12 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Output, dcc, html
+from dash import Input, Output, dcc, html
+from dash.exceptions import PreventUpdate
 
 from opsmon.dashboard import components as c
-from opsmon.dashboard import context, data, exports, url_query
+from opsmon.dashboard import context, data, exports, paged_grid, url_query
+from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import empty_figure, style_figure
 from opsmon.dashboard.format import integer, percent, period_label, timestamp
 from opsmon.dashboard.page import COLLECTING_PERIOD, REGION, Page
@@ -77,16 +79,22 @@ def region_rates(engine, period: str, region: str | None) -> pd.DataFrame:
     return wide.sort_values(["is_direct", "code"]).reset_index(drop=True)
 
 
+@memo
 def missing_hospitals(engine, period: str, region: str | None) -> pd.DataFrame:
-    """The 催报 list: open hospitals in view without a current report for *period*."""
+    """The 催报 list: open hospitals in view without a current report for *period* (memoised: the grid's blocks
+    read it)."""
     frame = data.query(engine, "hospitals_reporting", "hospital", period, region=region)
     frame = frame[frame["value"] == 0]
     regions = c.regions().set_index("adcode")
     return frame.assign(
-        county=[regions["name"].get(p, "") for p in frame["parent_code"]],
-        prefecture=[regions["name"].get(regions["geo_parent_adcode"].get(p), "") for p in frame["parent_code"]],
-        href=[c.hospital_href(code, period) for code in frame["code"]],
+        county=frame["parent_code"].map(regions["name"]).fillna(""),
+        prefecture=frame["parent_code"].map(regions["geo_parent_adcode"]).map(regions["name"]).fillna(""),
     ).sort_values(["parent_code", "name"]).reset_index(drop=True)
+
+
+def with_links(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """*frame*'s hospitals with the link to each one's profile (made per block, in the page's language)."""
+    return frame.assign(href=[c.hospital_href(code, period) for code in frame["code"]])
 
 
 MISSING_EXPORT = [("name", "col.hospital", None), ("code", "col.hospital_code", "@"),
@@ -186,9 +194,9 @@ def update(period, region, view=None):
                    c.column("prefecture", "col.prefecture", minWidth=100),
                    c.column("county", "col.county", minWidth=100),
                    c.column("code", "col.hospital_code", minWidth=170)]
-        missing_view = c.grid("submissions-missing-grid",
-                              missing[["code", "name", "href", "prefecture", "county"]].to_dict("records"),
-                              columns, height=None if len(missing) <= 12 else 420, getRowId="params.data.code")
+        # Sent empty, the rows asked for by blocks (page_of_rows): thousands nationally in a month being collected.
+        missing_view = c.paged_grid("submissions-missing-grid", columns, row_count=len(missing), row_id="code",
+                                    height=min(420, 90 + 42 * len(missing)))
     labels = rates["name"].where(~rates["is_direct"], c.direct_label(rates["name"]))
     table_rows = rates.assign(label=labels)[["code", "label", "hospitals_expected", "hospitals_reporting",
                                              "reporting_rate", "timely_rate"]]
@@ -201,6 +209,17 @@ def update(period, region, view=None):
     ], height=None, getRowId="params.data.code")
     return (_kpis(engine, period, region, len(missing)), rates_chart(rates), table, missing_view,
             t("submissions.missing").format(n=len(missing)), recent)
+
+
+@PAGE.callback(Output("submissions-missing-grid", "getRowsResponse"), Input("submissions-missing-grid", "getRowsRequest"),
+               *PAGE.inputs(as_state=True))
+def page_of_rows(request, period, region, view=None):
+    """The rows of the 催报 list the grid asks for, filtered and sorted as it says."""
+    if not request or not period:
+        raise PreventUpdate
+    return paged_grid.rows(missing_hospitals(context.reader(), period, region), request,
+                           fields=["code", "name", "href", "prefecture", "county"],
+                           finish=lambda block: with_links(block, period))
 
 
 @PAGE.download
