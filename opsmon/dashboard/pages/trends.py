@@ -40,21 +40,29 @@ def _hospitals(engine, period: str) -> pd.DataFrame:
     return data.query(engine, "hospitals_expected", "hospital", period)
 
 
+@memo
+def _hospital_options(engine, period: str) -> list[dict]:
+    """The open hospitals of *period* as dropdown options, by name (searchable by county and code too)."""
+    hospitals = _hospitals(engine, period).sort_values("name")
+    county = hospitals["parent_code"].map(c.regions().set_index("adcode")["name"]).fillna("")
+    return pd.DataFrame({"label": hospitals["name"], "value": hospitals["code"],
+                         "search": hospitals["name"] + " " + county + " " + hospitals["code"]}).to_dict("records")
+
+
 def unit_options(period: str | None) -> list[dict]:
     """Regions (province, prefectures, counties) and then every open hospital, as dropdown options."""
     options = c.region_options()
     if period:
-        hospitals = _hospitals(context.reader(), period)
-        names = c.regions().set_index("adcode")["name"]
-        options += [{"label": f"{row.name}", "value": row.code,
-                     "search": f"{row.name} {names.get(row.parent_code, '')} {row.code}"}
-                    for row in hospitals.sort_values("name").itertuples()]
+        options += _hospital_options(context.reader(), period)
     return options
 
 
 def _codes(query) -> list[str]:
     """The units of a query string that may be shown (at most MAX_UNITS); the user's region when none."""
-    valid = {o["value"] for o in unit_options(PERIOD.parse(query))}
+    period = PERIOD.parse(query)
+    valid = {o["value"] for o in c.region_options()}
+    if period:
+        valid |= set(_hospitals(context.reader(), period)["code"])
     units = [u.upper() if len(u) == 18 else u for u in url_query.as_list(query.get("codes"))]
     return [u for u in units if u in valid][:MAX_UNITS] or [c.home_region()]
 
