@@ -106,8 +106,8 @@ def reporting_counts(period: str, unit: str) -> tuple[int, int]:
     (0 or 1 of 1) — within the signed-in user's scope."""
     engine = context.reader()
     ids = ["hospitals_reporting", "hospitals_expected"]
-    if len(unit) == 18:  # a hospital code (a region adcode has 6 digits)
-        frame = data.query(engine, ids, "hospital", period)
+    if len(unit) == 18:  # a hospital code (a region adcode has 6 digits): its own row, not everyone's
+        frame = data.fetch(engine, ids, "hospital", [period], code=unit)
     else:
         level = regions().set_index("adcode")["level"].get(unit, "province")
         frame = data.query(engine, ids, level, period, region=unit)

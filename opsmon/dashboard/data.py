@@ -115,7 +115,12 @@ def list_revisions(engine: Engine, hospital_code: str, period: str | None = None
 
 def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     """Stored current values of the rows named in *keys* — only the hospitals in scope are asked for."""
-    allowed = set(visible_hospitals(engine)["hospital_code"])
+    where, params = restrict.hospitals("h", scope=scope())
+    with engine.connect() as conn:
+        allowed = set(conn.execute(sa.text(
+            f"SELECT hospital_code FROM hospitals h WHERE {where} "
+            "AND h.hospital_code = ANY(CAST(:codes AS bpchar[]))"),
+            {**params, "codes": sorted(set(keys["hospital_code"]))}).scalars())
     return _ingest.current_values(engine, kind, keys[keys["hospital_code"].isin(allowed)])
 
 

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from opsmon.dashboard import auth, context, data, todo, url_query
 from opsmon.dashboard import components as c
+from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import FONT, PALETTE, approx_lines, empty_figure
 from opsmon.dashboard.format import d3_format, indicator_value, period_label, timestamp
 from opsmon.dashboard.page import PERIOD, SPAN, Page
@@ -137,14 +138,21 @@ def layout(v: dict, code: str | None = None, **_query: str) -> html.Div:
 
 
 # ----------------------------------------------------------------------------------------- cards
+@memo
+def tier_statistics(engine, tier: str, period: str, span: str, ids: tuple[str, ...] = tuple(KEY_IDS)) -> pd.DataFrame:
+    """Per indicator: the median, quartiles and number with a value of the tier's hospitals in the user's scope —
+    the same for every hospital of the tier (memoised per tier, month and span: one read serves them all)."""
+    frame = data.query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
+    return frame.groupby("indicator")["value"].agg(
+        median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
+
+
 def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS) -> pd.DataFrame:
     """Per indicator: this hospital's value and whether it is 近似 (``approx``), the tier's median, quartiles
     and number of peers with a value."""
-    frame = data.query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
-    peers = frame.groupby("indicator")["value"].agg(
-        median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
-    own = frame[frame["code"] == code].set_index("indicator")[["value", "approx"]]
-    return peers.join(own, how="left").reindex(list(ids))
+    own = data.fetch(engine, list(ids), "hospital", [period], span=span, code=code)
+    own = own.set_index("indicator")[["value", "approx"]]
+    return tier_statistics(engine, tier, period, span, tuple(ids)).join(own, how="left").reindex(list(ids))
 
 
 def _comparison(ind, value: float, median: float) -> tuple[str, str | None]:
