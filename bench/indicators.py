@@ -199,7 +199,7 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
         (f"series: {top}, whole history", lambda: series(engine, "surplus_rate", root, first, latest)),
         ("series: one hospital, 36 months",
          lambda: series(engine, "debt_ratio", hospital, periods.add_months(periods.to_date(latest), -35), latest)),
-        (f"risk changes, {top}, latest month", lambda: risk.changes(engine, latest, as_of=as_of)),
+        (f"risk changes, {top}, latest month", lambda: risk.changes(engine, latest)),
         (f"targets with projections, {top}", lambda: targets.evaluate(engine, as_of=latest)),
         (f"进展情况表 (progress table), {top}", lambda: progress_table(engine, latest)),
         ("export XLSX: counties × all indicators", lambda: export_table(query(engine, None, "county", latest),
