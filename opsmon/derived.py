@@ -64,12 +64,27 @@ def after_upload(engine: Engine, accepted: bool) -> bool:
     """After an upload: refresh now when it was accepted and small, else leave it to the worker.
 
     Returns whether the derived tables were refreshed here. A big file (more hospitals than an
-    incremental refresh takes) is refreshed by the worker, which its commit has notified.
+    incremental refresh takes) is refreshed by the worker, which its commit has notified; so is a
+    small one that arrives while another refresh runs (:func:`refresh_running`).
     """
-    if not accepted or not small_change(engine):
+    if not accepted or not small_change(engine) or refresh_running(engine):
         return False
     refresh(engine)
     return True
+
+
+def refresh_running(engine: Engine) -> bool:
+    """Whether another session is rebuilding the aggregates right now.
+
+    An upload does not queue behind it: fifty hospitals confirming at once would each wait for the
+    others' refreshes (0.5 s each, one at a time). The next refresh — another upload's, or the
+    worker's, which this upload's commit notified — reads every committed file, this one included.
+    """
+    with engine.connect() as conn:
+        free = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": aggregate.LOCK_KEY}).scalar_one()
+        if free:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": aggregate.LOCK_KEY})
+        return not free
 
 
 @dataclass(frozen=True)

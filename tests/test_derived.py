@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from opsmon import derived
+from opsmon.indicators import aggregate
 from opsmon.cli import cli
 from opsmon.sql import db
 from tests.conftest import writable_demo
@@ -86,6 +87,14 @@ def test_after_upload_refreshes_a_small_change_and_leaves_a_full_rebuild_to_the_
             keys)
         conn.execute(sa.text("UPDATE data_state SET version = version + 1, changed_at = now()"))
     assert derived.small_change(built)
+    # While another session rebuilds, the upload does not queue behind it: the worker takes it.
+    with built.connect() as other:
+        other.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": aggregate.LOCK_KEY})
+        assert derived.refresh_running(built)
+        assert not derived.after_upload(built, accepted=True)
+        assert derived.status(built).pending
+        other.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": aggregate.LOCK_KEY})
+    assert not derived.refresh_running(built)
     assert derived.after_upload(built, accepted=True)
     assert not derived.status(built).pending
 
