@@ -195,7 +195,8 @@ class Page:
     def search_options(self, component_id: str, options: Callable[..., list[dict]], *states: State) -> Callable:
         """Answer the typed search of the picker *component_id*, sent only part of its choices
         (:func:`components.offered`): ``options(*states' values)`` are all of them (in the user's scope), and the
-        reply the ones matching the text (:func:`components.matching`). A short list is filtered in the browser."""
+        reply the ones matching the text (:func:`components.matching`). A short list is filtered in the browser.
+        Returns the callback, ``search(text, value, *state values, view)``."""
 
         @self.callback(Output(component_id, "options"), Input(component_id, "search_value"),
                        State(component_id, "value"), *states, prevent_initial_call=True)
