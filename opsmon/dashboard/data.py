@@ -85,6 +85,12 @@ disposal_attachment = _scoped(_disposal.attachment)
 disposal_figures = _scoped(_disposal.figures.by_region)
 
 
+def disposal_stamp(engine: Engine) -> tuple:
+    """When a disposal record last changed and how many there are: a cache key for the figures (shows nothing)."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text("SELECT max(updated_at), count(*) FROM risk_disposals")).one())
+
+
 def derived_status(engine: Engine) -> derived.Status:
     """When the derived tables on view were built, the data they hold, whether newer data waits."""
     return derived.status(engine)

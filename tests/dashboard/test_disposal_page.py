@@ -309,3 +309,21 @@ def test_the_risk_page_shows_the_figures_by_region(app, engine, all_items):
     assert [r["name"] for r in grid.rowData] == list(expected["name"])
     assert [r["risks"] for r in grid.rowData] == list(expected["risks"])
     assert [trace.name for trace in chart.figure.data] == ["5个工作日内交办", "按期答复", "已办结"]
+
+
+def test_the_figures_follow_a_changed_record(app, engine, all_items):
+    def total() -> int:
+        with signed_in(app, engine, "demo-admin"):
+            return sum(r["risks"] for r in find(risk.layout(), "risk-figures-grid").rowData)
+
+    before = total()  # memoised from here on (risk._figures) …
+    item = all_items[all_items["level"].isin(["orange", "red"])].iloc[0]
+    change = "UPDATE risk_disposals SET level = :l, updated_at = now() WHERE disposal_id = :d"
+    with engine.begin() as conn:
+        conn.execute(sa.text(change), {"l": "yellow", "d": int(item["disposal_id"])})
+    try:
+        assert total() == before - 1  # … until a record changes: a yellow item is not among the figures
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(change), {"l": item["level"], "d": int(item["disposal_id"])})
+    assert total() == before

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from opsmon import geo
+from opsmon import geo, periods
 from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, exports, paged_grid
 from opsmon.dashboard.cache import memo
@@ -92,10 +92,17 @@ def figures_level() -> str:
     return {"nation": "province", "province": "prefecture"}.get(level, "county")
 
 
+@memo
+def _figures(engine, level: str, stamp: tuple, today) -> pd.DataFrame:
+    """The figures by region (memoised until a disposal record changes, or the day does: *stamp*, *today*)."""
+    return data.disposal_figures(engine, level=level, today=today)
+
+
 def disposal_figures() -> html.Div:
     """For leadership: per region, how fast orange and red risks are handled (:func:`opsmon.disposal.figures.by_region`)
     — the three shares as bars, and the table with the median days to close."""
-    frame = data.disposal_figures(context.reader(), level=figures_level())
+    engine = context.reader()
+    frame = _figures(engine, figures_level(), data.disposal_stamp(engine), periods.today())
     if frame.empty:
         return html.Div(t("risk.figures_none"), className="opsmon-empty-small", id="risk-figures-none")
     fig = go.Figure([go.Bar(x=frame["name"], y=frame[col], name=t(key),
