@@ -14,7 +14,8 @@ CREATE TABLE region_ancestors (
 );
 CREATE INDEX region_ancestors_adcode_idx ON region_ancestors (adcode);
 
-CREATE FUNCTION region_ancestors_rebuild() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One statement fills it, from the trigger and once here for the regions already loaded.
+CREATE FUNCTION region_ancestors_fill() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM region_ancestors;
     INSERT INTO region_ancestors (adcode, ancestor_adcode, depth)
@@ -27,20 +28,15 @@ BEGIN
     )
     SELECT adcode, ancestor_adcode, depth FROM up;
     ANALYZE region_ancestors;  -- the planner's estimates are why this is a table
+END $$;
+
+CREATE FUNCTION region_ancestors_rebuild() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM region_ancestors_fill();
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER regions_ancestors AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON regions
     FOR EACH STATEMENT EXECUTE FUNCTION region_ancestors_rebuild();
 
--- The regions already loaded.
-INSERT INTO region_ancestors (adcode, ancestor_adcode, depth)
-WITH RECURSIVE up (adcode, ancestor_adcode, depth) AS (
-    SELECT adcode, adcode, 0 FROM regions
-    UNION ALL
-    SELECT up.adcode, r.parent_adcode, up.depth + 1
-    FROM up JOIN regions r ON r.adcode = up.ancestor_adcode
-    WHERE r.parent_adcode IS NOT NULL
-)
-SELECT adcode, ancestor_adcode, depth FROM up;
-ANALYZE region_ancestors;
+SELECT region_ancestors_fill();
