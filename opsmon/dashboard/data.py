@@ -11,7 +11,7 @@ every read raises ``PermissionError`` — whatever a crafted request says.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -98,9 +98,16 @@ def derived_status(engine: Engine) -> derived.Status:
 
 def visible_hospital(engine: Engine, hospital_code: str) -> bool:
     """Whether the signed-in user may see *hospital_code* (an open or closed registered hospital)."""
-    where, params = restrict.hospitals("h", scope=scope(), hospital=hospital_code)
+    return bool(visible_codes(engine, [hospital_code]))
+
+
+def visible_codes(engine: Engine, hospital_codes: Iterable[str]) -> set[str]:
+    """Those of *hospital_codes* the signed-in user may see (registered hospitals, open or closed)."""
+    where, params = restrict.hospitals("h", scope=scope())
     with engine.connect() as conn:
-        return conn.execute(sa.text(f"SELECT 1 FROM hospitals h WHERE {where}"), params).first() is not None
+        return set(conn.execute(sa.text(
+            f"SELECT hospital_code FROM hospitals h WHERE {where} AND h.hospital_code = ANY(CAST(:codes AS bpchar[]))"),
+            {**params, "codes": sorted(set(hospital_codes))}).scalars())
 
 
 def visible_hospitals(engine: Engine) -> pd.DataFrame:
@@ -121,12 +128,7 @@ def list_revisions(engine: Engine, hospital_code: str, period: str | None = None
 
 def current_values(engine: Engine, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     """Stored current values of the rows named in *keys* — only the hospitals in scope are asked for."""
-    where, params = restrict.hospitals("h", scope=scope())
-    with engine.connect() as conn:
-        allowed = set(conn.execute(sa.text(
-            f"SELECT hospital_code FROM hospitals h WHERE {where} "
-            "AND h.hospital_code = ANY(CAST(:codes AS bpchar[]))"),
-            {**params, "codes": sorted(set(keys["hospital_code"]))}).scalars())
+    allowed = visible_codes(engine, keys["hospital_code"])
     return _ingest.current_values(engine, kind, keys[keys["hospital_code"].isin(allowed)])
 
 
