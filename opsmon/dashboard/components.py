@@ -424,6 +424,13 @@ def _region_options(root: str, lang: str, levels: tuple[str, ...], include_root:
     return options
 
 
+def quartiles(values) -> pd.DataFrame:
+    """Per group of *values* (a grouped series): median, lower and upper quartile, and how many have a value —
+    the peer statistics beside a hospital's value (rankings, the hospital profile)."""
+    return pd.DataFrame({"median": values.median(), "q1": values.quantile(0.25), "q3": values.quantile(0.75),
+                         "n": values.count()})
+
+
 def region_dropdown(component_id: str, value: str | None) -> dcc.Dropdown:
     """A picker of the regions under the served one; empty means all of it (全省 / 全国). Searched on the server
     when long: its page registers ``PAGE.search_options(component_id, region_choices)``."""

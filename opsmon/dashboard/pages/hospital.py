@@ -143,8 +143,7 @@ def tier_statistics(engine, tier: str, period: str, span: str, ids: tuple[str, .
     """Per indicator: the median, quartiles and number with a value of the tier's hospitals in the user's scope —
     the same for every hospital of the tier (memoised per tier, month and span: one read serves them all)."""
     frame = data.query(engine, list(ids), "hospital", period, span=span, filters={"tier": tier})
-    return frame.groupby("indicator")["value"].agg(
-        median="median", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75), n="count")
+    return c.quartiles(frame.groupby("indicator")["value"])
 
 
 def peer_frame(engine, code: str, tier: str, period: str, span: str, ids=KEY_IDS) -> pd.DataFrame:

@@ -144,9 +144,7 @@ def tier_peers(engine, frame: pd.DataFrame, indicator: str, period: str, span: s
     tiers = data.visible_hospitals(engine).set_index("hospital_code")["tier"]
     values = everyone[["code", "value"]].assign(tier=everyone["code"].map(tiers))
     values = values[values["tier"].isin(TIERS)]
-    by_tier = values.groupby("tier")["value"]
-    stats = pd.DataFrame({"peer_median": by_tier.median(), "peer_q1": by_tier.quantile(0.25),
-                          "peer_q3": by_tier.quantile(0.75), "peer_n": by_tier.count()})
+    stats = c.quartiles(values.groupby("tier")["value"]).add_prefix("peer_")
     own = pd.DataFrame({"code": frame["code"], "tier": frame["code"].map(tiers)})
     return own.merge(stats, left_on="tier", right_index=True, how="left")
 
