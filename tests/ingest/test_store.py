@@ -21,6 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from opsmon.ingest import api, store, uscc
+from opsmon.ingest.parse import parse
+from opsmon.ingest.store import values
+from opsmon.sql import db
 from opsmon.ingest.api import ingest_bytes, list_revisions
 from opsmon.ingest.fields import FIELDS, MONTHLY_V2
 
@@ -266,6 +269,44 @@ def test_two_simultaneous_uploads_for_one_hospital_and_period_become_consecutive
     rows = query(loaded, "SELECT revision, is_current FROM monthly_values WHERE hospital_code = :a "
                          "ORDER BY revision", a=A)
     assert rows == [(1, False), (2, False), (3, True)]
+
+
+@pytest.fixture
+def writing(loaded):
+    """A hospital-A upload in the middle of being stored: its rows written, its transaction open."""
+    frame = parse(monthly(month(doctors="250")), "A在途.csv").frame
+    with loaded.connect() as conn, conn.begin() as transaction:
+        sid = store.open_submission(conn, kind="monthly", username="clerk-a", file_name="A在途.csv",
+                                    sha256="0" * 64, size_bytes=1, received_at=None)
+        store.store_values(conn, "monthly", frame, sid)
+        yield loaded
+        transaction.rollback()
+
+
+def impatient(engine):
+    """The same database, on connections that give up after waiting 2 s for a lock."""
+    return db.create_engine(engine.url, poolclass=sa.NullPool, connect_args={"options": "-c lock_timeout=2s"})
+
+
+def test_an_upload_of_another_hospital_stores_while_one_hospital_is_being_stored(writing):
+    result = ingest(impatient(writing), monthly(month(hospital_code=B, doctors="99")), "B.csv")
+    assert (result.status, result.revisions_created) == ("accepted", 1)
+    assert query(writing, "SELECT revision FROM monthly_values WHERE hospital_code = :b AND is_current", b=B) \
+        == [(2,)]
+
+
+def test_an_upload_of_the_same_hospital_waits_for_the_one_being_stored(writing):
+    with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+        ingest(impatient(writing), monthly(month(doctors="99")), "A又一份.csv")
+    assert query(writing, "SELECT count(*) FROM monthly_values WHERE hospital_code = :a", a=A) == [(1,)]
+
+
+def test_a_bulk_file_waits_for_every_upload_being_stored(writing, monkeypatch):
+    # Files of more hospitals than the per-hospital locks take lock the table instead.
+    monkeypatch.setattr(values, "HOSPITAL_LOCKS_MAX", 1)
+    with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+        ingest(impatient(writing), monthly(month(hospital_code=B), month(hospital_code=C)), "批量.csv")
+    assert query(writing, "SELECT count(*) FROM monthly_values WHERE hospital_code = :c", c=C) == [(0,)]
 
 
 # --- Excel files: date cells in the period column, end to end ------------------------------------
