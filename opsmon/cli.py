@@ -240,12 +240,15 @@ def template(kind: str, fmt: str, period: str | None, output: Path | None) -> No
 @click.option("--span", type=click.Choice(["month", "quarter", "ytd", "year"]), default="month", show_default=True)
 @click.option("--region", help="Only regions and hospitals under this adcode.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
+@click.option("--layout", type=click.Choice(["long", "wide"]), default="long", show_default=True,
+              help="XLSX only: a row per region and indicator (long), or a row per region and a column per "
+                   "indicator (wide).")
 @click.option("--progress-table", is_flag=True,
               help="Write the 运营管理建设进展情况表 (XLSX, one row per region) instead of an indicator table.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: standard output for csv/json; required for xlsx).")
 def export(indicator_ids: str, level: str, period: str | None, span: str, region: str | None, fmt: str,
-           progress_table: bool, output: Path | None) -> None:
+           layout: str, progress_table: bool, output: Path | None) -> None:
     """Export indicator values (ratios as fractions in CSV/JSON; Chinese headers and percentages in XLSX)."""
     from opsmon import indicators
     from opsmon.indicators import export as exports
@@ -254,6 +257,8 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
     from opsmon.indicators.query import level_of
     from opsmon.periods import default_period, reporting_months
 
+    if layout == "wide" and (fmt != "xlsx" or progress_table):
+        raise click.BadParameter("the wide layout is an XLSX indicator table: add --format xlsx", param_hint="--layout")
     engine = _engine()
     named = period is not None
     period = period or default_period(engine)
@@ -278,7 +283,7 @@ def export(indicator_ids: str, level: str, period: str | None, span: str, region
         if unknown:
             raise click.BadParameter(f"unknown indicator(s): {', '.join(unknown)}", param_hint="--indicator")
         frame = indicators.query(engine, ids, level, period, span=span, region=region)
-        content = exports.export_table(frame, fmt, as_of=as_of)
+        content = exports.export_table(frame, fmt, as_of=as_of, layout=layout)
     if output is None and fmt == "xlsx":
         raise click.UsageError("XLSX needs -o FILE")
     if output is None:

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import click
+import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -69,3 +70,23 @@ def test_export_without_a_period_exports_the_latest_closed_month(demo_url, demo_
         "indicator")["value"]
     n, m = int(values["hospitals_reporting"]), int(values["hospitals_expected"])
     assert f"period {expected} ({why}): {n} of {m} hospitals reported" in result.stderr
+
+
+def test_export_wide_writes_a_county_per_row_and_an_indicator_per_column(demo_url, demo_engine, tmp_path):
+    out = tmp_path / "县区全部指标.xlsx"
+    result = CliRunner().invoke(cli, ["export", "--indicator", "all", "--level", "county", "--period", "2026-03", "--format", "xlsx",
+                                      "--layout", "wide", "-o", str(out)],
+                                env={"DATABASE_URL": demo_url}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    sheet = list(openpyxl.load_workbook(out).active.iter_rows(min_row=4, values_only=True))
+    api = query(demo_engine, None, "county", "2026-03")
+    assert len(sheet) - 1 == api["code"].nunique()  # a header, then each county once
+    assert len(sheet[0]) == 6 + api["indicator"].nunique() + 1  # keys, the indicators, 近似
+
+
+@pytest.mark.parametrize("args", [["--format", "csv"], ["--format", "json"], ["--format", "xlsx", "--progress-table"]])
+def test_export_refuses_the_wide_layout_outside_an_xlsx_indicator_table(demo_url, tmp_path, args):
+    result = CliRunner().invoke(cli, ["export", "--indicator", "all", "--layout", "wide", "--period", "2026-03", *args,
+                                      "-o", str(tmp_path / "x")], env={"DATABASE_URL": demo_url})
+    assert result.exit_code == 2 and "--layout" in result.output
+    assert not (tmp_path / "x").exists()

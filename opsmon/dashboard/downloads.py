@@ -4,7 +4,8 @@
 page's table for that selection — the same bytes as the page's own CSV and Excel buttons
 (:func:`opsmon.dashboard.pages.rankings.export_selection`, then :func:`opsmon.dashboard.exports.
 write_indicator_table`) — and also takes ``indicator=all``: every catalogue indicator of the level,
-period, span and filters, the national counties × all-indicators table of 125 000 rows.
+period, span and filters, the national counties × all-indicators table of 125 000 rows — and
+``layout=wide`` (XLSX): the same values as a row per county and a column per indicator (2 844 rows).
 A ``dcc.Download`` would carry that as base64 inside the callback's JSON, held whole three times
 over in the browser; here the workbook is written to a spooled temporary file (memory up to
 :data:`SPOOL_BYTES`, disk beyond) and streamed to the browser as an attachment, under the file
@@ -66,14 +67,19 @@ def rankings_table(fmt: str) -> flask.Response:
             if fmt not in MEDIA_TYPES:
                 raise BadParameter("format", fmt)
             values = rankings_selection(args)
+            layout = args.get("layout", "").strip() or "long"
+            if layout == "wide" and fmt != "xlsx":  # a sheet for people: CSV keeps the query's rows
+                raise BadParameter("layout", layout)
         except BadParameter as bad:
             return flask.make_response(flask.jsonify(
                 error="bad_parameter", parameter=bad.name, value=bad.value,
                 message=t("download.bad_parameter").format(name=bad.name, value=bad.value)), 400)
         frame, title, name, as_of = rankings.export_selection(values, fmt)
+        if layout == "wide":  # not the long table's name: both may be saved side by side
+            name = name.removesuffix(f".{fmt}") + f"_{t('rankings.wide_file')}.{fmt}"
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
         try:
-            exports.write_indicator_table(spool, frame, fmt, title=title, as_of=as_of)
+            exports.write_indicator_table(spool, frame, fmt, title=title, as_of=as_of, layout=layout)
             size = spool.tell()
             spool.seek(0)
             exports.audited(name, len(frame))  # as the buttons' downloads: file name and row count
@@ -118,5 +124,6 @@ def _validators() -> dict[str, Callable[[str], bool]]:
         "region": lambda raw: raw in set(components.regions()["adcode"]),
         "pilot": lambda raw: url_query.boolean(raw) is not None,
         "lang": lambda raw: raw in ("zh", "en"),
+        "layout": lambda raw: raw in ("long", "wide"),
         **choices,
     }

@@ -95,11 +95,12 @@ def indicator_table(frame: pd.DataFrame, fmt: str, *, title: str, as_of: datetim
 
 
 def write_indicator_table(target: IO[bytes], frame: pd.DataFrame, fmt: str, *, title: str,
-                          as_of: datetime | None) -> None:
-    """:func:`indicator_table`'s bytes written to *target* (a binary file)."""
+                          as_of: datetime | None, layout: api_export.Layout = "long") -> None:
+    """:func:`indicator_table`'s bytes written to *target* (a binary file); *layout* as
+    :func:`opsmon.indicators.export.write_table`'s."""
     lines = preamble(title, as_of) if fmt == "csv" else ()
     api_export.write_table(target, frame, fmt, title=title, as_of=as_of, language=current_language(),
-                           preamble=lines)
+                           preamble=lines, layout=layout)
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | None]], fmt: str, *, title: str,

@@ -285,6 +285,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rankings.download_all": ("全部指标 Excel", "All indicators (Excel)"),
     "rankings.download_all_hint": ("所选层级、报告期、统计口径和筛选条件下的全部指标，一个 Excel 文件",
                                    "Every indicator for the chosen level, period, span and filters, in one Excel file"),
+    "rankings.wide_file": ("宽表", "wide"),
+    "rankings.download_wide": ("全部指标宽表 Excel", "All indicators, wide (Excel)"),
+    "rankings.download_wide_hint": ("每个地区或医院一行、每个指标一列（不含分子分母）",
+                                    "One row per region or hospital, one column per indicator (no numerators "
+                                    "or denominators)"),
     "download.bad_parameter": ("下载参数无效：{name}={value}", "Invalid download parameter: {name}={value}"),
     # 风险 Risk monitor
     "risk.title": ("风险监测", "Risk monitor"),

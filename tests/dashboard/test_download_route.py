@@ -122,8 +122,9 @@ def test_all_indicators_from_the_pages_link(dashboard_server, app, demo_engine, 
     with signed_in(app, demo_engine, "demo-analyst"):
         link = find(rankings.layout(level="county", period=period), "rankings-xlsx-all")
         assert link.href == rankings.download_href(rankings.PAGE.read({"level": "county", "period": period}))
-        assert rankings.update_download_href("debt_ratio", "county", period, "ytd", "220100", None, None, None,
-                                             None, "", {"lang": "en"}).endswith("lang=en")
+        long_href, wide_href = rankings.update_download_href("debt_ratio", "county", period, "ytd", "220100", None,
+                                                             None, None, None, "", {"lang": "en"})
+        assert long_href.endswith("lang=en") and wide_href.endswith("layout=wide&lang=en")
     assert link.href.startswith(f"{ROUTE}.xlsx?") and "indicator=all" in link.href and "level=county" in link.href
     got = session_for(dashboard_server, "demo-analyst").get(dashboard_server + link.href)
     assert got.status_code == 200 and got.headers["Content-Type"] == XLSX
@@ -195,6 +196,7 @@ def test_without_a_session_the_route_sends_the_sign_in_page(dashboard_server, pe
     ({"tier": "三级,五级"}, "tier"),
     ({"pilot": "maybe"}, "pilot"),
     ({"lang": "fr"}, "lang"),
+    ({"layout": "pivot"}, "layout"),
     ({"level": ["county", "planet"]}, "level"),  # every value of a repeated key is checked
 ])
 def test_a_bad_parameter_is_a_400_that_names_it(dashboard_server, params, parameter):
@@ -203,6 +205,30 @@ def test_a_bad_parameter_is_a_400_that_names_it(dashboard_server, params, parame
     answer = r.json()
     assert answer["error"] == "bad_parameter" and answer["parameter"] == parameter
     assert answer["message"].startswith("下载参数无效：" + parameter)
+
+
+def test_the_wide_layout_is_an_excel_sheet_only(dashboard_server, period):
+    r = session_for(dashboard_server, "demo-analyst").get(
+        f"{dashboard_server}{ROUTE}.csv", params={"indicator": "all", "period": period, "layout": "wide"})
+    assert r.status_code == 400 and r.json()["parameter"] == "layout" and "Content-Disposition" not in r.headers
+
+
+def test_all_indicators_wide_from_the_pages_link(dashboard_server, app, demo_engine, period):
+    with signed_in(app, demo_engine, "demo-analyst"):
+        link = find(rankings.layout(level="county", period=period), "rankings-xlsx-wide")
+    assert link.href.startswith(f"{ROUTE}.xlsx?") and "indicator=all" in link.href and "layout=wide" in link.href
+    got = session_for(dashboard_server, "demo-analyst").get(dashboard_server + link.href)
+    assert got.status_code == 200 and got.headers["Content-Type"] == XLSX
+    assert re.search(r"全部指标.*_宽表\.xlsx$", attachment_name(got))
+    sheet = cells(got.content)
+    headers = list(sheet[3])
+    api = query(demo_engine, None, "county", period)
+    assert sorted(r[1] for r in sheet[4:]) == sorted(api["code"].unique())  # each of the 60 counties once
+    assert len(headers) == 6 + len(IDS) + 1 and headers[-1] == "近似"
+    # Every value of the query, in its county's row and its indicator's column (catalogue order).
+    got_values = {(r[1], i): r[6 + n] for r in sheet[4:] for n, i in enumerate(IDS)}
+    for rec in api.itertuples():
+        assert got_values[(rec.code, rec.indicator)] == (pytest.approx(rec.value) if pd.notna(rec.value) else None)
 
 
 def test_an_unknown_format_is_a_400(dashboard_server):

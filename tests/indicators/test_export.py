@@ -12,10 +12,11 @@ import pytest
 import v2_fixture as v2
 from openpyxl import load_workbook
 
-from opsmon.indicators import COLUMNS, query
+from opsmon.indicators import COLUMNS, catalogue, query
 from opsmon.indicators.export import export_table, progress_table, progress_table_xlsx
 
 IDS = ["surplus_rate", "energy_per_10k_revenue", "debt_ratio", "hospitals_expected", "medical_revenue_growth"]
+SHARE = "医疗服务收入（不含药品、耗材、检查检验收入）占医疗收入比例"
 AS_OF = datetime(2025, 3, 5, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
 
@@ -82,12 +83,50 @@ def test_every_format_carries_the_approximation_flag(province):
     assert marks == {"medical_service_revenue_share": "approximate", "surplus_rate": None}
 
 
+def test_the_wide_xlsx_has_a_row_per_region_and_a_column_per_indicator(province):
+    frame = query(province, ["medical_service_revenue_share", *IDS], "county", "2025-01", region="220100")
+    ws = load_workbook(io.BytesIO(export_table(frame, "xlsx", title="长春市各县区", as_of=AS_OF,
+                                               layout="wide"))).active
+    assert ws["A1"].value == "长春市各县区" and ws["A2"].value == "数据截至：2025-03-05 09:30"
+    headers = [c.value for c in ws[4]]
+    # Catalogue order, each headed by its label and unit (a ratio without a unit says so).
+    assert headers == ["层级", "代码", "名称", "上级代码", "报告期", "统计口径",
+                       f"{SHARE}（%）", "万元收入能耗支出（元）", "收支结余率（%）", "资产负债率（%）",
+                       "医疗收入增幅（%）", "应报医院数（家）", "近似"]
+    rows = list(ws.iter_rows(min_row=5))
+    assert [r[1].value for r in rows] == sorted(frame["code"].unique())  # each county once, by code
+    by_code = {r[1].value: r for r in rows}
+    for rec in frame.itertuples():  # every value of the query in its county's row and indicator's column
+        cell = by_code[rec.code][headers.index(f"{catalogue.get(rec.indicator).label()}（"
+                                               f"{catalogue.get(rec.indicator).unit}）")]
+        assert cell.value == (pytest.approx(rec.value) if pd.notna(rec.value) else None)
+    nanguan = by_code["220102"]
+    assert nanguan[0].value == "县（市、区）" and nanguan[3].value == "220100" and nanguan[5].value == "当月"
+    assert nanguan[headers.index("收支结余率（%）")].number_format == "0.0%"
+    assert nanguan[headers.index("应报医院数（家）")].number_format == "#,##0"
+    # The fixture's rows lack the v2 columns: the share is the v1 approximation, named in the row.
+    assert nanguan[headers.index("近似")].value == SHARE
+    # The deficit count always covers 12 months: its header says so beside the month's values.
+    counts = query(province, ["surplus_rate", "deficit_hospitals"], "county", "2025-01", region="220100")
+    ws = load_workbook(io.BytesIO(export_table(counts, "xlsx", layout="wide"))).active
+    assert [c.value for c in ws[4]][5:] == ["统计口径", "收支结余率（%）", "收不抵支医院数（家，近12个月）", "近似"]
+    assert {r[0] for r in ws.iter_rows(min_row=5, values_only=True, min_col=6, max_col=6)} == {"当月"}
+    english = load_workbook(io.BytesIO(export_table(frame, "xlsx", language="en", layout="wide"))).active
+    assert [c.value for c in english[4]][:2] == ["level", "code"]
+    assert [c.value for c in english[4]][-1] == "approximate"
+
+
 def test_bad_formats_and_frames_are_refused(province):
     frame = query(province, IDS, "province", "2025-01")
     with pytest.raises(ValueError, match="format"):
         export_table(frame, "pdf")
     with pytest.raises(ValueError, match="query frame"):
         export_table(frame.drop(columns="value"), "csv")
+    for fmt in ("csv", "json"):  # the wide layout is a sheet for people
+        with pytest.raises(ValueError, match="layout"):
+            export_table(frame, fmt, layout="wide")
+    with pytest.raises(ValueError, match="layout"):
+        export_table(frame, "xlsx", layout="pivot")
 
 
 def test_progress_table(province):

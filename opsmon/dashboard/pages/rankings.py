@@ -241,26 +241,34 @@ def page_of_rows(request, indicator, level, period, span, region, tier, category
                            fields=ROW_FIELDS)
 
 
-def download_href(v: dict, fmt: str = "xlsx", indicator: str = ALL_INDICATORS) -> str:
+def download_href(v: dict, fmt: str = "xlsx", indicator: str = ALL_INDICATORS, layout: str = "long") -> str:
     """The streamed download's URL for the controls' values *v*: the page's own query string, *indicator*
-    instead of the one in view (the route reads the selection as the page does)."""
+    instead of the one in view (the route reads the selection as the page does); *layout* 'wide': a row
+    per region or hospital, a column per indicator."""
+    wide = {"layout": "wide"} if layout == "wide" else {}
     return DOWNLOAD_PATH.format(fmt=fmt) + url_query.search(
-        {**PAGE.params(v), "indicator": indicator, "lang": current_language()})
+        {**PAGE.params(v), "indicator": indicator, **wide, "lang": current_language()})
 
 
 def download_all(v: dict) -> list:
     """The 全部指标 Excel link: a plain link (the browser saves the route's attachment), shown to users who may
     export — the route checks again. (Hidden, not left out, for the others: its href callback needs it.)"""
     hidden = None if auth.may("export") else {"display": "none"}
-    return [dbc.Button(t("rankings.download_all"), id="rankings-xlsx-all", href=download_href(v),
+    return [dbc.Button(t(f"rankings.download_{name}"), id=f"rankings-xlsx-{name}", href=download_href(v, layout=layout),
                        external_link=True, size="sm", color="primary", outline=True, className="opsmon-download",
-                       title=t("rankings.download_all_hint"), style=hidden)]
+                       title=t(f"rankings.download_{name}_hint"), style=hidden)
+            for name, layout in DOWNLOAD_LINKS]
 
 
-@PAGE.callback(Output("rankings-xlsx-all", "href"), *PAGE.inputs())
+# The 全部指标 links: the long table (a row per region and indicator), the wide one (a column per indicator).
+DOWNLOAD_LINKS = (("all", "long"), ("wide", "wide"))
+
+
+@PAGE.callback([Output(f"rankings-xlsx-{name}", "href") for name, _ in DOWNLOAD_LINKS], *PAGE.inputs())
 def update_download_href(*args):
-    """Keep the link on the selection in view."""
-    return download_href(dict(zip(PAGE.controls, args)))
+    """Keep the links on the selection in view."""
+    v = dict(zip(PAGE.controls, args))
+    return [download_href(v, layout=layout) for _, layout in DOWNLOAD_LINKS]
 
 
 def export_selection(v: dict, fmt: str) -> tuple[pd.DataFrame, str, str, datetime | None]:
