@@ -76,9 +76,10 @@ def project(values: pd.Series, months_ahead: int, *, bounds: tuple[float, float]
         point = lower = upper = float(known.iloc[-1])
     else:
         fit = sm.OLS(known.to_numpy(dtype=float), sm.add_constant(t)).fit()
-        frame = fit.get_prediction(np.array([[1.0, horizon]])).summary_frame(alpha=INTERVAL_ALPHA)
-        point = float(frame["mean"].iloc[0])
-        lower, upper = float(frame["obs_ci_lower"].iloc[0]), float(frame["obs_ci_upper"].iloc[0])
+        # conf_int(obs=True): summary_frame's obs_ci columns, without building the frame (a third of the time)
+        prediction = fit.get_prediction(np.array([[1.0, horizon]]))
+        point = float(prediction.predicted_mean[0])
+        lower, upper = (float(v) for v in prediction.conf_int(obs=True, alpha=INTERVAL_ALPHA)[0])
     if bounds is not None:
         point, lower, upper = (min(max(v, bounds[0]), bounds[1]) for v in (point, lower, upper))
     return Projection(point, lower, upper, len(known))
@@ -119,13 +120,20 @@ def _latest_period(engine: Engine) -> date | None:
 
 def applicable(engine: Engine, region: str) -> pd.DataFrame:
     """The targets that apply to *region*: national ones and those of the region or an ancestor."""
+    return applicable_to(engine, [region]).drop(columns="region")
+
+
+def applicable_to(engine: Engine, regions: list[str]) -> pd.DataFrame:
+    """:func:`applicable` for each of *regions* in one query: its rows with a ``region`` column,
+    by region, then as :func:`applicable` orders them."""
     with engine.connect() as conn:
         return pd.read_sql_query(sa.text(
-            "SELECT target_id, indicator, CAST(scope_adcode AS text) AS scope_adcode, tier, "
-            "CAST(value AS float8) AS value, due_period, source, recurrence FROM targets "
-            "WHERE scope_adcode IS NULL OR scope_adcode IN "
-            "(SELECT ancestor_adcode FROM region_ancestors WHERE adcode = :r) "
-            "ORDER BY indicator, due_period, target_id"), conn, params={"r": region})
+            "SELECT u.region, target_id, indicator, CAST(scope_adcode AS text) AS scope_adcode, tier, "
+            "CAST(value AS float8) AS value, due_period, source, recurrence "
+            "FROM unnest(CAST(:regions AS text[])) AS u(region) JOIN targets t ON t.scope_adcode IS NULL "
+            "OR t.scope_adcode IN (SELECT ancestor_adcode FROM region_ancestors a "
+            "                      WHERE a.adcode = CAST(u.region AS char(6))) "
+            "ORDER BY u.region, indicator, due_period, target_id"), conn, params={"regions": list(regions)})
 
 
 def _assessed(t, region: str, history: pd.DataFrame, as_of_date: date) -> dict:
@@ -193,8 +201,8 @@ def evaluate_children(engine: Engine, region: str | None = None, as_of: str | da
     """:func:`evaluate` for every reporting unit directly under *region*, in one frame.
 
     The same rows as calling :func:`evaluate` per unit (units outside *scope* left
-    out), but one query per targeted indicator and tier for all units at once —
-    a national view has 31 provinces.
+    out), but one query for the targets of every unit and one per targeted indicator and tier for all
+    units at once — a national view has 31 provinces.
     """
     from opsmon.indicators.reporting import root_code
 
@@ -213,12 +221,12 @@ def evaluate_children(engine: Engine, region: str | None = None, as_of: str | da
         units = conn.execute(sa.text(
             f"SELECT CAST(adcode AS text) FROM regions r WHERE {restrict.at_level('r', ':level')} AND {where} "
             "ORDER BY adcode"), {**params, "level": child_level}).scalars().all()
-    for code in units:
-        for t in applicable(engine, code).itertuples():
-            key = (t.indicator, t.tier if isinstance(t.tier, str) else None)
-            if key not in histories:
-                histories[key] = fetch(engine, [t.indicator], child_level, months, region=region,
-                                       filters=_tier_filter(key[1]), scope=scope).sort_values("period")
-            history = histories[key]
-            rows.append(_assessed(t, code, history[history["code"] == code].reset_index(drop=True), as_of_date))
+    for t in applicable_to(engine, units).itertuples():
+        key = (t.indicator, t.tier if isinstance(t.tier, str) else None)
+        if key not in histories:
+            histories[key] = fetch(engine, [t.indicator], child_level, months, region=region,
+                                   filters=_tier_filter(key[1]), scope=scope).sort_values("period")
+        history = histories[key]
+        rows.append(_assessed(t, t.region, history[history["code"] == t.region].reset_index(drop=True),
+                              as_of_date))
     return pd.DataFrame(rows, columns=COLUMNS)
