@@ -43,6 +43,8 @@ from opsmon.indicators import aggregate, catalogue, restrict
 from opsmon.indicators.query import LEVELS, fetch, level_of, series
 
 TREND_MONTHS = 24
+# evaluate_children: a target that applies to at most this many of the units is read unit by unit.
+FEW_UNITS = 3
 MIN_POINTS = 3
 INTERVAL_ALPHA = 0.2  # an 80 % prediction interval
 
@@ -202,7 +204,8 @@ def evaluate_children(engine: Engine, region: str | None = None, as_of: str | da
 
     The same rows as calling :func:`evaluate` per unit (units outside *scope* left
     out), but one query for the targets of every unit and one per targeted indicator and tier for all
-    units at once — a national view has 31 provinces.
+    units at once — a national view has 31 provinces — or, for a target of a few units (a province's
+    own), one per unit it applies to.
     """
     from opsmon.indicators.reporting import root_code
 
@@ -214,19 +217,23 @@ def evaluate_children(engine: Engine, region: str | None = None, as_of: str | da
     child_level = LEVELS[LEVELS.index(level) + 1]
     start = periods.add_months(as_of_date, -(TREND_MONTHS - 1))
     months = periods.month_range(start, as_of_date)
-    histories: dict[tuple[str, str | None], pd.DataFrame] = {}
-    rows: list[dict] = []
     where, params = restrict.regions("r", region=region, scope=scope)
     with engine.connect() as conn:
         units = conn.execute(sa.text(
             f"SELECT CAST(adcode AS text) FROM regions r WHERE {restrict.at_level('r', ':level')} AND {where} "
             "ORDER BY adcode"), {**params, "level": child_level}).scalars().all()
-    for t in applicable_to(engine, units).itertuples():
-        key = (t.indicator, t.tier if isinstance(t.tier, str) else None)
-        if key not in histories:
-            histories[key] = fetch(engine, [t.indicator], child_level, months, region=region,
-                                   filters=_tier_filter(key[1]), scope=scope).sort_values("period")
-        history = histories[key]
-        rows.append(_assessed(t, t.region, history[history["code"] == t.region].reset_index(drop=True),
-                              as_of_date))
+    targeted = applicable_to(engine, units)
+    keys = list(zip(targeted["indicator"], targeted["tier"].where(targeted["tier"].notna(), None)))
+    histories: dict[tuple[str, str | None], dict[str, pd.DataFrame]] = {}
+    for key in dict.fromkeys(keys):
+        # A province's own target (or a tier no pre-sum covers) is read for the units it applies to,
+        # not summed over the whole country: one query per unit while they are few.
+        needed = sorted({code for code, k in zip(targeted["region"], keys) if k == key})
+        within = [region] if len(needed) > FEW_UNITS else needed
+        history = pd.concat([fetch(engine, [key[0]], child_level, months, region=r, filters=_tier_filter(key[1]),
+                                   scope=scope) for r in within], ignore_index=True).sort_values("period")
+        histories[key] = {code: unit.reset_index(drop=True) for code, unit in history.groupby("code")}
+    empty = pd.DataFrame(columns=["period", "value", "reporting"])
+    rows = [_assessed(t, t.region, histories[key].get(t.region, empty), as_of_date)
+            for t, key in zip(targeted.itertuples(), keys)]
     return pd.DataFrame(rows, columns=COLUMNS)
