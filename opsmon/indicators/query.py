@@ -110,18 +110,28 @@ def _sql(indicators: Sequence[Indicator], level: str, span: str, hospital_where:
            hv.approx AS n_approx
     FROM hv"""
     else:
+        # Summed per county first, once (MATERIALIZED), then the counties' sums up to each region:
+        # the hospitals' rows are not joined to every region above them — which, with filters that
+        # leave the planner guessing, it did once per region and month (seconds nationally).
         agg = f"""
-    SELECT {_REGION}, per.period, k.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum,
-           sum(hv.pden) AS pden, CAST(count(*) FILTER (WHERE hv.rep) AS int) AS reporting,
-           CAST(count(hv.hospital_code) AS int) AS expected, CAST(coalesce(sum(hv.approx), 0) AS int) AS n_approx
+    SELECT {_REGION}, per.period, k.ix, sum(c.num) AS num, sum(c.den) AS den, sum(c.pnum) AS pnum,
+           sum(c.pden) AS pden, CAST(coalesce(sum(c.reporting), 0) AS int) AS reporting,
+           CAST(coalesce(sum(c.expected), 0) AS int) AS expected, CAST(coalesce(sum(c.n_approx), 0) AS int) AS n_approx
     FROM regions r CROSS JOIN per CROSS JOIN meta k
-    LEFT JOIN (region_ancestors a JOIN hv ON hv.adcode = a.adcode)
-           ON a.ancestor_adcode = r.adcode AND hv.period = per.period AND hv.ix = k.ix
+    LEFT JOIN (region_ancestors a JOIN c ON c.adcode = a.adcode)
+           ON a.ancestor_adcode = r.adcode AND c.period = per.period AND c.ix = k.ix
     WHERE {restrict.at_level('r', ':level')} AND {region_where}
     GROUP BY r.adcode, r.name, r.parent_adcode, per.period, k.ix"""
+    by_county = "" if level == "hospital" else """,
+c AS MATERIALIZED (
+    SELECT hv.adcode, hv.period, hv.ix, sum(hv.num) AS num, sum(hv.den) AS den, sum(hv.pnum) AS pnum,
+           sum(hv.pden) AS pden, count(*) FILTER (WHERE hv.rep) AS reporting, count(*) AS expected,
+           sum(hv.approx) AS n_approx
+    FROM hv GROUP BY hv.adcode, hv.period, hv.ix
+)"""
     return f"""
 WITH {_PERIODS},
-{_meta(indicators, span)},{hospital_values.ctes(indicators, span, hospital_where)},
+{_meta(indicators, span)},{hospital_values.ctes(indicators, span, hospital_where)}{by_county},
 a AS ({agg}
 ){FINISH}"""
 
