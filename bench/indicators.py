@@ -213,6 +213,9 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
     return rows
 
 
+EXPORT_GOAL_S = 5  # issue 19: the counties × all-indicators XLSX, nationally
+
+
 def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
     """The headline figures for the summary: full refresh / scan, refresh after an upload, query latency."""
     ms = {name: median for name, median, _worst, _note in rows}
@@ -229,6 +232,10 @@ def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
          "met": after < 1000},
         {"figure": f"slowest indicator query, median ({slowest[1].split(': ', 1)[1]})",
          "value": f"{slowest[0]:,.0f} ms", "goal": f"< {limit} ms", "met": slowest[0] < limit},
+        *({"figure": name.replace("export XLSX: ", "XLSX export, ").replace(" (a column per indicator)", ""),
+           "value": f"{ms[name] / 1000:,.1f} s", "goal": f"< {EXPORT_GOAL_S} s (national)",
+           "met": ms[name] < EXPORT_GOAL_S * 1000}
+          for name in ms if name.startswith("export XLSX")),
     ]
 
 

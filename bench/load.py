@@ -82,7 +82,7 @@ WHY_GTHREAD = (
     "gthread: a callback is CPU-bound Python (pandas, plotly's JSON) holding the GIL, so parallelism "
     "comes from processes — two per core, so one computes while the other waits on PostgreSQL — and a "
     "few threads per process keep it serving while a request only waits: on PostgreSQL, or on the "
-    "ingest's lock on monthly_values, which queues simultaneous uploads in the database. More threads "
+    "ingest's per-hospital lock, which queues two uploads of one hospital in the database. More threads "
     "would only queue CPU work inside a process; gevent would block on the database driver.")
 # Region users cycle through these roles (supervisors of prefectures; leaders and analysts at the province).
 BROWSE_ROLES = ("supervisor", "supervisor", "supervisor", "leader", "analyst")
