@@ -628,6 +628,12 @@ def hospital_href(code: str, period: str | None = None) -> str:
     return url_query.href(f"/hospital/{code}", period=period)
 
 
+def hospital_hrefs(codes: pd.Series, period: str | None = None) -> pd.Series:
+    """:func:`hospital_href` of each of *codes*, the query string built once (a national table has 12 000;
+    hospital codes are letters and digits, safe in a path as they are)."""
+    return "/hospital/" + codes.astype(str) + url_query.href("", period=period)
+
+
 def quick_search(component_id: str) -> dbc.Input:
     return dbc.Input(id=component_id, type="search", size="sm", placeholder=t("grid.search"),
                      className="opsmon-search", debounce=True)

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pandas as pd
 import pytest
 
+from opsmon.dashboard import components
 from opsmon.dashboard import format as fmt
 from opsmon.dashboard import url_query
 from opsmon.dashboard.strings import STRINGS, t, using_language
@@ -28,6 +30,17 @@ def test_search_round_trips_through_the_parsers():
     assert url_query.language(query["lang"]) == "en"
     assert url_query.filters(query) == {"tier": ["三级", "二级"], "pilot": True}
     assert url_query.api_filters(url_query.filters(query)) == {"tier": ["三级", "二级"], "is_pilot": True}
+
+
+def test_a_table_of_hospital_links_is_each_hospitals_link():
+    codes = pd.Series(["12220102412345670G", "1222010213UJDU4T6K"], index=[7, 3])
+    for lang in ("zh", "en"):
+        with using_language(lang):
+            for period in ("2026-10", None):
+                links = components.hospital_hrefs(codes, period)
+                assert links.to_dict() == {i: components.hospital_href(code, period) for i, code in codes.items()}
+    with using_language("en"):
+        assert components.hospital_hrefs(codes, "2026-10")[7] == "/hospital/12220102412345670G?period=2026-10&lang=en"
 
 
 def test_invalid_values_fall_back_instead_of_failing():

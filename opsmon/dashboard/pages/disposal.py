@@ -141,7 +141,7 @@ def items(engine, values: dict[str, Any]) -> pd.DataFrame:
         escalated_text=[t("common.yes") if e else "" for e in frame["escalated"]],
         county=[regions["name"].get(a, "") for a in frame["adcode"]],
         prefecture=[regions["name"].get(regions["geo_parent_adcode"].get(a), "") for a in frame["adcode"]],
-        href=[c.hospital_href(code) for code in frame["hospital_code"]],
+        href=c.hospital_hrefs(frame["hospital_code"]),
         row_id=[f"d{i}" for i in frame["disposal_id"]],
     ).reset_index(drop=True)
 

@@ -238,7 +238,7 @@ def _table(engine, region: str, period: str, indicator: str, frame: pd.DataFrame
         approx = hosp[hosp["indicator"] == indicator].set_index("code")["approx"]
         wide["approx"] = wide["code"].map(approx)
         wide = c.with_approx(wide, ind, hospital=True)
-        wide["href"] = [c.hospital_href(code, period) for code in wide["code"]]
+        wide["href"] = c.hospital_hrefs(wide["code"], period)
         wide["reported"] = wide["reporting_rate"].map(
             lambda x: t("common.yes") if x == 1 else t("overview.not_reported"))
         rows = wide[["code", "name", "href", "value", "approx_text", "approx_tip", "reported"]]

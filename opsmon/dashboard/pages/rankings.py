@@ -126,7 +126,7 @@ def ranking_frame(engine, indicator: str, level: str, period: str, span: str, re
         frame = frame.merge(tier_peers(engine, frame, indicator, period, span, region, view_filters),
                             on="code", how="left")
         frame["tier_label"] = [c.enum_label(x) if isinstance(x, str) else "—" for x in frame["tier"]]
-        frame["href"] = [c.hospital_href(code, period) for code in frame["code"]]
+        frame["href"] = c.hospital_hrefs(frame["code"], period)
     else:
         frame["href"] = [url_query.href("/", period=period, indicator=indicator, region=code)
                          for code in frame["code"]]

@@ -196,7 +196,7 @@ def explained(frame: pd.DataFrame, period: str) -> pd.DataFrame:
         # The export's metric is a number with its unit beside it (text like "-12.3%" would be
         # neutralised against formula injection, and is no use to an analyst anyway).
         metric_unit=[RULES[r].unit if r in RULES else "" for r in frame["rule"]],
-        href=[c.hospital_href(code, period) for code in frame["hospital_code"]],
+        href=c.hospital_hrefs(frame["hospital_code"], period),
     )
 
 

@@ -94,7 +94,7 @@ def missing_hospitals(engine, period: str, region: str | None) -> pd.DataFrame:
 
 def with_links(frame: pd.DataFrame, period: str) -> pd.DataFrame:
     """*frame*'s hospitals with the link to each one's profile (made per block, in the page's language)."""
-    return frame.assign(href=[c.hospital_href(code, period) for code in frame["code"]])
+    return frame.assign(href=c.hospital_hrefs(frame["code"], period))
 
 
 MISSING_EXPORT = [("name", "col.hospital", None), ("code", "col.hospital_code", "@"),
