@@ -368,6 +368,10 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
             for statement in DELTA_STATEMENTS:
                 conn.execute(sa.text(statement), {**params, "changed": changed})
         else:
+            # Fresh statistics for the inputs first: a full build follows bulk loads (the registry, a
+            # backfill, a province's initial copy), which outrun autovacuum — planned on a stale
+            # estimate of the open hospitals, the build's joins go row by row (≈ 2 s nationally).
+            conn.execute(sa.text("ANALYZE hospitals, monthly_values, progress_values"))
             for statement in BUILD_STATEMENTS:
                 conn.execute(sa.text(statement), params if ":due_day" in statement else {})
             for statement in SWAP_STATEMENTS:

@@ -153,6 +153,17 @@ def add_progress(engine: Engine, code: str, period: str, status: str, committee:
             cm=caliber, rr=register)
 
 
+def revise(engine: Engine, code: str, period: str, revenue: int, expense: int) -> None:
+    """What ingest does for a corrected report: the old revision stops being current, a new one is added."""
+    sid = add_submission(engine, f"{period}-28 10:00+08")
+    with engine.begin() as conn:
+        revision = conn.execute(sa.text(
+            "UPDATE monthly_values SET is_current = false WHERE hospital_code = :h AND period = :p AND is_current "
+            "RETURNING revision"), {"h": code, "p": f"{period}-01"}).scalar_one()
+    add_month(engine, code, period, month(revenue, expense), sid, revision=revision + 1)
+    bump(engine)
+
+
 def bump(engine: Engine) -> None:
     """What the ingest path does after accepting data: tell caches the data changed."""
     execute(engine, "UPDATE data_state SET version = version + 1, changed_at = now()")

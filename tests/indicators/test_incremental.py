@@ -47,15 +47,7 @@ def built(province):
     return province
 
 
-def revise(engine, code: str, period: str, revenue: int, expense: int) -> None:
-    """What ingest does for a corrected report: the old revision stops being current, a new one is added."""
-    sid = fx.add_submission(engine, f"{period}-28 10:00+08")
-    with engine.begin() as conn:
-        revision = conn.execute(sa.text(
-            "UPDATE monthly_values SET is_current = false WHERE hospital_code = :h AND period = :p AND is_current "
-            "RETURNING revision"), {"h": code, "p": f"{period}-01"}).scalar_one()
-    fx.add_month(engine, code, period, fx.month(revenue, expense), sid, revision=revision + 1)
-    fx.bump(engine)
+revise = fx.revise
 
 
 def test_one_hospitals_new_revision_rebuilds_only_that_hospital(built):

@@ -43,3 +43,18 @@ def test_an_empty_database_refreshes_and_answers(engine):
     assert frame["value"].isna().tolist() == [True, False] and frame["value"].iloc[1] == 0
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ind_span")).scalar_one() == 0
+
+
+def test_a_full_rebuild_analyses_its_inputs_first_and_an_incremental_one_does_not(province):
+    # A full build follows bulk loads, which outrun autovacuum: its plans need fresh statistics.
+    def manual_analyses() -> dict[str, int]:
+        return dict(fx.execute(province, "SELECT relname, analyze_count FROM pg_stat_user_tables "
+                                         "WHERE relname IN ('hospitals', 'monthly_values', 'progress_values')").all())
+
+    before = manual_analyses()
+    assert aggregate.refresh(province, force=True).rebuilt
+    after = manual_analyses()
+    assert after == {table: count + 1 for table, count in before.items()}
+    fx.revise(province, fx.CODE["A"], "2025-02", 2000, 2600)  # a corrected report: incremental
+    assert aggregate.refresh(province).changed == (fx.CODE["A"],)
+    assert manual_analyses() == after
