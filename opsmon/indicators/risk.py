@@ -445,7 +445,12 @@ def _as_of(as_of: datetime | None) -> datetime:
 
 
 def source_key(conn: sa.Connection, as_of: datetime) -> str:
-    """Aggregates' key + thresholds + the last month whose due date has passed at *as_of*."""
+    """The aggregates' build key + thresholds + the last month whose due date has passed at *as_of*.
+
+    The key the aggregates were *built* from, not the data version now: the register reads
+    ``ind_month``, so data that arrive between the aggregates' refresh and the register's must
+    not be stamped as read — the next aggregates build changes this key and rebuilds the register.
+    """
     overrides = conn.execute(sa.text(
         "SELECT md5(coalesce(string_agg(rule || '/' || coalesce(metric, '') || '/' || level || '/' "
         "|| coalesce(CAST(threshold AS text), '') || enabled, ',' ORDER BY rule, metric, level), '')) "
@@ -454,7 +459,7 @@ def source_key(conn: sa.Connection, as_of: datetime) -> str:
         f"SELECT max(cal.period) FROM ({aggregate.CALENDAR_SQL}) cal "
         f"WHERE {aggregate.DUE_SQL.format(p='cal.period')} <= CAST(:as_of AS timestamptz)"
     ), {**aggregate.due_settings(conn), "as_of": as_of}).scalar()
-    return f"{aggregate.source_key(conn)}|{overrides}|{last_due}|{SQL_FINGERPRINT}"
+    return f"{aggregate.stored_key(conn, 'aggregates')}|{overrides}|{last_due}|{SQL_FINGERPRINT}"
 
 
 def _write_forecast(conn: sa.Connection, rows: list[sa.Row], changed: list[str] | None) -> None:
@@ -492,7 +497,9 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
             return False
         # Compiling these one-off statements (JIT) costs more than it saves.
         conn.execute(sa.text("SET LOCAL jit = off"))
-        mark, now_basis = aggregate.watermark(conn), aggregate.basis(conn)
+        # What the aggregates read is what this build reads: their watermark and basis, not now's.
+        built = aggregate.stored_state(conn, "aggregates")
+        mark, now_basis = built.watermark, built.basis
         changed = None if force else aggregate.incremental_set(conn, key, stored, now_basis)
         params = {**aggregate.due_settings(conn), "as_of": as_of, "changed": changed or []}
         rows = conn.execute(sa.text(_thresholds_sql())).all()

@@ -98,3 +98,17 @@ def test_a_build_recorded_before_migration_0008_still_refreshes_incrementally(bu
     assert [m.version for m in migrate.upgrade(built, "220000")] == [8]
     revise(built, fx.CODE["A"], "2025-02", 2000, 2600)
     assert refresh(built).changed == (fx.CODE["A"],)
+
+
+def test_data_arriving_between_the_aggregates_and_the_register_are_not_lost(built, monkeypatch):
+    # A revision commits right after the aggregates' refresh, before the register's: the register
+    # then reads the aggregates built without it — the next refresh must rebuild it, not skip it.
+    revise(built, fx.CODE["A"], "2025-02", 2000, 2600)
+    with monkeypatch.context() as m:
+        m.setattr(aggregate, "refresh", lambda engine, **_: None)  # (it ran just before the revision)
+        risk.refresh_register(built, as_of=AS_OF)
+    refresh(built)
+    caught_up = snapshot(built)
+    aggregate.refresh(built, force=True)
+    risk.refresh_register(built, as_of=AS_OF, force=True)
+    assert_same(caught_up, snapshot(built))
