@@ -14,7 +14,7 @@ import flask
 from sqlalchemy.engine import Engine
 
 from opsmon import api, config
-from opsmon.dashboard import auth, cache, context, downloads, shell
+from opsmon.dashboard import auth, cache, context, downloads, outlines, shell
 from opsmon.dashboard.page import callback_guard
 from opsmon.dashboard.pages import (account, admin, bulletin, disposal, evaluation, hospital, overview, rankings,
                                     risk, submissions, targets, trends, upload)
@@ -51,6 +51,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     auth.install(app, settings)
     api.install(app.server, engine, settings)  # /api/v1: its own bearer auth
     downloads.install(app.server)  # /download/…: streamed tables, behind the sign-in like the pages
+    outlines.install(app.server)  # /outlines/…: the maps' boundaries, fetched by plotly.js
     app.server.before_request(callback_guard(PAGES))  # after the session checks of auth.install
     for page in PAGES:
         page.register()

@@ -67,10 +67,13 @@ def approx_lines(frame: pd.DataFrame, note: str) -> list[str]:
     return [f"<br>{note}" if flag(f) else "" for f in flags]
 
 
-def region_map(frame: pd.DataFrame, geojson: dict, ind, *, title: str, label: str = "label",
+def region_map(frame: pd.DataFrame, geojson: dict | str, ind, *, title: str, label: str = "label",
                highlight: str | None = None, coverage_text: str = "", height: int = 480,
                hover: str = "extra", scale: dict | None = None, approx_note: str = "") -> go.Figure:
     """A choropleth of one indicator by region (``code``, ``value``, *label*; *hover* a column of extra text).
+
+    *geojson*: the outlines, best as a URL (:func:`opsmon.dashboard.outlines.outline`) — plotly.js
+    fetches it once, where a dict is copied into every trace and sent with every figure.
 
     Without a *hover* column, "coverage_text reporting/expected" is shown. Regions
     without a value are drawn grey; *highlight* (an adcode) gets a thick outline. A region whose

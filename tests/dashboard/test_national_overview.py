@@ -26,7 +26,7 @@ def test_a_province_without_its_own_files_maps_its_prefectures_from_the_national
     app = create_app(national_engine)
     period = reporting.latest_period(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        frame, geojson, _ = overview.map_frame(national_engine, "420000", period, "reporting_rate")
+        frame, geojson, _, _ = overview.map_frame(national_engine, "420000", period, "reporting_rate")
     codes = set(frame["code"])
     assert {"420100", "429004"} <= codes  # 武汉市 and 仙桃市 (run by the province directly)
     assert frame.set_index("code").loc["429004", "is_direct"]
@@ -48,7 +48,7 @@ def test_a_province_with_shipped_files_keeps_its_county_map(national_engine):
     app = create_app(national_engine)
     period = reporting.latest_period(national_engine)
     with signed_in(app, national_engine, "demo-admin"):
-        frame, geojson, _ = overview.map_frame(national_engine, "220100", period, "reporting_rate")
+        frame, geojson, _, _ = overview.map_frame(national_engine, "220100", period, "reporting_rate")
     assert len(geojson["features"]) == len(frame) > 0
 
 

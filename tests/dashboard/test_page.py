@@ -108,7 +108,7 @@ def hospital_code(engine) -> str:
 def test_units_the_province_runs_directly_are_marked(admin, demo_engine, period):
     from opsmon.dashboard.pages import submissions
 
-    frame, _, _ = overview.map_frame(demo_engine, PROVINCE, period, "reporting_rate")
+    frame, _, _, _ = overview.map_frame(demo_engine, PROVINCE, period, "reporting_rate")
     labels = dict(zip(frame["code"], frame["label"]))
     assert labels["220581"] == "梅河口市（省直管）" and labels["220100"] == "长春市"
     rates = submissions.update(period, None, {"lang": "en"})[2].rowData

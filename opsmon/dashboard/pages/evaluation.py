@@ -31,12 +31,11 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from opsmon import geo
 from opsmon.dashboard import auth, context, data, url_query
 from opsmon.dashboard import components as c
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map
 from opsmon.dashboard.format import indicator_value, percent, period_label, timestamp
-from opsmon.dashboard.outlines import prefecture_geojson, province_geojson
+from opsmon.dashboard.outlines import outline
 from opsmon.dashboard.page import Control, Page
 from opsmon.dashboard.strings import current_language, t
 from opsmon.disposal.attachments import EXTENSIONS, MAX_BYTES
@@ -214,11 +213,11 @@ def map_figure(frame: pd.DataFrame) -> Any:
     level = by_code["level"].get(home, "province")
     highlight = None
     if level in ("province", "nation"):
-        geojson = province_geojson(home)
+        geojson, url = outline("province", home)
         drawn = {f["properties"]["adcode"] for f in geojson["features"]}
     else:
         prefecture = home if level == "prefecture" else by_code["geo_parent_adcode"].get(home)
-        geojson = prefecture_geojson(geo.province_of(prefecture), prefecture)
+        geojson, url = outline("prefecture", prefecture)
         drawn = {f["properties"]["adcode"] for f in geojson["features"]}
         highlight = home if level == "county" else None
     if not drawn:
@@ -231,7 +230,7 @@ def map_figure(frame: pd.DataFrame) -> Any:
     out["value"] = pd.to_numeric(out["value"], errors="coerce")
     out["extra"] = [values["state_text"].get(x, "") if x in values.index else t("evaluation.map_outside")
                     for x in codes]
-    fig = region_map(out, geojson, RATE, title=t("evaluation.col.rate"), hover="extra", highlight=highlight,
+    fig = region_map(out, url, RATE, title=t("evaluation.col.rate"), hover="extra", highlight=highlight,
                      scale=MAP_SCALE, height=420)
     return fig
 

@@ -21,7 +21,7 @@ from opsmon.dashboard import components as c
 from opsmon.dashboard import context, data, todo, url_query
 from opsmon.dashboard.figures import empty_figure, region_map
 from opsmon.dashboard.format import d3_format, integer, money, percent, period_label
-from opsmon.dashboard.outlines import prefecture_geojson, units_geojson
+from opsmon.dashboard.outlines import outline
 from opsmon.dashboard.page import PERIOD, Control, Page
 from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import get
@@ -176,8 +176,9 @@ def _mark(ind_id: str, approx: dict) -> html.Sup | None:
 
 
 # ----------------------------------------------------------------------------------------- map and table
-def map_frame(engine, region: str, period: str, indicator: str) -> tuple[pd.DataFrame, dict, str | None]:
-    """The regions drawn for the view at *region*: frame (code, label, value, reporting, expected), geojson, highlight.
+def map_frame(engine, region: str, period: str, indicator: str) -> tuple[pd.DataFrame, dict, str, str | None]:
+    """The regions drawn for the view at *region*: frame (code, label, value, reporting, expected), geojson,
+    its URL (:func:`~opsmon.dashboard.outlines.outline`), highlight.
 
     The nation maps its provinces; a province its prefecture-level units (with the county-level
     cities it runs directly); a prefecture its counties; a county its prefecture's counties, itself outlined.
@@ -187,16 +188,16 @@ def map_frame(engine, region: str, period: str, indicator: str) -> tuple[pd.Data
     level = _level(region, regions)
     if level == "nation":
         frame = data.query(engine, indicator, "province", period).assign(is_direct=False)
-        geojson, highlight = units_geojson(region), None
+        (geojson, url), highlight = outline("units", region), None
     elif level == "province":
         # Prefecture level includes the county-level cities the province runs directly.
         frame = data.query(engine, indicator, "prefecture", period, region=region)
         frame["is_direct"] = frame["code"].map(level_of) == "county"
-        geojson, highlight = units_geojson(region), None
+        (geojson, url), highlight = outline("units", region), None
     else:
         prefecture = region if level == "prefecture" else regions.set_index("adcode").loc[region, "geo_parent_adcode"]
         province = geo.province_of(prefecture)
-        geojson = prefecture_geojson(province, prefecture)
+        geojson, url = outline("prefecture", prefecture)
         inside = set(regions.loc[(regions["level"] == "county") & (regions["geo_parent_adcode"] == prefecture),
                                  "adcode"])
         # The whole province's counties: a directly run county reports to the province, not the prefecture.
@@ -206,7 +207,7 @@ def map_frame(engine, region: str, period: str, indicator: str) -> tuple[pd.Data
         highlight = region if level == "county" else None
     frame = frame.sort_values(["is_direct", "code"]).reset_index(drop=True)
     frame["label"] = frame["name"].where(~frame["is_direct"], c.direct_label(frame["name"]))
-    return frame, geojson, highlight
+    return frame, geojson, url, highlight
 
 
 def _breadcrumb(region: str, period: str, indicator: str) -> dbc.Breadcrumb:
@@ -285,11 +286,11 @@ def update(period: str | None, indicator: str | None, view: dict | None = None):
         return (c.empty(), empty_figure(t("data.none_period")), c.empty(), None,
                 t("overview.map_title"), t("overview.table_title"))
     ind = get(indicator)
-    frame, geojson, highlight = map_frame(engine, region, period, indicator)
+    frame, geojson, url, highlight = map_frame(engine, region, period, indicator)
     if not geojson["features"]:
         fig = empty_figure(t("overview.no_boundaries"))
     elif frame["value"].notna().any():
-        fig = region_map(frame, geojson, ind, title=c.label(ind), highlight=highlight,
+        fig = region_map(frame, url, ind, title=c.label(ind), highlight=highlight,
                          coverage_text=t("col.coverage_short"), approx_note=c.approx_text(ind))
     else:
         fig = empty_figure(t("data.none_period"))

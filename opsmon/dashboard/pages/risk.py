@@ -28,7 +28,7 @@ from opsmon.dashboard import context, data, exports, paged_grid
 from opsmon.dashboard.cache import memo
 from opsmon.dashboard.figures import GRAPH_CONFIG, empty_figure, region_map, style_figure
 from opsmon.dashboard.format import integer, money, number, percent, period_label
-from opsmon.dashboard.outlines import units_geojson
+from opsmon.dashboard.outlines import outline
 from opsmon.dashboard.page import PERIOD, REGION, Page, choices
 from opsmon.dashboard.strings import current_language, t
 from opsmon.indicators import Indicator, reporting
@@ -306,7 +306,7 @@ def update(period, rules, levels, statuses, region, tiers, view=None):
     counts = map_counts(frame)
     counts["label"] = counts["name"].where(~counts["is_direct"], c.direct_label(counts["name"]))
     counts["extra"] = [t("risk.map_hospitals").format(n=n) for n in counts["hospitals"]]
-    fig = region_map(counts, units_geojson(c.root_region()), _COUNT, title=t("risk.map_count"),
+    fig = region_map(counts, outline("units", c.root_region())[1], _COUNT, title=t("risk.map_count"),
                      height=440, scale={"colorscale": "OrRd", "zmin": 0})
     title = t("risk.table_n").format(period=period_label(period), n=len(frame))
     if frame.empty:
