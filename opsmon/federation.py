@@ -117,7 +117,8 @@ def publish(engine: Engine) -> Published:
                 f"wal_level is '{level}': logical replication needs wal_level = logical. Set it in "
                 "postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL")
         first, last = id_range(province)
-        # No file may be stored while the ids move (ingest takes SHARE ROW EXCLUSIVE on these too).
+        # No file may be stored while the ids move: EXCLUSIVE conflicts with the ROW EXCLUSIVE lock every
+        # ingest writer holds (ingest/store/values.py lock_writers), so stores wait until this commits.
         conn.execute(sa.text("LOCK TABLE submissions, monthly_values, progress_values IN EXCLUSIVE MODE"))
         outside = conn.execute(sa.text("SELECT count(*) FROM submissions WHERE submission_id > :last"),
                                {"last": last}).scalar_one()

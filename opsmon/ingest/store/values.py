@@ -113,7 +113,7 @@ def lock_writers(conn: sa.Connection, table: str, hospital_codes: list[str]) -> 
     conn.execute(sa.text(
         "SELECT count(pg_advisory_xact_lock(hashtextextended(:t || ':' || code, 0))) "
         "FROM (SELECT code FROM unnest(CAST(:codes AS text[])) AS code ORDER BY code) sorted"
-    ), {"t": table, "codes": sorted(hospital_codes)})
+    ), {"t": table, "codes": list(hospital_codes)})
 
 
 def store_registry(conn: sa.Connection, frame: pd.DataFrame, *, report_changes: bool = False) -> StoreResult:
