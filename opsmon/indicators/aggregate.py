@@ -30,10 +30,12 @@ Region values are sums over these rows: at query time where hospital filters
 apply, else read from ``ind_region``, built here from the same rows
 (:mod:`opsmon.indicators.region_sums`).
 
-:func:`refresh` rebuilds the tables in one transaction — new tables built
-aside, then swapped in, so readers wait only for the swap — when the data
+:func:`refresh` rebuilds the tables — new tables built aside, then swapped in
+by one transaction, so readers wait only for the swap — when the data
 version, the due-day settings or this module's SQL changed since the last
-build; otherwise it is a single lookup. Their DDL (why it runs at refresh time
+build; otherwise it is a single lookup. A full build runs its independent
+parts at once on :data:`BUILD_CONNECTIONS` connections (:data:`BUILD_PHASES`):
+``ind_month`` beside ``ind_span``, then the region sums of each span. Their DDL (why it runs at refresh time
 rather than as a migration, the indexes, the swap) is in
 :mod:`opsmon.indicators.build`; this module says what fills them.
 """
@@ -42,6 +44,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -184,12 +188,23 @@ WHERE s.n_months > 0
 """
 
 
-BUILD_STATEMENTS: tuple[str, ...] = (
-    *build.build_aside(build.MONTH, [_month_sql()]),
-    *build.build_aside(build.SPAN, [_span_sql()]),
-    *build.build_aside(build.REGION, region_sums.selects(CALENDAR_SQL, build.MONTH.aside, build.SPAN.aside)),
+_REGION_SELECTS = region_sums.selects(CALENDAR_SQL, build.MONTH.aside, build.SPAN.aside)
+# A full build: each phase's tasks are independent (each a list of statements for one connection,
+# committed when done); a phase starts when the previous one has finished. ind_month and ind_span
+# read only the source tables; each span's region sums reads both and adds rows to ind_region_build,
+# created empty in between (its columns are those of a region select, which names both).
+BUILD_PHASES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (tuple(build.build_aside(build.MONTH, _month_sql())),
+     tuple(build.build_aside(build.SPAN, _span_sql()))),
+    (tuple(build.prepare_aside(build.REGION, _REGION_SELECTS[0])),),
+    tuple((build.fill_aside(build.REGION, select),) for select in _REGION_SELECTS),
+    (tuple(build.finish_aside(build.REGION)),),
 )
+BUILD_STATEMENTS: tuple[str, ...] = tuple(s for phase in BUILD_PHASES for task in phase for s in task)
 SWAP_STATEMENTS: tuple[str, ...] = tuple(build.swap())
+# Connections a full build uses at once. Two: the parts are CPU-bound, the goal machine has two
+# cores, and the readers' queries run beside the build (on more cores, more parts run at once).
+BUILD_CONNECTIONS = 2
 # An incremental refresh: the changed hospitals' rows rebuilt aside, then swapped in.
 # The region sums move by the changed hospitals' new values minus their old ones.
 DELTA_STATEMENTS: tuple[str, ...] = (
@@ -341,6 +356,35 @@ def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: i
     ), {"n": name, "k": key, "s": seconds, "w": mark, "b": now_basis})
 
 
+def _build_settings(conn: sa.Connection) -> None:
+    """Settings of a build's transaction: no JIT (compiling one-off statements costs more than it saves)."""
+    conn.execute(sa.text("SET LOCAL jit = off"))
+
+
+def _run_task(engine: Engine, statements: Sequence[str], params: dict[str, object]) -> None:
+    """One task of a build phase, in its own committed transaction."""
+    with engine.begin() as conn:
+        _build_settings(conn)
+        for statement in statements:
+            conn.execute(sa.text(statement), params if ":due_day" in statement else {})
+
+
+def build_all(engine: Engine, params: dict[str, object]) -> None:
+    """Fill the aside tables of a full build (:data:`BUILD_PHASES`), each phase's tasks at once.
+
+    The caller holds the refresh lock and swaps the tables in afterwards. The inputs are analysed
+    first and committed, so every connection plans on fresh statistics: a full build follows bulk
+    loads (the registry, a backfill, a province's initial copy), which outrun autovacuum — planned
+    on a stale estimate of the open hospitals, the build's joins go row by row (≈ 2 s nationally).
+    """
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE hospitals, monthly_values, progress_values"))
+    with ThreadPoolExecutor(max_workers=BUILD_CONNECTIONS, thread_name_prefix="opsmon-build") as pool:
+        for phase in BUILD_PHASES:
+            # list(): wait for every task and raise the first failure before the next phase.
+            list(pool.map(lambda task: _run_task(engine, task, params), phase))
+
+
 def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
     """Bring ``ind_month``, ``ind_span`` and ``ind_region`` up to date if the data changed (or *force*).
 
@@ -359,8 +403,7 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
         stored = stored_state(conn, "aggregates")
         if not force and stored.source_key == key:
             return RefreshResult(False, key, 0.0)
-        # Compiling these one-off statements (JIT) costs more than it saves.
-        conn.execute(sa.text("SET LOCAL jit = off"))
+        _build_settings(conn)
         params = due_settings(conn)
         mark, now_basis = watermark(conn), basis(conn)
         changed = None if force else incremental_set(conn, key, stored, now_basis)
@@ -368,12 +411,7 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
             for statement in DELTA_STATEMENTS:
                 conn.execute(sa.text(statement), {**params, "changed": changed})
         else:
-            # Fresh statistics for the inputs first: a full build follows bulk loads (the registry, a
-            # backfill, a province's initial copy), which outrun autovacuum — planned on a stale
-            # estimate of the open hospitals, the build's joins go row by row (≈ 2 s nationally).
-            conn.execute(sa.text("ANALYZE hospitals, monthly_values, progress_values"))
-            for statement in BUILD_STATEMENTS:
-                conn.execute(sa.text(statement), params if ":due_day" in statement else {})
+            build_all(engine, params)
             for statement in SWAP_STATEMENTS:
                 conn.execute(sa.text(statement))
         seconds = time.perf_counter() - started

@@ -13,9 +13,14 @@ into rather than rebuilt — ``indicator_state``, ``risk_firings``,
 ``risk_register`` — are ordinary migrations (``opsmon/sql/migrations/``).
 
 **Full build.** Each table is built aside as ``<name>_build``, indexed and
-analysed (:func:`build_aside`); then, in the same transaction, :func:`swap` drops
-the live tables and renames the built ones and their indexes into place, so
-readers wait only for the swap.
+analysed (:func:`build_aside`; ``ind_region`` from several statements filled side by
+side: :func:`prepare_aside`, :func:`fill_aside`, :func:`finish_aside`). The aside tables
+are committed by the connections that build them (independent parts run at once on
+separate connections, :mod:`opsmon.indicators.aggregate`), and no reader names them;
+then the refreshing transaction — which has held the refresh lock throughout —
+swaps them in (:func:`swap`): drops the live tables and renames the built ones and their
+indexes into place, so readers wait only for the swap. A build that fails leaves its
+aside tables behind, and the next one drops them first.
 
 **Incremental build and merges.** Working tables live for one transaction
 (:func:`temp_table`): the changed hospitals' rows are built into ``<name>_delta``
@@ -25,7 +30,6 @@ register's merge stages its rows the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The hospitals of an incremental refresh: the bound array :changed, on column {col}.
@@ -67,12 +71,24 @@ REGION = Derived("ind_region", ("adcode", "period", "span", "indicator"), ("adco
 TABLES = (MONTH, SPAN, REGION)
 
 
-def build_aside(table: Derived, selects: Sequence[str]) -> list[str]:
-    """Statements filling ``<name>_build`` with the rows of *selects* (the first creates it), indexed and analysed."""
-    first, *more = selects
-    statements = [f"DROP TABLE IF EXISTS {table.aside}", f"CREATE TABLE {table.aside} AS {first}"]
-    statements += [f"INSERT INTO {table.aside} {select}" for select in more]
-    statements.append(f"CREATE UNIQUE INDEX {table.aside}_key ON {table.aside} ({', '.join(table.key)})")
+def build_aside(table: Derived, select: str) -> list[str]:
+    """Statements filling ``<name>_build`` with the rows of *select*, indexed and analysed."""
+    return [f"DROP TABLE IF EXISTS {table.aside}", f"CREATE TABLE {table.aside} AS {select}", *finish_aside(table)]
+
+
+def prepare_aside(table: Derived, select: str) -> list[str]:
+    """Statements creating an empty ``<name>_build`` with *select*'s columns, for :func:`fill_aside` to fill."""
+    return [f"DROP TABLE IF EXISTS {table.aside}", f"CREATE TABLE {table.aside} AS {select} WITH NO DATA"]
+
+
+def fill_aside(table: Derived, select: str) -> str:
+    """The statement adding *select*'s rows to ``<name>_build`` (several may run at once, on separate connections)."""
+    return f"INSERT INTO {table.aside} {select}"
+
+
+def finish_aside(table: Derived) -> list[str]:
+    """Statements indexing and analysing a filled ``<name>_build``."""
+    statements = [f"CREATE UNIQUE INDEX {table.aside}_key ON {table.aside} ({', '.join(table.key)})"]
     if table.by_hospital:
         statements.append(f"CREATE INDEX {table.aside}_hospital ON {table.aside} (hospital_code)")
     statements.append(f"ANALYZE {table.aside} ({', '.join(table.analysed)})")

@@ -3,6 +3,9 @@ built by the write side only: a query reads the last build, whatever changed sin
 
 from __future__ import annotations
 
+import threading
+import time
+
 import province_fixture as fx
 import pytest
 import sqlalchemy as sa
@@ -58,3 +61,42 @@ def test_a_full_rebuild_analyses_its_inputs_first_and_an_incremental_one_does_no
     fx.revise(province, fx.CODE["A"], "2025-02", 2000, 2600)  # a corrected report: incremental
     assert aggregate.refresh(province).changed == (fx.CODE["A"],)
     assert manual_analyses() == after
+
+
+def test_a_full_build_runs_its_independent_parts_at_once(province, monkeypatch):
+    # ind_month beside ind_span, then the spans' region sums side by side: each on its own connection.
+    seen: list[tuple[int, float, float]] = []  # (thread, start, end) of each part, as they finish
+    run_task = aggregate._run_task
+
+    def timed_task(engine, statements, params):
+        started = time.perf_counter()
+        run_task(engine, statements, params)
+        seen.append((threading.get_ident(), started, time.perf_counter()))
+
+    monkeypatch.setattr(aggregate, "_run_task", timed_task)
+    before = query(province, None, "county", "2025-02")
+    assert aggregate.refresh(province, force=True).rebuilt
+    assert len(seen) == sum(len(phase) for phase in aggregate.BUILD_PHASES)
+    assert len({thread for thread, *_ in seen}) == aggregate.BUILD_CONNECTIONS == 2
+    first = sorted(seen[:2], key=lambda s: s[1])  # the first phase: ind_month and ind_span
+    assert first[1][1] < first[0][2], "the second part started before the first had finished"
+    # The same rows as before: parts built apart add up to the whole.
+    assert query(province, None, "county", "2025-02").equals(before)
+
+
+def test_a_build_that_fails_part_way_leaves_the_last_one_and_the_next_one_cleans_up(province, monkeypatch):
+    before = query(province, None, "county", "2025-02")
+    phases = list(aggregate.BUILD_PHASES)
+    fills = phases[2]
+    monkeypatch.setattr(aggregate, "BUILD_PHASES", (*phases[:2], (*fills[:-1], ("SELECT 1/0",)), *phases[3:]))
+    with pytest.raises(sa.exc.DataError, match="division by zero"):
+        aggregate.refresh(province, force=True)
+    # The aside tables of the failed build are committed but nobody reads them…
+    leftovers = {r[0] for r in fx.execute(province, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'ind\\_%'")}
+    assert {"ind_month_build", "ind_span_build", "ind_region_build"} <= leftovers
+    assert query(province, None, "county", "2025-02").equals(before)  # …the last build answers
+    monkeypatch.undo()
+    assert aggregate.refresh(province, force=True).rebuilt  # the next build drops them and swaps its own in
+    tables = {r[0] for r in fx.execute(province, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'ind\\_%'")}
+    assert tables == {"ind_month", "ind_span", "ind_region"}
+    assert query(province, None, "county", "2025-02").equals(before)
