@@ -211,14 +211,12 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
     def ratio(ms: float) -> str:
         return f"**{ms / floor:.1f}×** floor, {ms / scan:,.0f}× scan"
 
-    rows.append(("full refresh: aggregates + risk register", *full,
-                 f"{ratio(full[0])} (goal ≤ {FLOOR_GOAL:g}× floor"
-                 + (f", ≤ {NATIONAL_REFRESH_GOAL_S} s)" if scale == "national" else ")")))
+    rows.append(("full refresh: aggregates + risk register", *full, f"{ratio(full[0])} (goal {refresh_goal(scale)})"))
     rows.append(("COPY floor: inputs read once + derived rows written once", floor, floor, "the floor"))
     rows.append(("  of which reading the inputs (COPY TO)", read, read, ""))
     rows.append(("  of which writing the derived rows (COPY FROM)", write, write, ""))
     part = timed(refresh_repeat, lambda: aggregate.refresh(engine, force=True))
-    rows.append(("  of which aggregates (ind_month, ind_span)", *part, ratio(part[0])))
+    rows.append(("  of which aggregates (ind_month, ind_span, ind_region)", *part, ratio(part[0])))
     rows.append(("  of which risk register", full[0] - part[0], full[1] - part[1], ratio(full[0] - part[0])))
 
     def after_upload() -> None:
@@ -268,6 +266,11 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
 EXPORT_GOAL_S = 5  # issue 19: the counties × all-indicators XLSX, nationally
 
 
+def refresh_goal(scale: str) -> str:
+    """The full refresh's goal at *scale*: within :data:`FLOOR_GOAL` × its floor, and a minute nationally."""
+    return f"≤ {FLOOR_GOAL:g}× floor" + (f", ≤ {NATIONAL_REFRESH_GOAL_S} s" if scale == "national" else "")
+
+
 def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
     """The headline figures for the summary: full refresh / its floor, refresh after an upload, query latency."""
     ms = {name: median for name, median, _worst, _note in rows}
@@ -279,7 +282,7 @@ def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
     return [
         {"figure": "full refresh (aggregates + risk register) / its COPY floor",
          "value": f"{full / floor:,.1f}× ({full / 1000:,.1f} s; floor {floor / 1000:,.1f} s)",
-         "goal": f"≤ {FLOOR_GOAL:g}×" + (f", ≤ {NATIONAL_REFRESH_GOAL_S} s" if scale == "national" else ""),
+         "goal": refresh_goal(scale),
          "met": full / floor <= FLOOR_GOAL and (scale != "national" or full <= NATIONAL_REFRESH_GOAL_S * 1000)},
         {"figure": "refresh after one hospital's upload", "value": f"{after:,.0f} ms", "goal": "< 1 s (national)",
          "met": after < 1000},

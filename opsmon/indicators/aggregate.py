@@ -356,15 +356,15 @@ def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: i
     ), {"n": name, "k": key, "s": seconds, "w": mark, "b": now_basis})
 
 
-def _build_settings(conn: sa.Connection) -> None:
-    """Settings of a build's transaction: no JIT (compiling one-off statements costs more than it saves)."""
+def build_settings(conn: sa.Connection) -> None:
+    """Settings of a build's transaction (aggregates, risk register): no JIT (compiling one-off statements costs more than it saves)."""
     conn.execute(sa.text("SET LOCAL jit = off"))
 
 
 def _run_task(engine: Engine, statements: Sequence[str], params: dict[str, object]) -> None:
     """One task of a build phase, in its own committed transaction."""
     with engine.begin() as conn:
-        _build_settings(conn)
+        build_settings(conn)
         for statement in statements:
             conn.execute(sa.text(statement), params if ":due_day" in statement else {})
 
@@ -403,7 +403,7 @@ def refresh(engine: Engine, *, force: bool = False) -> RefreshResult:
         stored = stored_state(conn, "aggregates")
         if not force and stored.source_key == key:
             return RefreshResult(False, key, 0.0)
-        _build_settings(conn)
+        build_settings(conn)
         params = due_settings(conn)
         mark, now_basis = watermark(conn), basis(conn)
         changed = None if force else incremental_set(conn, key, stored, now_basis)

@@ -495,8 +495,7 @@ def refresh_register(engine: Engine, *, as_of: datetime | None = None, force: bo
         stored = aggregate.stored_state(conn, "risk_register")
         if not force and stored.source_key == key:
             return False
-        # Compiling these one-off statements (JIT) costs more than it saves.
-        conn.execute(sa.text("SET LOCAL jit = off"))
+        aggregate.build_settings(conn)
         # What the aggregates read is what this build reads: their watermark and basis, not now's.
         built = aggregate.stored_state(conn, "aggregates")
         mark, now_basis = built.watermark, built.basis
