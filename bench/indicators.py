@@ -21,28 +21,35 @@ beside its physical floor measured on the same database (issue 19): its inputs r
 once and its derived rows written once, with ``COPY`` (:func:`copy_floor_ms`) — goal
 ≤ 3× the floor, and ≤ 60 s nationally; one sequential scan of ``monthly_values`` is
 shown too (``count(*)`` and a sum over every row, warm cache); the refresh after one
-hospital's new revision; and the median and slowest of several runs of typical
+hospital's new revision; the dashboard's reads through the read-only role while the aggregates
+are rebuilt (do they wait, and is every answer a complete build's — items 1 and 2), and how that
+role treats a statement past its timeout and a write; and the median and slowest of several runs of typical
 ``query`` calls (goal: under 50 ms province, under 200 ms national).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
+from pathlib import Path
 
+import pandas as pd
+import psycopg.errors
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import RESULTS, machine, record_goals, throwaway_database, timed, write_section
-from opsmon import periods
+from bench.common import RESULTS, machine, percentile, record_goals, throwaway_database, timed, write_section
+from opsmon import config, periods
 from opsmon.indicators import aggregate, query, reporting, risk, series, targets
 from opsmon.indicators.export import export_table, progress_table
 from opsmon.ingest import uscc
-from opsmon.sql import db, migrate
+from opsmon.sql import db, migrate, reader
 
 PROVINCE = "220000"
 SCALES = {"province": (300, 36), "national": (12_000, 60)}
@@ -181,6 +188,74 @@ def copy_floor_ms(engine: Engine) -> tuple[float, float]:
         raw.close()
 
 
+def reader_engine(engine: Engine) -> Engine:
+    """The dashboard's read side beside *engine*: the ``opsmon_reader`` role, read-only, 5 s statement timeout."""
+    settings = config.Settings(database_url=engine.url.render_as_string(hide_password=False), data_dir=Path("."),
+                               province=PROVINCE, secret_key=None, production=False)
+    return reader.engine(engine, settings)
+
+
+def reads_during_refresh(engine: Engine, reads: list[Callable[[Engine], pd.DataFrame]]) -> dict:
+    """Issue 19, item 1: the dashboard's reads, through the read-only role, while a full rebuild of the aggregates
+    runs on the write side — how long they take, and whether each answer is a complete build's.
+
+    The *reads* take turns, first with nothing else running (``idle``), then for as long as the
+    rebuild runs (``during``); the rebuild is of the same data, so a complete build answers every
+    read exactly as before it (``complete``: how many did).
+    """
+    ro = reader_engine(engine)
+    wanted = [read(ro) for read in reads]
+
+    def timed_read(n: int) -> tuple[float, bool]:
+        started = time.perf_counter()
+        answer = reads[n % len(reads)](ro)
+        return (time.perf_counter() - started) * 1000, answer.equals(wanted[n % len(reads)])
+
+    idle = [timed_read(n)[0] for n in range(4 * len(reads))]
+    failed: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            aggregate.refresh(engine, force=True)
+        except BaseException as error:  # noqa: BLE001 — reported by the caller
+            failed.append(error)
+
+    writer = threading.Thread(target=rebuild, name="bench-rebuild")
+    writer.start()
+    during, complete = [], 0
+    while writer.is_alive():
+        ms, same = timed_read(len(during))
+        during.append(ms)
+        complete += same
+    writer.join()
+    if failed:
+        raise failed[0]
+    return {"idle": idle, "during": during, "complete": complete}
+
+
+def statement_timeout_ms(engine: Engine) -> tuple[float, bool]:
+    """Issue 19, item 2: how long the read side lets a too-long statement run, and whether it refuses a write."""
+    ro = reader_engine(engine)
+    with ro.connect() as conn:
+        limit = conn.execute(sa.text("SHOW statement_timeout")).scalar_one()
+    started = time.perf_counter()
+    try:
+        with ro.connect() as conn:
+            conn.execute(sa.text("SELECT pg_sleep(60)"))
+        raise AssertionError(f"a 60 s statement ran to its end under statement_timeout = {limit}")
+    except sa.exc.OperationalError as error:
+        if not reader.timed_out(error):
+            raise
+    cut = (time.perf_counter() - started) * 1000
+    try:
+        with ro.connect() as conn:
+            conn.execute(sa.text("CREATE TEMP TABLE bench_write_refused (n int)"))
+        refused = False
+    except sa.exc.DBAPIError as error:
+        refused = isinstance(error.orig, (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege))
+    return cut, refused
+
+
 def refresh_all(engine: Engine, as_of: datetime, force: bool) -> None:
     aggregate.refresh(engine, force=force)
     risk.refresh_register(engine, as_of=as_of, force=force)
@@ -218,6 +293,16 @@ def run(engine: Engine, scale: str, repeat: int) -> list[tuple[str, float, float
     part = timed(refresh_repeat, lambda: aggregate.refresh(engine, force=True))
     rows.append(("  of which aggregates (ind_month, ind_span, ind_region)", *part, ratio(part[0])))
     rows.append(("  of which risk register", full[0] - part[0], full[1] - part[1], ratio(full[0] - part[0])))
+    reads = reads_during_refresh(engine, [lambda e: query(e, None, top, latest),
+                                          lambda e: query(e, "surplus_rate", "hospital", latest)])
+    during, idle = reads["during"], reads["idle"]
+    rows.append((f"reads during a rebuild of the aggregates, read-only role ({len(during)} reads: {top} overview, "
+                 "hospital ranking in turn)", statistics.median(during), max(during),
+                 f"p95 {percentile(during, 95):,.0f} ms (idle: median {statistics.median(idle):,.0f}, p95 "
+                 f"{percentile(idle, 95):,.0f}); {reads['complete']} of {len(during)} answers a complete build's"))
+    cut, refused = statement_timeout_ms(engine)
+    rows.append(("read side: a 60 s statement cut off after", cut, cut,
+                 f"statement_timeout; a write through the read side {'refused' if refused else '**accepted**'}"))
 
     def after_upload() -> None:
         revise_one(engine)
@@ -278,12 +363,21 @@ def goals(scale: str, rows: list[tuple[str, float, float, str]]) -> list[dict]:
     full = ms["full refresh: aggregates + risk register"]
     after = ms["refresh after one hospital's new revision"]
     slowest = max((median, name) for name, median, _w, _n in rows if name.startswith(("query", "series")))
+    reads = next((median, worst, note) for name, median, worst, note in rows if name.startswith("reads during"))
+    complete, n = map(int, re.search(r"(\d+) of (\d+) answers", reads[2]).groups())
+    cut, _cut, refused = next(r[1:] for r in rows if r[0].startswith("read side:"))
     limit = QUERY_GOAL_MS[scale]
     return [
         {"figure": "full refresh (aggregates + risk register) / its COPY floor",
          "value": f"{full / floor:,.1f}× ({full / 1000:,.1f} s; floor {floor / 1000:,.1f} s)",
          "goal": refresh_goal(scale),
          "met": full / floor <= FLOOR_GOAL and (scale != "national" or full <= NATIONAL_REFRESH_GOAL_S * 1000)},
+        {"figure": "reads while the aggregates are rebuilt (read-only role): slowest; answers from a complete build",
+         "value": f"{reads[1]:,.0f} ms (median {reads[0]:,.0f}); {complete} of {n}",
+         "goal": "none cut off (< 5 s); all", "met": reads[1] < 5000 and complete == n},
+        {"figure": "read side: a too-long statement cut off after; a write", "value":
+         f"{cut / 1000:,.1f} s; {'refused' if 'refused' in refused else 'accepted'}", "goal": "5 s; refused",
+         "met": cut < 6000 and "refused" in refused},
         {"figure": "refresh after one hospital's upload", "value": f"{after:,.0f} ms", "goal": "< 1 s (national)",
          "met": after < 1000},
         {"figure": f"slowest indicator query, median ({slowest[1].split(': ', 1)[1]})",

@@ -27,6 +27,7 @@ PARTS: list[tuple[str, list[str], list[str] | None]] = [
     ("load test", ["bench.load"], ["bench.load", "--quick"]),
     ("signals", ["bench.signals"], ["bench.signals", "--quick"]),
     ("api", ["bench.api"], ["bench.api", "--quick"]),
+    ("federation", ["bench.federation"], ["bench.federation", "--quick"]),
 ]
 
 
