@@ -149,14 +149,15 @@ def span_of(ind: Indicator, span: str) -> str | None:
 
 
 def ctes(indicators: Sequence[Indicator], span: str, hospital_where: str, *, month_table: str = "ind_month",
-         span_table: str = "ind_span") -> str:
+         span_table: str = "ind_span", period_list: str | None = None) -> str:
     """The ``pop`` and ``hv`` CTEs (after a ``per (period)`` CTE the caller defines).
 
     ``pop``: the hospitals open in each period that pass *hospital_where* (on
     alias ``h``). ``hv``: one row per such hospital, period and indicator of its
     population — (hospital_code, name, adcode, period, ix, rep, num, den, pnum,
     pden, approx), *ix* the indicator's position in *indicators*. The aggregates are read
-    from *month_table* and *span_table* (a build reads them before they are swapped in).
+    from *month_table* and *span_table* (a build reads them before they are swapped in);
+    *period_list*: the periods of ``per`` as an SQL array, when the caller has them (see :func:`joined`).
     """
     renderer = Renderer(span)
     rows = ",\n        ".join(renderer.row(ix, ind) for ix, ind in enumerate(indicators))
@@ -165,7 +166,7 @@ def ctes(indicators: Sequence[Indicator], span: str, hospital_where: str, *, mon
 hv AS (
     SELECT pop.hospital_code, pop.name, pop.adcode, pop.period, v.ix, v.rep, v.num, v.den, v.pnum, v.pden,
            v.approx
-    {joined(renderer, month_table, span_table)}
+    {joined(renderer, month_table, span_table, period_list)}
     CROSS JOIN LATERAL (VALUES
         {rows}
     ) v(ix, in_pop, contrib, rep, num, den, pnum, pden, approx)
@@ -183,13 +184,22 @@ def pop_cte(hospital_where: str) -> str:
 )"""
 
 
-def joined(renderer: Renderer, month_table: str = "ind_month", span_table: str = "ind_span") -> str:
-    """``FROM pop`` with the aggregate rows the expressions *renderer* produced read (p, f_<span>)."""
+def joined(renderer: Renderer, month_table: str = "ind_month", span_table: str = "ind_span",
+           period_list: str | None = None) -> str:
+    """``FROM pop`` with the aggregate rows the expressions *renderer* produced read (p, f_<span>).
+
+    *period_list* (an SQL array of the periods of ``per``) restricts the aggregate rows in the join
+    itself: the planner cannot carry the periods of ``per`` over to the tables, and read every
+    month of them (a national query of one month read 60 months' rows — 720 000 per table).
+    """
+    def these(alias: str) -> str:
+        return f" AND {alias}.period = ANY({period_list})" if period_list else ""
+
     span_joins = "\n    ".join(
         f"LEFT JOIN {span_table} {alias} ON {alias}.hospital_code = pop.hospital_code "
-        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'"
+        f"AND {alias}.period = pop.period AND {alias}.span = '{alias[2:]}'{these(alias)}"
         for alias in sorted(renderer.flow_aliases)
     )
     return f"""FROM pop
-    LEFT JOIN {month_table} p ON p.hospital_code = pop.hospital_code AND p.period = pop.period
+    LEFT JOIN {month_table} p ON p.hospital_code = pop.hospital_code AND p.period = pop.period{these('p')}
     {span_joins}"""

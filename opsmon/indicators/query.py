@@ -96,7 +96,8 @@ SELECT a.level, a.code, a.name, a.parent_code, a.ix, to_char(a.period, 'YYYY-MM'
 FROM a JOIN meta k ON k.ix = a.ix
 ORDER BY a.code, a.ix, a.period
 """
-_PERIODS = "per AS (SELECT CAST(x AS date) AS period FROM unnest(CAST(:periods AS text[])) x)"
+_PERIOD_LIST = "CAST(CAST(:periods AS text[]) AS date[])"
+_PERIODS = f"per AS (SELECT period FROM unnest({_PERIOD_LIST}) period)"
 _REGION = ("CAST(:level AS text) AS level, CAST(r.adcode AS text) AS code, r.name, "
            "CAST(r.parent_adcode AS text) AS parent_code")
 
@@ -131,7 +132,7 @@ c AS MATERIALIZED (
 )"""
     return f"""
 WITH {_PERIODS},
-{_meta(indicators, span)},{hospital_values.ctes(indicators, span, hospital_where)}{by_county},
+{_meta(indicators, span)},{hospital_values.ctes(indicators, span, hospital_where, period_list=_PERIOD_LIST)}{by_county},
 a AS ({agg}
 ){FINISH}"""
 
