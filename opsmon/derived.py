@@ -102,6 +102,8 @@ def status(engine: Engine) -> Status:
         row = conn.execute(sa.text(
             "SELECT refreshed_at, watermark, source_key FROM indicator_state WHERE name = 'aggregates'")).first()
         built_at, mark, key = row if row else (None, None, None)
+        if aggregate.federated(conn):
+            mark = None  # a data version there, not a submission id: every submission that arrived counts
         as_of = conn.execute(sa.text(
             "SELECT max(coalesce(finished_at, received_at)) FROM submissions "
             "WHERE status = 'accepted' AND (CAST(:mark AS bigint) IS NULL OR submission_id <= :mark)"),

@@ -28,9 +28,11 @@ Collisions, and what guards against them:
       also disable a subscription whenever its province's connection drops.)
 
 Refresh: the same triggers bump the data version on every applied transaction (as ingest
-does for an upload) and clear the refresh watermark, so the next refresh — the next
-indicator query, or :func:`refresh` — rebuilds the national derived tables from the
-replicated rows. They also notify channel ``opsmon_federation``.
+does for an upload), under the refreshes' lock, and queue the hospitals whose values it
+brought (``federation_changes``, migration 0018), so the next refresh — ``opsmon worker``,
+woken by their notification on channel ``opsmon_federation``, or :func:`refresh` — rebuilds
+only those hospitals' rows, as after an upload (a province's initial copy, or a registry
+change, rebuilds in full).
 
 A province that is down: its rows stay as they were; the replication slot on the
 province keeps its changes until the nation catches up. :func:`status` gives each
@@ -229,6 +231,8 @@ def subscribe(engine: Engine, name: str, conninfo: str) -> str:
                 "national instance fed by replication takes no uploads of its own; use an empty one")
         conn.execute(sa.text("INSERT INTO federation_sources (name, province) VALUES (:n, :p)"),
                      {"n": name, "p": province})
+        # Watermarks count data versions from now on (aggregate.watermark): build in full once.
+        conn.execute(sa.text("UPDATE indicator_state SET watermark = NULL"))
     try:
         # CREATE SUBSCRIPTION (it creates the slot on the province) cannot run in a transaction.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -326,8 +330,8 @@ ORDER BY f.province"""), conn, params={"r": ID_RANGE, "prefix": SUBSCRIPTION_PRE
 def refresh(engine: Engine):
     """Bring the national derived tables up to date with what has arrived (the aggregates and the risk register).
 
-    What the next indicator query would do anyway; for a job that keeps them warm, e.g.
-    after each notification on channel ``opsmon_federation``.
+    What ``opsmon worker`` does on each notification on channel ``opsmon_federation``; for a
+    one-off catch-up without the worker.
     """
     from opsmon import indicators
 

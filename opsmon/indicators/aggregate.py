@@ -247,12 +247,26 @@ def base_key(key: str | None) -> str | None:
     return key.split("|", 1)[1] if key and "|" in key else None
 
 
+def federated(conn: sa.Connection) -> bool:
+    """Whether this is a national instance fed by replication (it subscribes to a province).
+
+    Its values arrive only through replication, and its watermarks count data versions, not
+    submission ids (migration 0018).
+    """
+    return bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM federation_sources)")).scalar_one())
+
+
 def watermark(conn: sa.Connection) -> int:
-    """Submissions up to this id are fully visible now.
+    """What a build made now has seen: submissions up to this id.
 
     Below the oldest one still 'processing' (its rows may commit after this build),
-    else the newest id. A later refresh looks again at everything above it.
+    else the newest id. A later refresh looks again at everything above it. On a national
+    instance fed by replication (:func:`federated`): the data version — the replicated
+    transactions are numbered by it, one at a time under the refresh lock (migration 0018),
+    so the caller, holding the lock, has seen every one up to it.
     """
+    if federated(conn):
+        return conn.execute(sa.text("SELECT version FROM data_state")).scalar_one()
     return conn.execute(sa.text(
         "SELECT coalesce((SELECT min(submission_id) - 1 FROM submissions WHERE status = 'processing'), "
         "(SELECT max(submission_id) FROM submissions), 0)")).scalar_one()
@@ -288,7 +302,16 @@ def covered_months(conn: sa.Connection) -> tuple[date, date] | None:
 
 
 def changed_hospitals(conn: sa.Connection, since: int) -> list[str] | None:
-    """Hospitals with values from submissions after *since*; None when a registry file arrived too."""
+    """Hospitals with values from submissions after *since*; None when a registry file arrived too.
+
+    On a national instance fed by replication: the hospitals of the transactions applied after
+    data version *since* (``federation_changes``; a replicated registry row changes the registry
+    digest of :func:`basis`, which forces a full build).
+    """
+    if federated(conn):
+        return list(conn.execute(sa.text(
+            "SELECT DISTINCT CAST(hospital_code AS text) FROM federation_changes WHERE version > :w"),
+            {"w": since}).scalars())
     registry = conn.execute(sa.text(
         "SELECT EXISTS (SELECT 1 FROM submissions WHERE submission_id > :w AND kind = 'registry')"),
         {"w": since}).scalar_one()
@@ -310,9 +333,11 @@ def incremental_set(conn: sa.Connection, key: str, stored: BuildState, now_basis
     if stored.basis != now_basis:
         return None
     changed = changed_hospitals(conn, stored.watermark)
-    if not changed:
+    if changed is None or (not changed and not federated(conn)):
         # The data version moved but no submission explains it (values edited outside ingest,
-        # which always writes a new submission): rebuild everything rather than guess.
+        # which always writes a new submission): rebuild everything rather than guess. A national
+        # instance takes values only by replication, each queued: nothing queued, nothing changed
+        # (a file the province rejected, a submission's status).
         return None
     total = conn.execute(sa.text("SELECT count(*) FROM hospitals")).scalar_one()
     return changed if len(changed) <= max(50, INCREMENTAL_SHARE * total) else None
@@ -347,13 +372,21 @@ def stored_state(conn: sa.Connection, name: str) -> BuildState:
 
 
 def record_key(conn: sa.Connection, name: str, key: str, seconds: float, mark: int, now_basis: str) -> None:
-    """Remember that *name* is now built from *key*: submissions up to *mark*, on *now_basis* (:func:`basis`)."""
+    """Remember that *name* is now built from *key*: submissions up to *mark*, on *now_basis* (:func:`basis`).
+
+    On a national instance, the replicated changes every derived table has included are forgotten.
+    """
     conn.execute(sa.text(
         "INSERT INTO indicator_state (name, source_key, refreshed_at, seconds, watermark, basis) "
         "VALUES (:n, :k, now(), :s, :w, :b) "
         "ON CONFLICT (name) DO UPDATE SET source_key = EXCLUDED.source_key, refreshed_at = now(), "
         "seconds = EXCLUDED.seconds, watermark = EXCLUDED.watermark, basis = EXCLUDED.basis"
     ), {"n": name, "k": key, "s": seconds, "w": mark, "b": now_basis})
+    if federated(conn):
+        # Both builds read the queue (the register after the aggregates): keep what either still needs.
+        conn.execute(sa.text(
+            "DELETE FROM federation_changes WHERE version <= (SELECT min(coalesce(watermark, -1)) "
+            "FROM indicator_state WHERE name IN ('aggregates', 'risk_register'))"))
 
 
 def build_settings(conn: sa.Connection) -> None:

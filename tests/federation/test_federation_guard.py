@@ -91,16 +91,33 @@ def test_a_hospital_in_a_county_the_nation_does_not_know_is_refused(nation):
         applied(nation, HOSPITAL, **hospital(uscc.make("220100", "41234567"), "220100"))  # 长春市 is a prefecture
 
 
-def test_an_applied_row_bumps_the_data_version_and_clears_the_watermark(nation):
+PROGRESS = ("INSERT INTO progress_values (hospital_code, period, revision, submission_id, is_current, ops_committee, "
+            "ops_department, chief_accountant, ops_platform_status, pilot_projects_year, optimized_processes, "
+            "caliber_mapping, risk_register, internal_control_review) VALUES (:code, '2026-09-01', 1, :id, true, "
+            "true, true, true, 'built', 1, 2, 'done', true, true)")
+
+
+def test_an_applied_transaction_bumps_the_data_version_once_and_queues_the_hospitals_of_its_values(nation):
     subscribed(nation)
+    applied(nation, HOSPITAL, **hospital(A, "220102"))
     with nation.begin() as conn:
         conn.execute(sa.text("INSERT INTO indicator_state (name, source_key, watermark) VALUES ('aggregates', 'k', 5)"))
         before = conn.execute(sa.text("SELECT version FROM data_state")).scalar_one()
-    applied(nation, SUBMISSION, id=JILIN_RANGE + 1, status="processing")
+    with nation.begin() as conn:  # one applied transaction: a file and its values
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text(SUBMISSION), {"id": JILIN_RANGE + 1, "status": "accepted"})
+        conn.execute(sa.text(PROGRESS), {"code": A, "id": JILIN_RANGE + 1})
     with nation.connect() as conn:
         assert conn.execute(sa.text("SELECT version FROM data_state")).scalar_one() == before + 1
-        assert conn.execute(sa.text("SELECT watermark FROM indicator_state")).scalar() is None
+        queued = conn.execute(sa.text("SELECT version, CAST(hospital_code AS text) FROM federation_changes")).all()
+        assert [tuple(r) for r in queued] == [(before + 1, A)]
+        # The watermark stands (a data version there): the next refresh rebuilds that hospital only.
+        assert conn.execute(sa.text("SELECT watermark FROM indicator_state")).scalar() == 5
         assert conn.execute(sa.text("SELECT last_arrival FROM federation_sources")).scalar() is not None
+    applied(nation, SUBMISSION, id=JILIN_RANGE + 2, status="rejected")  # a file without values queues nothing
+    with nation.connect() as conn:
+        assert conn.execute(sa.text("SELECT version FROM data_state")).scalar_one() == before + 2
+        assert conn.execute(sa.text("SELECT count(*) FROM federation_changes")).scalar_one() == 1
 
 
 def test_local_writes_fire_none_of_it(nation):
