@@ -96,8 +96,10 @@ SELECT a.level, a.code, a.name, a.parent_code, a.ix, to_char(a.period, 'YYYY-MM'
 FROM a JOIN meta k ON k.ix = a.ix
 ORDER BY a.code, a.ix, a.period
 """
-_PERIOD_LIST = "CAST(CAST(:periods AS text[]) AS date[])"
-_PERIODS = f"per AS (SELECT period FROM unnest({_PERIOD_LIST}) period)"
+# (As text, cast per element: unnest of the date[] cast sent the pre-summed region queries into a
+# plan 10× slower.)
+_PERIODS = "per AS (SELECT CAST(x AS date) AS period FROM unnest(CAST(:periods AS text[])) x)"
+_PERIOD_LIST = "CAST(CAST(:periods AS text[]) AS date[])"  # the same periods as an array
 _REGION = ("CAST(:level AS text) AS level, CAST(r.adcode AS text) AS code, r.name, "
            "CAST(r.parent_adcode AS text) AS parent_code")
 
