@@ -37,17 +37,26 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://…")
 
 
+# Every session: no JIT. PostgreSQL compiles a plan's expressions once its estimated cost passes
+# jit_above_cost; opsmon's statements are reads of a few hundred milliseconds at most and one-off
+# build steps, where compiling costs more than it saves (35 ms of a national hospital ranking's
+# 115 ms; the full build measured the same).
+SESSION_OPTIONS = "-c jit=off"
+
+
 def create_engine(url: str | sa.URL, **options: Any) -> Engine:
     """An engine for any ``postgres(ql)://`` *url* (SQLAlchemy's *options* passed on).
 
     Every engine in opsmon (and its tests and benchmarks) is made here, on psycopg 3 — the
     driver whose ``copy()`` stages a file's rows. Parameters are bound on the client
     (``ClientCursor``): opsmon's SQL leaves a parameter's type to be inferred from its
-    literal (``:p IS NULL``), which server-side binding cannot do.
+    literal (``:p IS NULL``), which server-side binding cannot do. Sessions start with
+    :data:`SESSION_OPTIONS` (before any ``options`` in *connect_args*, which may override them).
     """
     if isinstance(url, sa.URL):
         url = url.render_as_string(hide_password=False)
     connect_args = {"cursor_factory": psycopg.ClientCursor, **options.pop("connect_args", {})}
+    connect_args["options"] = " ".join(filter(None, (SESSION_OPTIONS, connect_args.get("options"))))
     return sa.create_engine(sqlalchemy_url(url), connect_args=connect_args, **options)
 
 

@@ -156,6 +156,16 @@ def test_a_read_past_the_statement_timeout_is_cut_off_and_recognised(stale, tmp_
         assert conn.execute(sa.text("SHOW statement_timeout")).scalar_one() == "200ms"
 
 
+def test_sessions_of_both_sides_run_without_jit_and_the_reader_keeps_its_own_settings(stale):
+    """JIT compiling costs a national ranking a third of its time (opsmon.sql.db.SESSION_OPTIONS)."""
+    for side in ("writer", "reader"):
+        with stale[side].connect() as conn:
+            assert conn.execute(sa.text("SHOW jit")).scalar_one() == "off", side
+    with stale["reader"].connect() as conn:
+        assert conn.execute(sa.text("SHOW default_transaction_read_only")).scalar_one() == "on"
+        assert conn.execute(sa.text("SHOW statement_timeout")).scalar_one() == "5s"
+
+
 def test_the_write_side_brings_the_build_up_to_date(stale):
     assert derived.refresh(stale["writer"]).rebuilt
     assert not derived.status(stale["reader"]).pending
