@@ -515,7 +515,7 @@ _EPISODE_COLUMNS = ("e.episode_id, e.hospital_code, h.name, CAST(h.adcode AS tex
 
 
 def changes(engine: Engine, period: str, *, region: str | None = None, scope: str | None = None,
-            filters: dict | None = None, hospital: str | None = None) -> pd.DataFrame:
+            filters: dict | None = None, hospital: str | None = None, detail_as_text: bool = False) -> pd.DataFrame:
     """What is new, persisting and resolved in *period* ('YYYY-MM') for the open hospitals in view.
 
     ``new``: an episode whose first month is *period*; ``persisting``: one that
@@ -527,15 +527,18 @@ def changes(engine: Engine, period: str, *, region: str | None = None, scope: st
     first_period, last_period, resolved_period, months_firing — all as of *period*:
     what came later (more firing months, a resolution) is not shown in an earlier month.
     Reads the register as last refreshed (:func:`refresh_register`, the write side's job).
+    *detail_as_text*: detail as its JSON text, for a caller that decodes only the rows it shows
+    (decoding every detail of the national register costs about a quarter of a second).
     """
     where, params = restrict.hospitals("h", region=region, scope=scope, filters=filters, hospital=hospital)
-    sql = sa.text(f"{_as_of_sql(where)}\nORDER BY 1, adcode, hospital_code, rule")
+    sql = sa.text(f"{_as_of_sql(where, detail_as_text)}\nORDER BY 1, adcode, hospital_code, rule")
     with engine.connect() as conn:
         return pd.read_sql_query(sql, conn, params={**params, "p": periods.to_date(period)})
 
 
-def _as_of_sql(where: str) -> str:
+def _as_of_sql(where: str, detail_as_text: bool = False) -> str:
     """The episodes in view at ``:p`` (hospitals passing *where* on alias ``h``), as :func:`changes` describes."""
+    detail = "coalesce(f.detail, e.detail)"
     return f"""
 SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN 'resolved'
             ELSE 'persisting' END AS status,
@@ -544,7 +547,8 @@ SELECT CASE WHEN e.first_period = :p THEN 'new' WHEN e.resolved_period = :p THEN
        AS last_period,
        to_char(CASE WHEN e.resolved_period <= :p THEN e.resolved_period END, 'YYYY-MM') AS resolved_period,
        coalesce(f.months_firing, e.months_firing) AS months_firing, coalesce(f.level, e.level) AS level,
-       CAST(coalesce(f.metric, e.metric) AS float8) AS metric, coalesce(f.detail, e.detail) AS detail
+       CAST(coalesce(f.metric, e.metric) AS float8) AS metric,
+       {f"CAST({detail} AS text)" if detail_as_text else detail} AS detail
 FROM risk_register e
 JOIN hospitals h ON h.hospital_code = e.hospital_code
 -- An episode whose last firing is at or before the month is what the register holds; only one that
@@ -611,13 +615,13 @@ def latest_closed_period(engine: Engine, now: datetime | None = None) -> str:
 
 def risks_frame(engine: Engine, period: str | None = None, *, region: str | None = None,
                 hospital: str | None = None, level: str | None = None, scope: str | None = None,
-                now: datetime | None = None) -> tuple[str, pd.DataFrame]:
+                now: datetime | None = None, detail_as_text: bool = False) -> tuple[str, pd.DataFrame]:
     """The register as of *period* (default: the latest closed month at *now*): (period, rows).
 
     Rows: :func:`changes` — the episodes new, persisting or resolved in *period* for the open
     hospitals in *scope*, *region* and *hospital* — at *level* when given, ordered by status,
     level (most severe first), region, hospital and rule. ``ValueError`` for an unknown level
-    or a malformed period.
+    or a malformed period. *detail_as_text*: as :func:`changes`.
     """
     if level is not None and level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -625,7 +629,7 @@ def risks_frame(engine: Engine, period: str | None = None, *, region: str | None
     if now.tzinfo is None:  # a naive time is the reporting calendar's local time
         now = now.replace(tzinfo=periods.configured_tz(engine))
     period = periods.to_period(periods.to_date(period)) if period else latest_closed_period(engine, now)
-    frame = changes(engine, period, region=region, scope=scope, hospital=hospital)
+    frame = changes(engine, period, region=region, scope=scope, hospital=hospital, detail_as_text=detail_as_text)
     if level is not None:
         frame = frame[frame["level"] == level]
     order = frame.assign(_status=frame["status"].map({s: i for i, s in enumerate(STATUSES)}),

@@ -171,3 +171,14 @@ def test_latest_closed_period_follows_the_due_day_setting(engine):
     fx.execute(engine, "UPDATE settings SET value = CAST('15' AS jsonb) WHERE key = 'due_day'")
     assert risk.latest_closed_period(engine, datetime(2026, 12, 12, tzinfo=CST)) == "2026-10"
     assert risk.latest_closed_period(engine, datetime(2026, 12, 16, tzinfo=CST)) == "2026-11"
+
+
+def test_details_as_text_are_the_same_details_left_for_the_caller_to_decode(built, engine):
+    """The risk page keeps the national register's details undecoded until a grid block shows them."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    decoded = risk.risks_frame(engine, "2025-02", now=now)[1]
+    as_text = risk.risks_frame(engine, "2025-02", now=now, detail_as_text=True)[1]
+    assert len(decoded) == len(as_text) > 0
+    assert all(isinstance(d, str) for d in as_text["detail"])
+    assert [json.loads(d) for d in as_text["detail"]] == list(decoded["detail"])
+    assert as_text.drop(columns="detail").equals(decoded.drop(columns="detail"))

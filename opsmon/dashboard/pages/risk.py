@@ -16,6 +16,8 @@ units the province administers directly.
 
 from __future__ import annotations
 
+import json
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
@@ -157,7 +159,8 @@ def register_rows(engine, period: str, rules: list[str], levels: list[str], stat
     status, with the display columns every row of the list needs to be sorted, filtered and searched on: the
     status's, rule's and level's names, the region's. Memoised per view (*lang*: its labels' language);
     the explanation and the link are made per block of the grid (:func:`explained`)."""
-    _period, frame = data.risks_frame(engine, period, region=region)
+    # The details as JSON text: a grid block decodes its own hundred (explained), not the register's 20 000.
+    _period, frame = data.risks_frame(engine, period, region=region, detail_as_text=True)
     if tiers:
         tier_of = data.visible_hospitals(engine).set_index("hospital_code")["tier"]
         frame = frame[frame["hospital_code"].map(tier_of).isin(tiers)]
@@ -187,7 +190,9 @@ def register_rows(engine, period: str, rules: list[str], levels: list[str], stat
 
 def explained(frame: pd.DataFrame, period: str) -> pd.DataFrame:
     """*frame* (:func:`register_rows`) with what each row says of itself: the triggering value as a person reads
-    it, the sentence explaining it, cash_forecast's projected month, the value's unit and the hospital's link."""
+    it, the sentence explaining it, cash_forecast's projected month, the value's unit and the hospital's link;
+    its details decoded."""
+    frame = frame.assign(detail=[json.loads(d) if isinstance(d, str) else d for d in frame["detail"]])
     return frame.assign(
         metric_text=[metric_text(r, m, d) for r, m, d in zip(frame["rule"], frame["metric"], frame["detail"])],
         explanation=[c.risk_explanation(r, lv, d) for r, lv, d in zip(frame["rule"], frame["level"],
